@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ipvm.h: the umbrella header of the ipvm library. Each area has its own header under ipvm/. */
+#ifndef IPVM_H
+#define IPVM_H
+
+#include "ipvm/util.h"
+#include "ipvm/multiformats.h"
+#include "ipvm/ipld.h"
+
+#endif /* IPVM_H */
