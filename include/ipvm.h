@@ -6,5 +6,8 @@
 #include "ipvm/util.h"
 #include "ipvm/multiformats.h"
 #include "ipvm/ipld.h"
+#include "ipvm/blocks.h"
+#include "ipvm/store.h"
+#include "ipvm/wasm.h"
 
 #endif /* IPVM_H */
