@@ -9,5 +9,6 @@
 #include "ipvm/blocks.h"
 #include "ipvm/store.h"
 #include "ipvm/wasm.h"
+#include "ipvm/p2p.h"
 
 #endif /* IPVM_H */

@@ -1,0 +1,7 @@
+X(p2p, identity_spec_vector)
+X(p2p, identity_create_and_reload)
+X(p2p, identity_rejects)
+X(p2p, identity_oom)
+X(p2p, peer_id_spec_examples)
+X(p2p, peer_id_rejects)
+X(p2p, pubkey_decode)
