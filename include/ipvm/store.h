@@ -122,6 +122,43 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_store_each_receipt(ipvm_store_t *s,
                                                         const ipvm_cid_t *workflow,
                                                         ipvm_store_receipt_cb fn, void *data,
                                                         ipvm_error_t *err);
+/* ---- group commit and bulk lookup (what keeps the scheduler fast) ---------------------------
+ * One receipt per transaction costs one fsync (~ms on a disk). The scheduler should instead hand
+ * the store every receipt finished since its last commit: ipvm_store_put_receipts writes them
+ * and their workflows_receipts links in ONE durable transaction (one fsync for all of them). */
+
+/* Inserts n receipts (ON CONFLICT DO NOTHING) and, when `workflow` is not NULL, links each to it,
+ * all in one transaction committed with synchronous=FULL before the call returns. All or
+ * nothing: on any error (IPVM_ENOSPC, IPVM_ECONSTRAINT when the workflow row is missing...)
+ * nothing of the batch is kept. inserted[i] (array of n, may be NULL) tells which were new.
+ * rows are borrowed for the call. n == 0 is a no-op. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_store_put_receipts(ipvm_store_t *s,
+                                                        const ipvm_cid_t *workflow,
+                                                        const ipvm_receipt_row_t *rows, size_t n,
+                                                        bool *inserted /* out, may be NULL */,
+                                                        ipvm_error_t *err);
+/* Links n existing receipts to a workflow (replayed receipts), one durable transaction. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_store_link_receipts(ipvm_store_t *s,
+                                                         const ipvm_cid_t *workflow,
+                                                         const ipvm_cid_t *receipts, size_t n,
+                                                         ipvm_error_t *err);
+/* The memoization lookup for many instructions at once, in one read transaction with one
+ * prepared statement: for each i, found[i] tells whether a receipt exists and rows[i] holds it
+ * (same preference as ipvm_store_find_receipt; blobs and strings copied into arena). *nfound
+ * (may be NULL) = how many were found. rows and found are arrays of n, written by the call. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_store_find_receipts(ipvm_store_t *s,
+                                                         const ipvm_cid_t *instructions,
+                                                         size_t n, ipvm_arena_t *arena,
+                                                         ipvm_receipt_row_t *rows /* out */,
+                                                         bool *found /* out */,
+                                                         size_t *nfound /* out, may be NULL */,
+                                                         ipvm_error_t *err);
+/* Number of receipts (of one workflow when `workflow` is not NULL). */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_store_count_receipts(ipvm_store_t *s,
+                                                          const ipvm_cid_t *workflow,
+                                                          int64_t *count /* out */,
+                                                          ipvm_error_t *err);
+
 typedef int (*ipvm_store_workflow_cb)(const ipvm_workflow_row_t *row, void *data);
 /* Workflows with the given status (or all when status < 0), newest first. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_store_each_workflow(ipvm_store_t *s, int status,

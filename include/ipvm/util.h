@@ -79,6 +79,7 @@ extern "C" {
     XX(ECONSTRAINT, -5501, "storage constraint violated")                                          \
     XX(ESCHEMA, -5502, "database schema is newer than this program")                               \
     XX(EBUSY, -5503, "database is busy")                                                           \
+    XX(ECORRUPT, -5504, "database file is corrupt or not an ipvm database")                        \
     /* wasm */                                                                                     \
     XX(EWASM, -5600, "invalid Wasm module")                                                        \
     XX(EWASMUNSUPPORTED, -5601, "unsupported Wasm feature")                                        \
