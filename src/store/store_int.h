@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private to src/store/: the handle (one SQLite connection and its prepared statements), error
+ * mapping from SQLite result codes to IPVM_E*, and hooks the tests use to simulate a full disk. */
+#ifndef IPVM_STORE_INT_H
+#define IPVM_STORE_INT_H
+
+#include "ipvm/store.h"
+
+#include <sqlite3.h>
+
+/* The schema version this program writes (PRAGMA user_version). 1 is Homestar's schema as its
+ * diesel migrations leave it; 2 adds our columns. See migrate.c. */
+#define IPVM_STORE_SCHEMA 2
+/* PRAGMA application_id of an ipvm database ("ipvm"); a Homestar file has 0. */
+#define IPVM_STORE_APP_ID 0x6970766d
+
+/* Statements prepared once per handle and reused (sqlite3_reset between uses). */
+typedef enum {
+    ST_BEGIN_W,
+    ST_BEGIN_R,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_PUT_RECEIPT,
+    ST_LINK,
+    ST_GET_RECEIPT,
+    ST_FIND_RECEIPT,
+    ST_PUT_WORKFLOW,
+    ST_GET_WORKFLOW,
+    ST_SET_STATUS,
+    ST__COUNT
+} store_stmt_id_t;
+
+struct ipvm_store_s {
+    sqlite3 *db;
+    char *path;                    /* copied at open, for messages */
+    bool readonly;                 /* IPVM_STORE_READONLY */
+    int version;                   /* schema version after migration */
+    sqlite3_stmt *stmts[ST__COUNT]; /* lazily prepared */
+};
+
+/* Returns the prepared statement, preparing it on first use. NULL and *rc set on failure. */
+sqlite3_stmt *ipvm__store_stmt(ipvm_store_t *s, store_stmt_id_t id, int *rc);
+/* Maps a SQLite result code to IPVM_E*, and fills err with what failed, the path, SQLite's
+ * message and what to do next. Returns the IPVM code. */
+int ipvm__store_fail(ipvm_store_t *s, int sqlite_rc, ipvm_error_t *err, const char *what);
+/* Runs a statement with no result rows (BEGIN/COMMIT/ROLLBACK). SQLite code. */
+int ipvm__store_step_done(sqlite3_stmt *st);
+/* BEGIN IMMEDIATE (write) or BEGIN (read); COMMIT; ROLLBACK (ignores errors). */
+int ipvm__store_begin(ipvm_store_t *s, bool write, ipvm_error_t *err);
+int ipvm__store_commit(ipvm_store_t *s, ipvm_error_t *err);
+void ipvm__store_rollback(ipvm_store_t *s);
+/* Binds a CID as its base32 text (Homestar's encoding). SQLite code. */
+int ipvm__store_bind_cid(sqlite3_stmt *st, int col, const ipvm_cid_t *cid);
+/* Reads a CID column back. IPVM_ECORRUPT when the text is not a CID. */
+int ipvm__store_column_cid(ipvm_store_t *s, sqlite3_stmt *st, int col, ipvm_cid_t *out,
+                           ipvm_error_t *err);
+/* Migrates the open database to IPVM_STORE_SCHEMA (migrate.c). */
+int ipvm__store_migrate(ipvm_store_t *s, ipvm_error_t *err);
+
+/* Test hook: limits the database to n pages (PRAGMA max_page_count), so that a write past it
+ * fails with SQLITE_FULL the way a full disk does. */
+IPVM_EXTERN int ipvm__store_set_max_pages(ipvm_store_t *s, long n);
+/* Test/bench hook: the underlying connection (to measure or to corrupt on purpose). */
+IPVM_EXTERN sqlite3 *ipvm__store_db(ipvm_store_t *s);
+
+#endif

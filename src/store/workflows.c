@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The workflows table: Homestar's columns (status with its CHECK, TIMESTAMP text columns) plus
+ * ours (the workflow's DAG-CBOR, the failed flag), and the walk over workflows. */
+#include "store_int.h"
+
+#include <string.h>
+
+/* compat: homestar-runtime/migrations/2024-02-13-141620_add_workflows_status - status is one of
+ * pending/completed/running/stuck. Our FAILED is stored as 'completed' with failed = 1. */
+static const char *status_text(ipvm_workflow_status_t st)
+{
+    switch (st) {
+    case IPVM_WF_RUNNING:
+        return "running";
+    case IPVM_WF_COMPLETED:
+    case IPVM_WF_FAILED:
+        return "completed";
+    case IPVM_WF_STUCK:
+        return "stuck";
+    case IPVM_WF_PENDING:
+    default:
+        return "pending";
+    }
+}
+
+static ipvm_workflow_status_t status_from(const char *t, bool failed)
+{
+    if (t == NULL)
+        return IPVM_WF_PENDING;
+    if (strcmp(t, "completed") == 0)
+        return failed ? IPVM_WF_FAILED : IPVM_WF_COMPLETED;
+    if (strcmp(t, "running") == 0)
+        return IPVM_WF_RUNNING;
+    if (strcmp(t, "stuck") == 0)
+        return IPVM_WF_STUCK;
+    return IPVM_WF_PENDING;
+}
+
+static int bind_workflow(sqlite3_stmt *st, const ipvm_workflow_row_t *row)
+{
+    int rc = ipvm__store_bind_cid(st, 1, &row->cid);
+    if (rc == SQLITE_OK)
+        rc = row->name ? sqlite3_bind_text(st, 2, row->name, -1, SQLITE_STATIC)
+                       : sqlite3_bind_null(st, 2);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 3, row->num_tasks);
+    /* resources is NOT NULL: an absent map is the empty DAG-CBOR map 0xa0. */
+    if (rc == SQLITE_OK)
+        rc = row->resources && row->resources_len
+                 ? sqlite3_bind_blob64(st, 4, row->resources, row->resources_len, SQLITE_STATIC)
+                 : sqlite3_bind_blob(st, 4, "\xa0", 1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 5, row->created_ms ? row->created_ms
+                                                       : (sqlite3_int64)ipvm_wall_ms());
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 6, status_text(row->status), -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 7, row->retries);
+    if (rc == SQLITE_OK)
+        rc = row->workflow ? sqlite3_bind_blob64(st, 8, row->workflow, row->workflow_len,
+                                                 SQLITE_STATIC)
+                           : sqlite3_bind_null(st, 8);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 9, row->status == IPVM_WF_FAILED);
+    return rc;
+}
+
+int ipvm_store_put_workflow(ipvm_store_t *s, const ipvm_workflow_row_t *row, bool *inserted,
+                            ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF(s == NULL || row == NULL);
+    int rc;
+    sqlite3_stmt *st = ipvm__store_stmt(s, ST_PUT_WORKFLOW, &rc);
+    if (st) {
+        rc = bind_workflow(st, row);
+        if (rc == SQLITE_OK)
+            rc = ipvm__store_step_done(st);
+        sqlite3_clear_bindings(st);
+    }
+    if (rc != SQLITE_OK)
+        return ipvm__store_fail(s, rc, err, "cannot store a workflow");
+    if (inserted)
+        *inserted = sqlite3_changes(s->db) > 0;
+    return 0;
+}
+
+static int copy_blob(ipvm_arena_t *a, sqlite3_stmt *st, int col, const uint8_t **p, size_t *len)
+{
+    const void *b = sqlite3_column_blob(st, col);
+    *len = (size_t)sqlite3_column_bytes(st, col);
+    *p = NULL;
+    if (b == NULL)
+        return 0;
+    return (*p = ipvm_arena_memdup(a, b, *len)) ? 0 : IPVM_ENOMEM;
+}
+
+/* Reads the ST_GET_WORKFLOW columns of the current row; arena NULL = point into SQLite. */
+static int read_workflow(ipvm_store_t *s, sqlite3_stmt *st, ipvm_arena_t *arena,
+                         ipvm_workflow_row_t *row, ipvm_error_t *err)
+{
+    memset(row, 0, sizeof *row);
+    int rc = ipvm__store_column_cid(s, st, 0, &row->cid, err);
+    if (rc != 0)
+        return rc;
+    const char *name = (const char *)sqlite3_column_text(st, 1);
+    row->num_tasks = sqlite3_column_int64(st, 2);
+    row->status = status_from((const char *)sqlite3_column_text(st, 4), sqlite3_column_int(st, 5));
+    row->created_ms = sqlite3_column_int64(st, 6);
+    row->completed_ms = sqlite3_column_int64(st, 7);
+    row->retries = sqlite3_column_int64(st, 8);
+    if (arena == NULL) {
+        row->name = name;
+        row->resources = sqlite3_column_blob(st, 3);
+        row->resources_len = (size_t)sqlite3_column_bytes(st, 3);
+        row->workflow = sqlite3_column_blob(st, 9);
+        row->workflow_len = (size_t)sqlite3_column_bytes(st, 9);
+        return 0;
+    }
+    if ((name && (row->name = ipvm_arena_strdup(arena, name)) == NULL) ||
+        copy_blob(arena, st, 3, &row->resources, &row->resources_len) != 0 ||
+        copy_blob(arena, st, 9, &row->workflow, &row->workflow_len) != 0)
+        return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
+    return 0;
+}
+
+int ipvm_store_get_workflow(ipvm_store_t *s, const ipvm_cid_t *cid, ipvm_arena_t *arena,
+                            ipvm_workflow_row_t *out, ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF(s == NULL || cid == NULL || arena == NULL || out == NULL);
+    int rc;
+    sqlite3_stmt *st = ipvm__store_stmt(s, ST_GET_WORKFLOW, &rc);
+    if (st == NULL)
+        return ipvm__store_fail(s, rc, err, "cannot look up a workflow");
+    if ((rc = ipvm__store_bind_cid(st, 1, cid)) == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        rc = read_workflow(s, st, arena, out, err);
+    } else if (rc == SQLITE_DONE) {
+        char c[IPVM_CID_MAX_STR];
+        rc = ipvm_error_set(err, IPVM_ENOENT, IPVM_NO_OFFSET, "no workflow %s in %s",
+                            ipvm_cid_str(cid, c), s->path);
+    } else {
+        rc = ipvm__store_fail(s, rc, err, "cannot look up a workflow");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int ipvm_store_set_workflow_status(ipvm_store_t *s, const ipvm_cid_t *cid,
+                                   ipvm_workflow_status_t status, ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF(s == NULL || cid == NULL);
+    int rc;
+    sqlite3_stmt *st = ipvm__store_stmt(s, ST_SET_STATUS, &rc);
+    if (st) {
+        bool done = status == IPVM_WF_COMPLETED || status == IPVM_WF_FAILED;
+        rc = ipvm__store_bind_cid(st, 1, cid);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_text(st, 2, status_text(status), -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int(st, 3, status == IPVM_WF_FAILED);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int(st, 4, done);
+        if (rc == SQLITE_OK)
+            rc = ipvm__store_step_done(st);
+    }
+    if (rc != SQLITE_OK)
+        return ipvm__store_fail(s, rc, err, "cannot update a workflow's status");
+    if (sqlite3_changes(s->db) == 0) {
+        char c[IPVM_CID_MAX_STR];
+        return ipvm_error_set(err, IPVM_ENOENT, IPVM_NO_OFFSET, "no workflow %s in %s",
+                              ipvm_cid_str(cid, c), s->path);
+    }
+    return 0;
+}
+
+int ipvm_store_each_workflow(ipvm_store_t *s, int status, ipvm_store_workflow_cb fn, void *data,
+                             ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF(s == NULL || fn == NULL);
+    const char *sql =
+        "SELECT cid, name, num_tasks, resources, status, failed, "
+        "CAST(round((julianday(created_at) - 2440587.5) * 86400000) AS INTEGER), "
+        "CAST(round((julianday(completed_at) - 2440587.5) * 86400000) AS INTEGER), "
+        "retries, workflow FROM workflows WHERE ?1 IS NULL OR (status = ?1 AND failed = ?2) "
+        "ORDER BY created_at DESC, rowid DESC";
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK && status >= 0) {
+        rc = sqlite3_bind_text(st, 1, status_text((ipvm_workflow_status_t)status), -1,
+                               SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int(st, 2, status == IPVM_WF_FAILED);
+    }
+    if (rc != SQLITE_OK) {
+        rc = ipvm__store_fail(s, rc, err, "cannot list workflows");
+        goto done;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ipvm_workflow_row_t row;
+        if ((rc = read_workflow(s, st, NULL, &row, err)) != 0 || (rc = fn(&row, data)) != 0)
+            goto done;
+    }
+    rc = rc == SQLITE_DONE ? 0 : ipvm__store_fail(s, rc, err, "cannot list workflows");
+done:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int ipvm_store_link_receipt(ipvm_store_t *s, const ipvm_cid_t *workflow,
+                            const ipvm_cid_t *receipt, ipvm_error_t *err)
+{
+    return ipvm_store_link_receipts(s, workflow, receipt, 1, err);
+}
