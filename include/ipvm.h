@@ -7,8 +7,10 @@
 #include "ipvm/multiformats.h"
 #include "ipvm/ipld.h"
 #include "ipvm/blocks.h"
+#include "ipvm/workflow.h"
 #include "ipvm/store.h"
 #include "ipvm/wasm.h"
+#include "ipvm/sched.h"
 #include "ipvm/p2p.h"
 
 #endif /* IPVM_H */
