@@ -60,6 +60,8 @@ static void sq_setup(void)
 /* ---- errors ------------------------------------------------------------------------------- */
 static int map_rc(int rc, int sys_errno)
 {
+    if (rc == SQLITE_IOERR_NOMEM)
+        return IPVM_ENOMEM;
     switch (rc & 0xff) {
     case SQLITE_FULL:
         return IPVM_ENOSPC;
@@ -247,14 +249,9 @@ static int exec(ipvm_store_t *s, const char *sql, ipvm_error_t *err, const char 
     return rc == SQLITE_OK ? 0 : ipvm__store_fail(s, rc, err, what);
 }
 
-/* A WAL database in a read-only directory cannot be read the normal way: SQLite wants to create
- * the -shm file. When there is no -wal file and none can be created, no writer can exist, so
- * reading the file as immutable is exact. */
-static bool wal_unwritable(const char *path)
+static bool dir_writable(const char *path)
 {
     char buf[4096 + 8];
-    if (snprintf(buf, sizeof buf, "%s-wal", path) >= (int)sizeof buf || access(buf, F_OK) == 0)
-        return false;
     snprintf(buf, sizeof buf, "%s", path);
     char *slash = strrchr(buf, '/');
     if (slash == NULL)
@@ -263,7 +260,18 @@ static bool wal_unwritable(const char *path)
         buf[1] = '\0';
     else
         *slash = '\0';
-    return access(buf, W_OK) != 0;
+    return access(buf, W_OK) == 0;
+}
+
+/* A WAL database in a read-only directory cannot be read the normal way: SQLite wants to create
+ * the -shm file. When there is no -wal file and none can be created, no writer can exist, so
+ * reading the file as immutable is exact. */
+static bool wal_unwritable(const char *path)
+{
+    char buf[4096 + 8];
+    if (snprintf(buf, sizeof buf, "%s-wal", path) >= (int)sizeof buf || access(buf, F_OK) == 0)
+        return false;
+    return !dir_writable(path);
 }
 
 static int open_db(ipvm_store_t *s, bool immutable, ipvm_error_t *err)
@@ -283,13 +291,26 @@ static int open_db(ipvm_store_t *s, bool immutable, ipvm_error_t *err)
     int rc = sqlite3_open_v2(name, &s->db, flags, NULL);
     sqlite3_free(uri);
     if (rc != SQLITE_OK) {
-        int code = ipvm__store_fail(s, rc, err, "cannot open the database");
+        int code;
+        if ((rc & 0xff) == SQLITE_CANTOPEN && !s->readonly && access(s->path, F_OK) != 0 &&
+            !dir_writable(s->path))
+            code = ipvm_error_set(err, IPVM_EACCES, IPVM_NO_OFFSET,
+                                  "cannot create %s: its directory is missing or not "
+                                  "writable%s",
+                                  s->path, hint(IPVM_EACCES));
+        else
+            code = ipvm__store_fail(s, rc, err, "cannot open the database");
         sqlite3_close(s->db);
         s->db = NULL;
         return code;
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    /* SQLite quietly opens a file it may not write read-only; say so now, not at the first
+     * receipt. */
+    if (!s->readonly && sqlite3_db_readonly(s->db, "main") == 1)
+        return ipvm_error_set(err, IPVM_EROFS, IPVM_NO_OFFSET,
+                              "%s is not writable%s", s->path, hint(IPVM_EROFS));
     return 0;
 }
 
