@@ -12,5 +12,6 @@
 #include "ipvm/wasm.h"
 #include "ipvm/sched.h"
 #include "ipvm/p2p.h"
+#include "ipvm/trust.h"
 
 #endif /* IPVM_H */

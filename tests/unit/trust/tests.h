@@ -1,0 +1,8 @@
+X(trust, ed25519_rfc8032)
+X(trust, did_key_roundtrip)
+X(trust, did_key_rejects)
+X(trust, keyfile_lifecycle)
+X(trust, keyfile_list_sorted)
+X(trust, key_pem_and_multikey)
+X(trust, node_key_persists)
+X(trust, cli_id_and_key)
