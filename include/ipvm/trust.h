@@ -91,10 +91,26 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_key_from_multikey(const char *text, size_t 
                                                        ipvm_key_t *key /* out */,
                                                        ipvm_error_t *err);
 
-/* The node's identity: the same Ed25519 key as its libp2p peer id (p2p owns the key file;
- * trust reads it through this call). Creates the key on first use. */
-IPVM_EXTERN IPVM_MUST_CHECK int ipvm_trust_node_key(const char *data_dir, ipvm_key_t *key /* out */,
-                                                    ipvm_error_t *err);
+/* A signer: a principal that can sign, whether its key is a user key (ipvm_key_t) or the
+ * node's libp2p identity (ipvm_p2p_identity_t, whose secret stays in libsodium's guarded
+ * memory). Plain data; borrows the key it was made from. */
+typedef struct ipvm_signer_s {
+    char did[IPVM_DID_MAX];          /* did:key of pub */
+    uint8_t pub[IPVM_ED25519_PUBLIC]; /* public key */
+    void (*sign)(const void *key, const uint8_t *msg, size_t len, uint8_t sig[IPVM_ED25519_SIG]);
+    const void *key; /* borrowed: must outlive the signer */
+} ipvm_signer_t;
+
+/* A signer for a user key (borrowed). */
+IPVM_EXTERN void ipvm_signer_from_key(ipvm_signer_t *s /* out */, const ipvm_key_t *key);
+/* A signer for the node's identity (p2p.h; borrowed): the node's did:key is the same key as
+ * its libp2p peer id. 0 or IPVM_ENOMEM. */
+struct ipvm_p2p_identity_s;
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_signer_from_identity(ipvm_signer_t *s /* out */,
+                                                          const struct ipvm_p2p_identity_s *id);
+/* Signs msg. */
+IPVM_EXTERN void ipvm_signer_sign(const ipvm_signer_t *s, const uint8_t *msg, size_t len,
+                                  uint8_t sig[IPVM_ED25519_SIG] /* out */);
 
 #ifdef __cplusplus
 }

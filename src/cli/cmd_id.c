@@ -6,15 +6,6 @@ extern const ipvm_cmd_t ipvm_cmd_id;
 
 #include <string.h>
 
-/* libp2p peer id of an Ed25519 key: the identity multihash of the protobuf PublicKey
- * {Type: Ed25519, Data: key} (libp2p peer-ids spec), base58btc without a multibase prefix. */
-static int peer_id(const uint8_t pub[IPVM_ED25519_PUBLIC], ipvm_buf_t *out)
-{
-    uint8_t mh[2 + 4 + IPVM_ED25519_PUBLIC] = {0x00, 36, 0x08, 0x01, 0x12, 0x20};
-    memcpy(mh + 6, pub, IPVM_ED25519_PUBLIC);
-    return ipvm_base_encode(IPVM_BASE58BTC, mh, sizeof mh, out);
-}
-
 static int cmd_id_run(ipvm_cli_t *cli, int argc, char **argv)
 {
     if (ipvm_cli_wants_help(argc, argv))
@@ -24,28 +15,31 @@ static int cmd_id_run(ipvm_cli_t *cli, int argc, char **argv)
     int st = ipvm_cli_ensure_data_dir(cli);
     if (st != 0)
         return st;
-    ipvm_key_t key;
+    ipvm_p2p_identity_t *id = NULL;
     ipvm_error_t err;
     ipvm_error_clear(&err);
-    if (ipvm_trust_node_key(cli->data_dir, &key, &err) != 0)
-        return ipvm_cli_fail_err(cli, &err, "cannot load the node key");
-    ipvm_buf_t pid = IPVM_BUF_INIT, pubhex = IPVM_BUF_INIT;
-    int rc = peer_id(key.pub, &pid);
+    bool created = false;
+    if (ipvm_p2p_identity_load_or_create(cli->data_dir, &id, &created, &err) != 0)
+        return ipvm_cli_fail_err(cli, &err, "cannot load the node identity");
+    ipvm_signer_t me;
+    ipvm_buf_t pubhex = IPVM_BUF_INIT;
+    int rc = ipvm_signer_from_identity(&me, id);
     if (rc == 0)
-        rc = ipvm_base_encode(IPVM_BASE16, key.pub, sizeof key.pub, &pubhex);
+        rc = ipvm_base_encode(IPVM_BASE16, me.pub, sizeof me.pub, &pubhex);
     if (rc != 0) {
-        ipvm_key_wipe(&key);
+        ipvm_p2p_identity_free(id);
         return ipvm_cli_fail(cli, rc, "cannot format the identity");
     }
+    const char *pid = ipvm_p2p_identity_peer_id_str(id);
     if (cli->json)
         printf("{\"did\":\"%s\",\"peer_id\":\"%s\",\"public_key\":\"%s\",\"key_type\":"
-               "\"Ed25519\"}\n",
-               key.did, (char *)pid.data, (char *)pubhex.data);
+               "\"Ed25519\",\"key_file\":\"%s/%s\"}\n",
+               me.did, pid, (char *)pubhex.data, cli->data_dir, IPVM_P2P_IDENTITY_FILE);
     else
-        printf("did:        %s\npeer id:    %s\npublic key: %s (Ed25519)\n", key.did,
-               (char *)pid.data, (char *)pubhex.data);
-    ipvm_key_wipe(&key);
-    ipvm_buf_dispose(&pid);
+        printf("did:        %s\npeer id:    %s\npublic key: %s (Ed25519)\nkey file:   %s/%s%s\n",
+               me.did, pid, (char *)pubhex.data, cli->data_dir, IPVM_P2P_IDENTITY_FILE,
+               created ? " (created now)" : "");
+    ipvm_p2p_identity_free(id);
     ipvm_buf_dispose(&pubhex);
     return IPVM_EXIT_OK;
 }
@@ -54,8 +48,8 @@ const ipvm_cmd_t ipvm_cmd_id = {
     "id", "print this node's identity (did:key and libp2p peer id)",
     "Usage: ipvm id [--json]\n"
     "\n"
-    "Prints the node's identity. The node has one Ed25519 key, created in the data directory\n"
-    "the first time it is needed; the same key is the node's libp2p peer id and its did:key,\n"
+    "Prints the node's identity. The node has one Ed25519 key, <data-dir>/identity.key (the\n"
+    "libp2p PrivateKey format, mode 0600), created the first time it is needed; the same key is the node's libp2p peer id and its did:key,\n"
     "the name it signs receipts with and the subject that UCAN delegations to it name.\n"
     "\n"
     "Output:\n"
@@ -64,7 +58,8 @@ const ipvm_cmd_t ipvm_cmd_id = {
     "  public key  the 32 key bytes in hex\n"
     "\n"
     "Options:\n"
-    "  --json      one JSON object: {\"did\", \"peer_id\", \"public_key\", \"key_type\"}\n"
+    "  --json      one JSON object: {\"did\", \"peer_id\", \"public_key\", \"key_type\",\n"
+    "              \"key_file\"}\n"
     "\n"
     "Examples:\n"
     "  ipvm id\n"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Key files: user keys under <data-dir>/keys/<name>.pem as PKCS#8 Ed25519 PEM (RFC 8410, read
  * and written by OpenSSL), mode 0600 in a 0700 directory, written atomically; the multikey text
- * form; and the node key until the p2p identity API takes it over (trust_int.h). */
+ * form. */
 #define _GNU_SOURCE
 #include "trust_int.h"
 
@@ -274,19 +274,6 @@ static int save_at(const char *path, const ipvm_key_t *key, ipvm_error_t *err)
     else
         rc = ipvm__trust_write_secret(path, pem.data, pem.len, err);
     wipe_buf(&pem);
-    return rc;
-}
-
-int ipvm__trust_key_create_at(const char *path, ipvm_key_t *out, ipvm_error_t *err)
-{
-    ipvm_key_t key;
-    int rc = ipvm_key_generate(&key);
-    if (rc != 0)
-        return ipvm_error_set(err, rc, IPVM_NO_OFFSET, "cannot generate a key");
-    rc = save_at(path, &key, err);
-    if (rc == 0 && out)
-        *out = key;
-    ipvm_key_wipe(&key);
     return rc;
 }
 

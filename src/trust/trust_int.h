@@ -11,7 +11,4 @@ int ipvm__trust_write_secret(const char *path, const void *data, size_t len, ipv
 /* Reads a secret file, refusing one that is not a regular file or that others may read. */
 int ipvm__trust_read_secret(const char *path, ipvm_buf_t *out, ipvm_error_t *err);
 
-/* Creates a random key and stores it at `path` (not under keys/), exclusively. */
-int ipvm__trust_key_create_at(const char *path, ipvm_key_t *out, ipvm_error_t *err);
-
 #endif

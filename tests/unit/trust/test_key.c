@@ -184,16 +184,39 @@ IPVM_TEST(trust, key_pem_and_multikey)
     ipvm_key_wipe(&b);
 }
 
-IPVM_TEST(trust, node_key_persists)
+/* The node's did:key is the key of its libp2p peer id, and both signers sign alike. */
+IPVM_TEST(trust, signer_node_identity)
 {
     const char *dir = ipvm_test_tmpdir();
-    ipvm_key_t a, b;
-    ipvm_error_t err;
-    IPVM_ASSERT_OK_ERR(ipvm_trust_node_key(dir, &a, &err), &err);
-    IPVM_ASSERT_OK_ERR(ipvm_trust_node_key(dir, &b, &err), &err);
+    ipvm_p2p_identity_t *id = NULL;
+    IPVM_ASSERT_OK(ipvm_p2p_identity_load_or_create(dir, &id, NULL, NULL));
+    ipvm_signer_t node;
+    IPVM_ASSERT_OK(ipvm_signer_from_identity(&node, id));
+    uint8_t pub[32];
+    IPVM_ASSERT_OK(ipvm_p2p_peer_id_ed25519(ipvm_p2p_identity_peer_id(id), pub));
+    IPVM_ASSERT_MEMEQ(pub, 32, node.pub, 32);
+    uint8_t didpub[32];
+    IPVM_ASSERT_OK(ipvm_did_to_ed25519(node.did, strlen(node.did), didpub, NULL));
+    IPVM_ASSERT_MEMEQ(didpub, 32, node.pub, 32);
+    uint8_t sig[64];
+    ipvm_signer_sign(&node, (const uint8_t *)"receipt", 7, sig);
+    IPVM_ASSERT_OK(ipvm_ed25519_verify(node.pub, (const uint8_t *)"receipt", 7, sig, 64));
+    ipvm_p2p_identity_free(id);
+
+    uint8_t seed[32] = {7};
+    ipvm_key_t key;
+    IPVM_ASSERT_OK(ipvm_key_from_seed(&key, seed));
+    IPVM_ASSERT_OK(ipvm_p2p_identity_from_seed(seed, &id));
+    ipvm_signer_t a, b;
+    ipvm_signer_from_key(&a, &key);
+    IPVM_ASSERT_OK(ipvm_signer_from_identity(&b, id));
     IPVM_ASSERT_STREQ(a.did, b.did);
-    ipvm_key_wipe(&a);
-    ipvm_key_wipe(&b);
+    uint8_t sa[64], sb[64];
+    ipvm_signer_sign(&a, seed, 32, sa);
+    ipvm_signer_sign(&b, seed, 32, sb);
+    IPVM_ASSERT_MEMEQ(sa, 64, sb, 64); /* Ed25519 is deterministic */
+    ipvm_p2p_identity_free(id);
+    ipvm_key_wipe(&key);
 }
 
 /* `ipvm id` and `ipvm key` end to end, through the program. */
@@ -202,14 +225,17 @@ IPVM_TEST(trust, cli_id_and_key)
     const char *dir = ipvm_test_tmpdir();
     const char *ipvm = ipvm_test_bin("ipvm");
     ipvm_buf_t out = IPVM_BUF_INIT, errb = IPVM_BUF_INIT;
-    const char *id[] = {ipvm, "--data-dir", dir, "id", "--json", NULL};
-    IPVM_ASSERT_EQ(ipvm_test_run(id, NULL, NULL, 10000, &out, &errb), 0);
+    const char *idcmd[] = {ipvm, "--data-dir", dir, "id", "--json", NULL};
+    IPVM_ASSERT_EQ(ipvm_test_run(idcmd, NULL, NULL, 10000, &out, &errb), 0);
     IPVM_ASSERT_STRCONTAINS((char *)out.data, "\"did\":\"did:key:z6Mk");
     IPVM_ASSERT_STRCONTAINS((char *)out.data, "\"peer_id\":\"12D3KooW");
-    ipvm_key_t node;
-    IPVM_ASSERT_OK(ipvm_trust_node_key(dir, &node, NULL));
+    ipvm_p2p_identity_t *id = NULL;
+    IPVM_ASSERT_OK(ipvm_p2p_identity_load_or_create(dir, &id, NULL, NULL));
+    ipvm_signer_t node;
+    IPVM_ASSERT_OK(ipvm_signer_from_identity(&node, id));
     IPVM_ASSERT_STRCONTAINS((char *)out.data, node.did);
-    ipvm_key_wipe(&node);
+    IPVM_ASSERT_STRCONTAINS((char *)out.data, ipvm_p2p_identity_peer_id_str(id));
+    ipvm_p2p_identity_free(id);
     ipvm_buf_clear(&out);
     const char *kn[] = {ipvm, "--data-dir", dir, "key", "new", "carol", NULL};
     IPVM_ASSERT_EQ(ipvm_test_run(kn, NULL, NULL, 10000, &out, &errb), 0);
