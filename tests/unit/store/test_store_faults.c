@@ -415,13 +415,17 @@ IPVM_TEST(store, kill9_keeps_reported)
             }
         }
         close(p[1]);
+        /* Wait for a first commit (a loaded machine may take a while to open), then kill it
+         * at a random moment of the following writes. */
+        int upto;
+        IPVM_ASSERT_EQ(read(p[0], &upto, sizeof upto), (ssize_t)sizeof upto);
+        reported = upto;
         struct timespec ts = {0, (long)(5 + rand() % 40) * 1000000L};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
         int status;
         waitpid(pid, &status, 0);
         IPVM_ASSERT(WIFSIGNALED(status));
-        int upto;
         while (read(p[0], &upto, sizeof upto) == sizeof upto)
             reported = upto;
         close(p[0]);
