@@ -79,6 +79,9 @@ typedef struct ipvm_workflow_s {
     size_t *order;       /* ntasks task indexes, batch after batch */
     size_t *batch_start; /* nbatches + 1 offsets into order */
     size_t nbatches;
+    size_t *by_instruction; /* ntasks task indexes sorted by instruction CID */
+    const uint8_t *cbor;    /* DAG-CBOR of `ipld` (what `cid` hashes; stored to resume) */
+    size_t cbor_len;
 } ipvm_workflow_t;
 
 /* Tells whether a receipt for an instruction CID is available outside the workflow (a store, a

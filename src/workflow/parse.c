@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Workflow parsing and normalisation, compatible with Homestar's data model
+ * (homestar-workflow/src/workflow.rs, homestar-invocation/src/task.rs, task/instruction.rs,
+ * task/instruction/nonce.rs; reference/homestar.md §1): builds the normalised IPLD that the
+ * instruction, invocation and workflow CIDs hash, validates every field with errors that name
+ * the task and the field, and computes those CIDs in one encoding pass. */
+#include "workflow_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Prefix of the DAG-CBOR of {"task": <task>}: a 1-entry map, then the text "task". */
+static const uint8_t INVOCATION_PREFIX[] = {0xa1, 0x64, 't', 'a', 's', 'k'};
+/* Prefix of the DAG-CBOR of {"tasks": [...]}: a 1-entry map, then the text "tasks". */
+static const uint8_t WORKFLOW_PREFIX[] = {0xa1, 0x65, 't', 'a', 's', 'k', 's'};
+
+const char *ipvm__wf_task_name(const ipvm_task_t *t, bool cid_known, char *buf, size_t size)
+{
+    char cid[IPVM_CID_MAX_STR];
+    if (cid_known)
+        snprintf(buf, size, "task %zu (%s)", t->index, ipvm_cid_str(&t->instruction, cid));
+    else
+        snprintf(buf, size, "task %zu", t->index);
+    return buf;
+}
+
+/* Records "task N: FIELD: message" in err and returns code. */
+static int task_err(ipvm_error_t *err, int code, size_t index, const char *field,
+                    const char *fmt, ...) IPVM_PRINTF(5, 6);
+static int task_err(ipvm_error_t *err, int code, size_t index, const char *field,
+                    const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return ipvm_error_set(err, code, IPVM_NO_OFFSET, "task %zu: %s: %s", index, field, msg);
+}
+
+/* Appends a CBOR major-type head with the shortest length encoding (RFC 8949 §3). */
+static int cbor_head(ipvm_buf_t *b, uint8_t major, uint64_t n)
+{
+    uint8_t h[9];
+    size_t len;
+    major = (uint8_t)(major << 5);
+    if (n < 24) {
+        h[0] = (uint8_t)(major | n);
+        len = 1;
+    } else if (n <= 0xff) {
+        h[0] = major | 24;
+        h[1] = (uint8_t)n;
+        len = 2;
+    } else if (n <= 0xffff) {
+        h[0] = major | 25;
+        h[1] = (uint8_t)(n >> 8);
+        h[2] = (uint8_t)n;
+        len = 3;
+    } else if (n <= 0xffffffffu) {
+        h[0] = major | 26;
+        for (int i = 0; i < 4; i++)
+            h[1 + i] = (uint8_t)(n >> (24 - 8 * i));
+        len = 5;
+    } else {
+        h[0] = major | 27;
+        for (int i = 0; i < 8; i++)
+            h[1 + i] = (uint8_t)(n >> (56 - 8 * i));
+        len = 9;
+    }
+    return ipvm_buf_append(b, h, len);
+}
+
+/* ---- instruction fields ------------------------------------------------------------------- */
+
+/* compat: homestar-invocation/src/task/instruction.rs - rsc is a URL (Url::parse, then
+ * to_string) and a Link is turned into "ipfs://" + its base32 form. We check the URL's shape
+ * (a scheme, no spaces or control characters) and lower-case the scheme, which is what
+ * Url::parse changes for the URLs workflows use (ipfs://<cid>, https://host/ipfs/<cid>). */
+static int norm_rsc(ipvm_arena_t *a, size_t i, const ipvm_ipld_t *v, const char **out,
+                    ipvm_error_t *err)
+{
+    if (v == NULL)
+        return task_err(err, IPVM_EWORKFLOW, i, "run.rsc",
+                        "missing (the module to run, e.g. \"ipfs://<CID of the .wasm>\")");
+    if (v->kind == IPVM_IPLD_LINK) {
+        if (v->u.link->version == 0)
+            return task_err(err, IPVM_EWORKFLOW, i, "run.rsc",
+                            "a CIDv0 Link cannot be written as base32; give the string "
+                            "\"ipfs://Qm…\" or a CIDv1 Link");
+        char cid[IPVM_CID_MAX_STR];
+        if (ipvm_cid_format(v->u.link, IPVM_BASE32, cid, sizeof cid) != 0)
+            return task_err(err, IPVM_EWORKFLOW, i, "run.rsc", "cannot format the CID");
+        *out = ipvm_arena_printf(a, "ipfs://%s", cid);
+        return *out ? 0 : IPVM_ENOMEM;
+    }
+    if (v->kind != IPVM_IPLD_STRING)
+        return task_err(err, IPVM_EWORKFLOW, i, "run.rsc", "must be a URL string or a Link, not %s",
+                        ipvm_ipld_kind_name(v->kind));
+    const char *s = v->u.str.ptr;
+    size_t len = v->u.str.len, k = 0;
+    for (size_t j = 0; j < len; j++)
+        if ((unsigned char)s[j] <= 0x20 || (unsigned char)s[j] == 0x7f)
+            return task_err(err, IPVM_EWORKFLOW, i, "run.rsc",
+                            "contains a space or control character at byte %zu", j);
+    while (k < len && (((s[k] | 0x20) >= 'a' && (s[k] | 0x20) <= 'z') ||
+                       (k > 0 && ((s[k] >= '0' && s[k] <= '9') || s[k] == '+' || s[k] == '-' ||
+                                  s[k] == '.'))))
+        k++;
+    if (k == 0 || k >= len || s[k] != ':')
+        return task_err(err, IPVM_EWORKFLOW, i, "run.rsc",
+                        "\"%.60s\" is not a URL (expected e.g. ipfs://<CID>)", s);
+    char *copy = ipvm_arena_strndup(a, s, len);
+    if (copy == NULL)
+        return IPVM_ENOMEM;
+    for (size_t j = 0; j < k; j++)
+        if (copy[j] >= 'A' && copy[j] <= 'Z')
+            copy[j] = (char)(copy[j] + 32);
+    *out = copy;
+    return 0;
+}
+
+/* compat: homestar-invocation/src/task/instruction/nonce.rs - "" (none), 12 or 16 bytes, or a
+ * non-empty base32hex-lower string of 12 or 16 bytes; kept exactly as given (a string stays a
+ * string, so it hashes as text). A missing nnc is "". */
+static int check_nonce(size_t i, const ipvm_ipld_t *v, ipvm_error_t *err)
+{
+    if (v->kind == IPVM_IPLD_BYTES) {
+        if (v->u.str.len != 12 && v->u.str.len != 16)
+            return task_err(err, IPVM_EWORKFLOW, i, "run.nnc",
+                            "a bytes nonce must be 12 or 16 bytes, not %zu", v->u.str.len);
+        return 0;
+    }
+    if (v->kind != IPVM_IPLD_STRING)
+        return task_err(err, IPVM_EWORKFLOW, i, "run.nnc",
+                        "must be \"\", a base32hex string or 12/16 bytes, not %s",
+                        ipvm_ipld_kind_name(v->kind));
+    if (v->u.str.len == 0)
+        return 0;
+    ipvm_buf_t raw = IPVM_BUF_INIT;
+    ipvm_error_t berr;
+    ipvm_error_clear(&berr);
+    int rc = ipvm_base_decode(IPVM_BASE32HEX, v->u.str.ptr, v->u.str.len, &raw, &berr);
+    size_t n = raw.len;
+    ipvm_buf_dispose(&raw);
+    if (rc == IPVM_ENOMEM)
+        return rc;
+    if (rc != 0)
+        return task_err(err, IPVM_EWORKFLOW, i, "run.nnc",
+                        "\"%.40s\" is not base32hex-lower text: %s", v->u.str.ptr, berr.msg);
+    if (n != 12 && n != 16)
+        return task_err(err, IPVM_EWORKFLOW, i, "run.nnc",
+                        "\"%.40s\" decodes to %zu bytes; a nonce is 12 or 16", v->u.str.ptr, n);
+    return 0;
+}
+
+/* For wasm/run: input = {"func": string, "args": list}. */
+static int check_input(ipvm_task_t *t, const ipvm_ipld_t *input, ipvm_error_t *err)
+{
+    size_t i = t->index;
+    if (input == NULL)
+        return task_err(err, IPVM_EWORKFLOW, i, "run.input",
+                        "missing (expected {\"func\": NAME, \"args\": [...]})");
+    if (input->kind != IPVM_IPLD_MAP)
+        return task_err(err, IPVM_EWORKFLOW, i, "run.input", "must be a map, not %s",
+                        ipvm_ipld_kind_name(input->kind));
+    const ipvm_ipld_t *func = ipvm_ipld_map_get(input, "func");
+    if (func == NULL)
+        return task_err(err, IPVM_EWORKFLOW, i, "run.input.func",
+                        "missing (the name of the exported function to call)");
+    if (func->kind != IPVM_IPLD_STRING || func->u.str.len == 0 ||
+        strlen(func->u.str.ptr) != func->u.str.len)
+        return task_err(err, IPVM_EWORKFLOW, i, "run.input.func",
+                        "must be a non-empty string without NUL");
+    const ipvm_ipld_t *args = ipvm_ipld_map_get(input, "args");
+    if (args == NULL)
+        return task_err(err, IPVM_EWORKFLOW, i, "run.input.args",
+                        "missing (use [] for a function without arguments)");
+    if (args->kind != IPVM_IPLD_LIST)
+        return task_err(err, IPVM_EWORKFLOW, i, "run.input.args", "must be a list, not %s",
+                        ipvm_ipld_kind_name(args->kind));
+    t->func = func->u.str.ptr;
+    t->args = args;
+    return 0;
+}
+
+/* Builds the normalised instruction {input, nnc, op, rsc} into t->run. */
+static int norm_run(ipvm_arena_t *a, ipvm_task_t *t, const ipvm_ipld_t *run, ipvm_error_t *err)
+{
+    size_t i = t->index;
+    int rc;
+    if (run == NULL)
+        return task_err(err, IPVM_EWORKFLOW, i, "run", "missing (the instruction to run)");
+    if (run->kind == IPVM_IPLD_LINK)
+        return task_err(err, IPVM_EWORKFLOW, i, "run",
+                        "is a Link; instructions must be inlined (expanded) in the workflow");
+    if (run->kind != IPVM_IPLD_MAP)
+        return task_err(err, IPVM_EWORKFLOW, i, "run", "must be a map, not %s",
+                        ipvm_ipld_kind_name(run->kind));
+    if ((rc = norm_rsc(a, i, ipvm_ipld_map_get(run, "rsc"), &t->rsc, err)) != 0)
+        return rc;
+    const ipvm_ipld_t *op = ipvm_ipld_map_get(run, "op");
+    if (op == NULL || op->kind != IPVM_IPLD_STRING)
+        return task_err(err, IPVM_EWORKFLOW, i, "run.op", "%s (expected \"%s\")",
+                        op ? "must be a string" : "missing", IPVM_OP_WASM_RUN);
+    if (!ipvm_ipld_is_str(op, IPVM_OP_WASM_RUN))
+        return task_err(err, IPVM_EWORKFLOW, i, "run.op",
+                        "unknown op \"%.40s\": this node runs only \"%s\"", op->u.str.ptr,
+                        IPVM_OP_WASM_RUN);
+    t->op = op->u.str.ptr;
+    const ipvm_ipld_t *input = ipvm_ipld_map_get(run, "input");
+    if ((rc = check_input(t, input, err)) != 0)
+        return rc;
+    const ipvm_ipld_t *nnc = ipvm_ipld_map_get(run, "nnc");
+    ipvm_ipld_t *nnc_out = (ipvm_ipld_t *)nnc;
+    if (nnc == NULL)
+        nnc_out = ipvm_ipld_new_string(a, "", 0); /* compat: missing nnc hashes as "" */
+    else if ((rc = check_nonce(i, nnc, err)) != 0)
+        return rc;
+    ipvm_ipld_t *m = ipvm_ipld_new_map(a, 4);
+    ipvm_ipld_t *rsc = ipvm_ipld_new_cstring(a, t->rsc);
+    if (m == NULL || rsc == NULL || nnc_out == NULL)
+        return IPVM_ENOMEM;
+    if (ipvm_ipld_map_set_cstr(a, m, "input", (ipvm_ipld_t *)input) != 0 ||
+        ipvm_ipld_map_set_cstr(a, m, "nnc", nnc_out) != 0 ||
+        ipvm_ipld_map_set_cstr(a, m, "op", (ipvm_ipld_t *)op) != 0 ||
+        ipvm_ipld_map_set_cstr(a, m, "rsc", rsc) != 0)
+        return IPVM_ENOMEM;
+    ipvm_ipld_map_sort(m);
+    t->run = m;
+    return 0;
+}
+
+/* meta limits: integers only (compat: task/config.rs reads u64s; a float is ignored). */
+static uint64_t meta_u64(const ipvm_ipld_t *meta, const char *key)
+{
+    uint64_t v = 0;
+    const ipvm_ipld_t *f = ipvm_ipld_map_get(meta, key);
+    if (f == NULL || f->kind != IPVM_IPLD_INT || ipvm_ipld_get_u64(f, &v) != 0)
+        return 0;
+    return v;
+}
+
+/* Builds the normalised task {cause, meta, prf, run} into t->task. */
+static int norm_task(ipvm_arena_t *a, ipvm_task_t *t, const ipvm_ipld_t *v, ipvm_error_t *err)
+{
+    size_t i = t->index;
+    int rc;
+    if (v->kind != IPVM_IPLD_MAP)
+        return task_err(err, IPVM_EWORKFLOW, i, "task", "must be a map, not %s",
+                        ipvm_ipld_kind_name(v->kind));
+    if ((rc = norm_run(a, t, ipvm_ipld_map_get(v, "run"), err)) != 0)
+        return rc;
+    const ipvm_ipld_t *meta = ipvm_ipld_map_get(v, "meta");
+    if (meta == NULL)
+        return task_err(err, IPVM_EWORKFLOW, i, "meta", "missing (use {} for none)");
+    const ipvm_ipld_t *prf = ipvm_ipld_map_get(v, "prf");
+    if (prf == NULL || prf->kind != IPVM_IPLD_LIST)
+        return task_err(err, IPVM_EWORKFLOW, i, "prf", "%s (a list of UCAN CIDs; [] for none)",
+                        prf ? "must be a list" : "missing");
+    for (size_t k = 0; k < prf->u.list.len; k++)
+        if (prf->u.list.items[k]->kind != IPVM_IPLD_LINK)
+            return task_err(err, IPVM_EWORKFLOW, i, "prf", "item %zu is %s, not a Link", k,
+                            ipvm_ipld_kind_name(prf->u.list.items[k]->kind));
+    /* compat: task.rs - a cause that is not a Link (absent, null or anything else) is None */
+    const ipvm_ipld_t *cause = ipvm_ipld_map_get(v, "cause");
+    ipvm_ipld_t *cause_out = (ipvm_ipld_t *)cause;
+    if (cause == NULL || cause->kind != IPVM_IPLD_LINK)
+        cause_out = ipvm_ipld_new_null(a);
+    ipvm_ipld_t *m = ipvm_ipld_new_map(a, 4);
+    if (m == NULL || cause_out == NULL)
+        return IPVM_ENOMEM;
+    if (ipvm_ipld_map_set_cstr(a, m, "cause", cause_out) != 0 ||
+        ipvm_ipld_map_set_cstr(a, m, "meta", (ipvm_ipld_t *)meta) != 0 ||
+        ipvm_ipld_map_set_cstr(a, m, "prf", (ipvm_ipld_t *)prf) != 0 ||
+        ipvm_ipld_map_set_cstr(a, m, "run", t->run) != 0)
+        return IPVM_ENOMEM;
+    ipvm_ipld_map_sort(m);
+    t->task = m;
+    t->meta = meta;
+    if (meta->kind == IPVM_IPLD_MAP) {
+        t->limits.fuel = meta_u64(meta, "fuel");
+        t->limits.memory = meta_u64(meta, "memory");
+        t->limits.time_ms = meta_u64(meta, "time");
+    }
+    return 0;
+}
+
+/* Normalises task i, computes its instruction and invocation CIDs, and appends its DAG-CBOR to
+ * the workflow encoding `wfbuf`. `scratch` is reused between tasks. */
+static int build_task(ipvm_arena_t *a, ipvm_task_t *t, const ipvm_ipld_t *v, ipvm_buf_t *wfbuf,
+                      ipvm_buf_t *scratch, ipvm_error_t *err)
+{
+    int rc = norm_task(a, t, v, err);
+    if (rc != 0)
+        return rc;
+    ipvm_buf_clear(scratch);
+    if ((rc = ipvm_dagcbor_encode(t->run, scratch, err)) != 0)
+        return ipvm_error_prefix(err, "task %zu: run: ", t->index);
+    if ((rc = ipvm_cid_create(&t->instruction, 1, IPVM_CODEC_DAG_CBOR, IPVM_MH_SHA3_256,
+                              scratch->data, scratch->len)) != 0)
+        return rc;
+    ipvm_buf_clear(scratch);
+    if ((rc = ipvm_buf_append(scratch, INVOCATION_PREFIX, sizeof INVOCATION_PREFIX)) != 0)
+        return rc;
+    if ((rc = ipvm_dagcbor_encode(t->task, scratch, err)) != 0)
+        return ipvm_error_prefix(err, "task %zu: ", t->index);
+    if ((rc = ipvm_cid_create(&t->invocation, 1, IPVM_CODEC_DAG_CBOR, IPVM_MH_SHA3_256,
+                              scratch->data, scratch->len)) != 0)
+        return rc;
+    return ipvm_buf_append(wfbuf, scratch->data + sizeof INVOCATION_PREFIX,
+                           scratch->len - sizeof INVOCATION_PREFIX);
+}
+
+static int cmp_by_instruction(const void *x, const void *y)
+{
+    const ipvm_task_t *p = *(const ipvm_task_t *const *)x, *q = *(const ipvm_task_t *const *)y;
+    return ipvm_cid_compare(&p->instruction, &q->instruction);
+}
+
+/* Sorts the tasks by instruction CID and rejects duplicates (compat: workflow.rs
+ * detect_duplicates -> DuplicateTask; a nonce is how one runs the same instruction twice). */
+static int index_tasks(ipvm_workflow_t *wf, ipvm_arena_t *a, ipvm_error_t *err)
+{
+    size_t n = wf->ntasks;
+    size_t *idx = ipvm_arena_alloc(a, n * sizeof *idx);
+    const ipvm_task_t **ptrs = ipvm_malloc(n * sizeof *ptrs);
+    if (idx == NULL || ptrs == NULL) {
+        ipvm_free(ptrs);
+        return IPVM_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        ptrs[i] = &wf->tasks[i];
+    qsort(ptrs, n, sizeof *ptrs, cmp_by_instruction);
+    for (size_t i = 0; i < n; i++)
+        idx[i] = ptrs[i]->index;
+    ipvm_free(ptrs);
+    for (size_t k = 1; k < n; k++) {
+        const ipvm_task_t *p = &wf->tasks[idx[k - 1]], *q = &wf->tasks[idx[k]];
+        if (ipvm_cid_equal(&p->instruction, &q->instruction)) {
+            char cid[IPVM_CID_MAX_STR];
+            size_t lo = p->index < q->index ? p->index : q->index;
+            size_t hi = p->index < q->index ? q->index : p->index;
+            return ipvm_error_set(err, IPVM_EDUPTASK, IPVM_NO_OFFSET,
+                                  "task %zu and task %zu are the same instruction %s; give one "
+                                  "of them a nonce (run.nnc) to run it twice",
+                                  lo, hi, ipvm_cid_str(&p->instruction, cid));
+        }
+    }
+    wf->by_instruction = idx;
+    return 0;
+}
+
+long ipvm_workflow_find(const ipvm_workflow_t *wf, const ipvm_cid_t *instruction)
+{
+    size_t lo = 0, hi = wf->ntasks;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        size_t t = wf->by_instruction[mid];
+        int c = ipvm_cid_compare(&wf->tasks[t].instruction, instruction);
+        if (c == 0)
+            return (long)t;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* The normalised {"tasks": [...]} and the workflow CID from the encoding built task by task. */
+static int finish_workflow(ipvm_workflow_t *wf, ipvm_arena_t *a, ipvm_buf_t *wfbuf)
+{
+    ipvm_ipld_t *list = ipvm_ipld_new_list(a, wf->ntasks);
+    ipvm_ipld_t *root = ipvm_ipld_new_map(a, 1);
+    if (list == NULL || root == NULL)
+        return IPVM_ENOMEM;
+    for (size_t i = 0; i < wf->ntasks; i++)
+        if (ipvm_ipld_list_push(a, list, wf->tasks[i].task) != 0)
+            return IPVM_ENOMEM;
+    if (ipvm_ipld_map_set_cstr(a, root, "tasks", list) != 0)
+        return IPVM_ENOMEM;
+    wf->ipld = root;
+    int rc = ipvm_cid_create(&wf->cid, 1, IPVM_CODEC_DAG_CBOR, IPVM_MH_SHA3_256, wfbuf->data,
+                             wfbuf->len);
+    if (rc != 0)
+        return rc;
+    wf->cbor = ipvm_arena_memdup(a, wfbuf->data, wfbuf->len);
+    wf->cbor_len = wfbuf->len;
+    return wf->cbor ? 0 : IPVM_ENOMEM;
+}
+
+static int build_workflow(const ipvm_ipld_t *value, const ipvm_workflow_opts_t *opts,
+                          ipvm_arena_t *a, ipvm_workflow_t *wf, ipvm_buf_t *wfbuf,
+                          ipvm_buf_t *scratch, ipvm_error_t *err)
+{
+    if (value->kind != IPVM_IPLD_MAP)
+        return ipvm_error_set(err, IPVM_EWORKFLOW, IPVM_NO_OFFSET,
+                              "a workflow is a map {\"tasks\": [...]}, not %s",
+                              ipvm_ipld_kind_name(value->kind));
+    const ipvm_ipld_t *tasks = ipvm_ipld_map_get(value, "tasks");
+    if (tasks == NULL || tasks->kind != IPVM_IPLD_LIST)
+        return ipvm_error_set(err, IPVM_EWORKFLOW, IPVM_NO_OFFSET,
+                              "a workflow needs \"tasks\": a list of tasks%s",
+                              tasks ? " (it is not a list)" : "");
+    size_t n = tasks->u.list.len;
+    if (n == 0)
+        return ipvm_error_set(err, IPVM_EWORKFLOW, IPVM_NO_OFFSET, "the workflow has no tasks");
+    if (n > IPVM_WORKFLOW_MAX_TASKS)
+        return ipvm_error_set(err, IPVM_ETOOBIG, IPVM_NO_OFFSET,
+                              "the workflow has %zu tasks; at most %d are accepted", n,
+                              IPVM_WORKFLOW_MAX_TASKS);
+    wf->tasks = ipvm_arena_calloc(a, n, sizeof *wf->tasks);
+    if (wf->tasks == NULL)
+        return IPVM_ENOMEM;
+    wf->ntasks = n;
+    int rc = ipvm_buf_append(wfbuf, WORKFLOW_PREFIX, sizeof WORKFLOW_PREFIX);
+    if (rc == 0)
+        rc = cbor_head(wfbuf, 4, n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        wf->tasks[i].index = i;
+        rc = build_task(a, &wf->tasks[i], tasks->u.list.items[i], wfbuf, scratch, err);
+    }
+    if (rc == 0)
+        rc = finish_workflow(wf, a, wfbuf);
+    if (rc == 0)
+        rc = index_tasks(wf, a, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = ipvm__wf_scan_awaits(a, &wf->tasks[i], err);
+    if (rc == 0)
+        rc = ipvm__wf_link_and_batch(wf, opts, a, err);
+    return rc;
+}
+
+int ipvm_workflow_from_ipld(const ipvm_ipld_t *value, const ipvm_workflow_opts_t *opts,
+                            ipvm_arena_t *arena, ipvm_workflow_t **out, ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF(value == NULL || arena == NULL || out == NULL);
+    static const ipvm_workflow_opts_t none = {0};
+    ipvm_buf_t wfbuf = IPVM_BUF_INIT, scratch = IPVM_BUF_INIT;
+    ipvm_workflow_t *wf = ipvm_arena_calloc(arena, 1, sizeof *wf);
+    if (wf == NULL)
+        return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
+    int rc = build_workflow(value, opts ? opts : &none, arena, wf, &wfbuf, &scratch, err);
+    ipvm_buf_dispose(&wfbuf);
+    ipvm_buf_dispose(&scratch);
+    if (rc == IPVM_ENOMEM && (err == NULL || err->code != IPVM_ENOMEM))
+        ipvm_error_set(err, rc, IPVM_NO_OFFSET, "out of memory while reading the workflow");
+    if (rc != 0)
+        return rc;
+    *out = wf;
+    return 0;
+}
+
+int ipvm_workflow_parse(const char *json, size_t len, const ipvm_workflow_opts_t *opts,
+                        ipvm_arena_t *arena, ipvm_workflow_t **out, ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF(json == NULL && len > 0);
+    ipvm_ipld_t *v = NULL;
+    int rc = ipvm_dagjson_decode(json, len, arena, &v, err);
+    if (rc != 0)
+        return ipvm_error_prefix(err, "the workflow is not valid DAG-JSON: ");
+    return ipvm_workflow_from_ipld(v, opts, arena, out, err);
+}
+
+int ipvm_workflow_decode(const uint8_t *cbor, size_t len, const ipvm_workflow_opts_t *opts,
+                         ipvm_arena_t *arena, ipvm_workflow_t **out, ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF(cbor == NULL && len > 0);
+    ipvm_ipld_t *v = NULL;
+    int rc = ipvm_dagcbor_decode(cbor, len, arena, &v, err);
+    if (rc != 0)
+        return ipvm_error_prefix(err, "the workflow is not valid DAG-CBOR: ");
+    return ipvm_workflow_from_ipld(v, opts, arena, out, err);
+}
+
+int ipvm_workflow_encode(const ipvm_workflow_t *wf, ipvm_buf_t *out, ipvm_error_t *err)
+{
+    (void)err;
+    return ipvm_buf_append(out, wf->cbor, wf->cbor_len);
+}
+
+size_t ipvm_task_link_args(const ipvm_task_t *task, const ipvm_cid_t **links, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < task->args->u.list.len; i++) {
+        const ipvm_ipld_t *v = task->args->u.list.items[i];
+        if (v->kind != IPVM_IPLD_LINK)
+            continue;
+        if (n < max)
+            links[n] = v->u.link;
+        n++;
+    }
+    return n;
+}

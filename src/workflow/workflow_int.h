@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* workflow_int.h: helpers shared by the files of src/workflow/ (parse.c, batch.c, args.c,
+ * receipt.c). Nothing here is public API. */
+#ifndef IPVM_WORKFLOW_INT_H
+#define IPVM_WORKFLOW_INT_H
+
+#include "ipvm.h"
+
+/* Formats "task N (bafy…)" or "task N" (when the CID is not known yet) into buf. */
+const char *ipvm__wf_task_name(const ipvm_task_t *t, bool cid_known, char *buf, size_t size);
+
+/* If v is a promise ({"await/ok" | "await/error" | "await/\*": Link}), returns 1 and sets
+ * *kind and *target; returns 0 when v is not a promise at all; returns IPVM_EWORKFLOW when v
+ * is a single-key map with an await key whose value is not a Link (a malformed promise). */
+int ipvm__wf_as_await(const ipvm_ipld_t *v, ipvm_await_kind_t *kind,
+                      const ipvm_cid_t **target);
+
+/* Finds the promises of t->args (depth-first) and stores them in t->awaits. */
+int ipvm__wf_scan_awaits(ipvm_arena_t *a, ipvm_task_t *t, ipvm_error_t *err);
+
+/* Links every await to its producing task, checks outside awaits with opts, fills deps and
+ * dependents, detects self-awaits and cycles, and computes the batches. */
+int ipvm__wf_link_and_batch(ipvm_workflow_t *wf, const ipvm_workflow_opts_t *opts,
+                            ipvm_arena_t *a, ipvm_error_t *err);
+
+#endif
