@@ -1,3 +1,4 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz targets replayed by ipvm_tests: F(name) for each tests/fuzz/fuzz_<name>.c. */
 F(workflow)
+F(dagpb)
