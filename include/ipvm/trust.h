@@ -112,6 +112,204 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_signer_from_identity(ipvm_signer_t *s /* ou
 IPVM_EXTERN void ipvm_signer_sign(const ipvm_signer_t *s, const uint8_t *msg, size_t len,
                                   uint8_t sig[IPVM_ED25519_SIG] /* out */);
 
+/* ------------------------------------------------------------------------- UCAN 1.0 ---- */
+/* The envelope (ucan-wg/spec "Envelope"), in DAG-CBOR:
+ *   [signature, {"h": varsig header, "<tag>": payload}]
+ * signed over the DAG-CBOR of the second element (the SigPayload). Tags: */
+#define IPVM_UCAN_DLG_TAG "ucan/dlg@1.0.0-rc.1" /* ucan-wg/delegation; what iso-ucan 0.5 emits */
+#define IPVM_UCAN_INV_TAG "ucan/inv@1.0.0-rc.1" /* ucan-wg/invocation */
+/* The varsig v1 header of Ed25519 over DAG-CBOR: varsig 0x34, version 1, EdDSA 0xed, curve
+ * edwards25519 0xed, hash sha2-512 0x13, encoding DAG-CBOR 0x71 (ChainAgnostic/varsig). */
+#define IPVM_VARSIG_ED25519_DAGCBOR "\x34\x01\xed\x01\xed\x01\x13\x71"
+#define IPVM_VARSIG_ED25519_DAGCBOR_LEN 8
+/* Clock skew allowed on nbf and exp: the spec recommends a buffer of ±60 s ("Time Bounds"). */
+#define IPVM_UCAN_SKEW_S 60
+/* Timestamps outside ±(2^53 - 1) are invalid ("Time Bounds"). */
+#define IPVM_UCAN_TIME_MAX 9007199254740991LL
+/* Largest envelope accepted. */
+#define IPVM_UCAN_MAX_BYTES (1u << 20)
+
+typedef enum {
+    IPVM_UCAN_DELEGATION = 1, /* ucan/dlg */
+    IPVM_UCAN_INVOCATION = 2, /* ucan/inv */
+} ipvm_ucan_kind_t;
+
+/* A decoded UCAN 1.0 token. Everything lives in the arena it was decoded or created in. */
+typedef struct ipvm_ucan_s {
+    ipvm_ucan_kind_t kind;
+    const char *tag;             /* the payload tag as found, e.g. IPVM_UCAN_DLG_TAG */
+    const uint8_t *bytes;        /* the whole envelope (DAG-CBOR) */
+    size_t len;
+    ipvm_cid_t cid;              /* CIDv1, dag-cbor, sha2-256 of bytes (ucan-wg/spec "CIDs") */
+    const uint8_t *sig;          /* .0: the signature */
+    size_t sig_len;
+    const uint8_t *header;       /* .1.h: the varsig header */
+    size_t header_len;
+    const uint8_t *signed_bytes; /* the DAG-CBOR of .1 (the SigPayload): what sig covers */
+    size_t signed_len;
+    const ipvm_ipld_t *payload;  /* the payload map */
+    const char *iss;             /* issuer DID */
+    const char *aud;             /* audience DID; NULL when absent (invocations only) */
+    const char *sub;             /* subject DID; NULL for sub: null (a powerline delegation) */
+    const char *cmd;             /* the command, "/wasm/run" */
+    const ipvm_ipld_t *pol;      /* delegations: the policy, a list of statements */
+    const ipvm_ipld_t *args;     /* invocations: the arguments, a map */
+    const uint8_t *nonce;        /* the nonce bytes (may be empty) */
+    size_t nonce_len;
+    const ipvm_ipld_t *meta;     /* NULL when absent */
+    bool has_nbf, has_exp, has_iat; /* has_exp false: exp is null, the token never expires */
+    int64_t nbf, exp, iat;
+    const ipvm_cid_t *prf;       /* invocations: the proofs, root delegation first */
+    size_t nprf;
+    bool has_cause;              /* invocations: cause (a receipt CID) is present */
+    ipvm_cid_t cause;
+} ipvm_ucan_t;
+
+/* What to put in a new token. Pointers are copied into the token's arena. */
+typedef struct ipvm_ucan_params_s {
+    ipvm_ucan_kind_t kind;
+    const char *aud;          /* delegation: required; invocation: optional (NULL = absent) */
+    const char *sub;          /* invocation: required; delegation: NULL writes sub: null */
+    const char *cmd;          /* required, e.g. "/wasm/run" */
+    const ipvm_ipld_t *pol;   /* delegation: the policy (NULL = [] ) */
+    const ipvm_ipld_t *args;  /* invocation: the arguments map (NULL = {}) */
+    const ipvm_ipld_t *meta;  /* NULL = absent */
+    const uint8_t *nonce;     /* NULL: 12 random bytes; otherwise nonce_len bytes (0 allowed) */
+    size_t nonce_len;
+    bool has_nbf, has_exp, has_iat; /* has_exp false writes exp: null */
+    int64_t nbf, exp, iat;
+    const ipvm_cid_t *prf;    /* invocation: proofs, root first */
+    size_t nprf;
+    const ipvm_cid_t *cause;  /* invocation: NULL = absent */
+} ipvm_ucan_params_t;
+
+/* Builds, signs and encodes a token issued by `signer` (iss = signer->did). Checks the
+ * fields as decode does (IPVM_EUCAN naming the field). *out lives in arena. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_ucan_create(const ipvm_ucan_params_t *p,
+                                                 const ipvm_signer_t *signer,
+                                                 ipvm_arena_t *arena, ipvm_ucan_t **out,
+                                                 ipvm_error_t *err);
+/* Decodes an envelope strictly: strict DAG-CBOR (ipvm_dagcbor_decode), a 2-element list, a
+ * SigPayload with exactly `h` and one known tag (version 1.0.0-rc.1, or 1.0.0 of the final
+ * spec), and a payload with the spec's fields and types only (IPVM_EUCAN naming the field,
+ * with the byte offset for CBOR errors). Does not check the signature or the time: see
+ * ipvm_ucan_verify. Reads `buf` into arena (copied). */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_ucan_decode(const uint8_t *buf, size_t len,
+                                                 ipvm_arena_t *arena, ipvm_ucan_t **out,
+                                                 ipvm_error_t *err);
+/* Checks the signature: the varsig header must be Ed25519 over DAG-CBOR (others:
+ * IPVM_EUNSUPPORTED), iss a did:key of an Ed25519 key, and sig its signature of
+ * signed_bytes (IPVM_ESIGNATURE). */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_ucan_verify_signature(const ipvm_ucan_t *u,
+                                                           ipvm_error_t *err);
+/* Checks the time bounds at `now` (seconds since the epoch) with `skew` seconds of tolerance:
+ * IPVM_EEXPIRED when now > exp + skew, IPVM_ENOTYET when now < nbf - skew. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_ucan_check_time(const ipvm_ucan_t *u, int64_t now,
+                                                     int64_t skew, ipvm_error_t *err);
+/* True when command `parent` proves `child`: equal, "/", or a prefix ending at a segment
+ * boundary ("/crypto" proves "/crypto/sign", not "/cryptocurrency"). */
+IPVM_EXTERN bool ipvm_ucan_cmd_proves(const char *parent, const char *child);
+/* Checks command syntax: begins with '/', lowercase, no trailing '/' (except "/"), no empty
+ * segment. */
+IPVM_EXTERN bool ipvm_ucan_cmd_valid(const char *cmd);
+/* The payload as DAG-JSON (pretty when flags has IPVM_JSON_PRETTY), for people. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_ucan_payload_json(const ipvm_ucan_t *u, unsigned flags,
+                                                       ipvm_buf_t *out, ipvm_error_t *err);
+
+/* Reads the tokens in a text or binary blob: raw DAG-CBOR envelopes, or whitespace-separated
+ * base64 (standard or URL alphabet, padded or not) envelopes, or UCAN 0.x JWTs. Calls fn for
+ * each: `bytes` is the envelope (kind 1) or the JWT text (kind 0). */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_ucan_read_tokens(
+    const uint8_t *buf, size_t len, ipvm_arena_t *arena,
+    int (*fn)(void *data, bool is_jwt, const uint8_t *bytes, size_t n), void *data,
+    ipvm_error_t *err);
+
+/* ----------------------------------------------------------------------- policies ---- */
+/* Checks that pol is a well-formed policy (ucan-wg/delegation "Policy"): a list of
+ * statements, each [op, selector, value] for ==, !=, <, <=, >, >=, like, [op, [statements]]
+ * for and/or, [op, statement] for not, [op, selector, statement] for all/any; selectors as
+ * in "Selectors"; `like` patterns with only '*' and '\*'. IPVM_EUCAN says where. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_policy_check(const ipvm_ipld_t *pol, ipvm_error_t *err);
+/* Evaluates a (checked) policy on args. *ok is the verdict; when false and why != NULL, why
+ * gets the first failing statement in DAG-JSON. 0, or IPVM_EUCAN for a malformed policy,
+ * IPVM_ENOMEM. Never fails for data that does not match: that is *ok = false. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_policy_eval(const ipvm_ipld_t *pol, const ipvm_ipld_t *args,
+                                                 bool *ok /* out */, ipvm_buf_t *why,
+                                                 ipvm_error_t *err);
+/* Resolves a selector on v. *out is NULL when the selector does not resolve (missing key
+ * without '?', index out of range...); an optional selector gives an IPLD null instead.
+ * Values made by '[]' live in arena. IPVM_EUCAN for a malformed selector. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_selector_eval(const char *sel, size_t len,
+                                                   const ipvm_ipld_t *v, ipvm_arena_t *arena,
+                                                   const ipvm_ipld_t **out, ipvm_error_t *err);
+/* Glob match of ucan `like`: '*' matches any run of characters, "\*" a literal '*'. */
+IPVM_EXTERN bool ipvm_policy_like(const char *pattern, size_t plen, const char *s, size_t slen);
+
+/* ---------------------------------------------------------------- stores, chains ---- */
+/* A set of UCAN tokens by CID (the proofs a validator can resolve) and the revocations it has
+ * accepted (ucan-wg/revocation "Store"). Tokens are decoded and signature-checked on entry and
+ * immutable afterwards. With a directory, every token and revocation added is also written
+ * there (<dir>/<cid>.ucan, <dir>/revoked/<cid>.ucan) and read back by ipvm_ucan_store_open.
+ * Thread: any thread; calls are serialised inside. */
+typedef struct ipvm_ucan_store_s ipvm_ucan_store_t;
+
+/* An empty store (dir NULL) or one backed by dir (created 0700 if needed). */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_ucan_store_open(const char *dir, ipvm_ucan_store_t **out,
+                                                     ipvm_error_t *err);
+IPVM_EXTERN void ipvm_ucan_store_free(ipvm_ucan_store_t *s);
+/* Adds an envelope (copied) after decoding it and checking its signature. Adding a token that
+ * is already there is a no-op. *out (may be NULL) is the stored token, valid for the store's
+ * life. A revocation (cmd /ucan/revoke) given here is recorded as one. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_ucan_store_add(ipvm_ucan_store_t *s, const uint8_t *buf,
+                                                    size_t len, const ipvm_ucan_t **out,
+                                                    ipvm_error_t *err);
+/* The token with that CID, or NULL. */
+IPVM_EXTERN const ipvm_ucan_t *ipvm_ucan_store_get(ipvm_ucan_store_t *s, const ipvm_cid_t *cid);
+/* Number of tokens and of revocations held. */
+IPVM_EXTERN size_t ipvm_ucan_store_count(ipvm_ucan_store_t *s, size_t *revocations /* out */);
+/* Records a revocation: an invocation of /ucan/revoke with args {revoke: &Delegation}, signed
+ * by its issuer (the revoker). It applies to every chain in which the revoker issued the
+ * revoked delegation or one above it; a revocation that carries proofs of /ucan/revoke
+ * (delegated revocation) is validated as an invocation and then speaks for its subject.
+ * Revocations are permanent. IPVM_EUCAN when it is not a revocation. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_ucan_store_revoke(ipvm_ucan_store_t *s,
+                                                       const ipvm_ucan_t *revocation,
+                                                       ipvm_error_t *err);
+/* The DID that revoked `cid` when it is one of `issuers` (the delegators of the chain at and
+ * above that link), else NULL. */
+IPVM_EXTERN const char *ipvm_ucan_store_revoked_by(ipvm_ucan_store_t *s, const ipvm_cid_t *cid,
+                                                   const char *const *issuers, size_t n);
+
+#define IPVM_UCAN_LINK_NONE (-2) /* no link failed */
+#define IPVM_UCAN_LINK_INVOCATION (-1)
+
+typedef struct ipvm_ucan_validate_opts_s {
+    int64_t now;              /* seconds since the epoch; 0 = now */
+    int64_t skew;             /* seconds of clock skew tolerated; -1 = IPVM_UCAN_SKEW_S */
+    const char *executor;     /* if set: the invocation's aud (or sub when aud is absent) must
+                                 name it */
+    ipvm_ucan_store_t *store; /* resolves prf CIDs and knows revocations; NULL = none */
+} ipvm_ucan_validate_opts_t;
+
+/* Validates an invocation and its proof chain (ucan-wg/invocation "Proof Chains",
+ * ucan-wg/delegation "Token Validation"): signatures; time bounds of every token; the chain
+ * prf[0] → … → invocation, where prf[0] is the root (iss == sub), each delegation's aud is the
+ * next one's iss and the last one's aud is the invoker; every subject is the invocation's (or
+ * null: a powerline, never the root); each cmd proves the next and the invocation's; every
+ * policy holds on args; no link is revoked. Without proofs the invoker must be the subject.
+ * On failure returns IPVM_ESIGNATURE, IPVM_EEXPIRED, IPVM_ENOTYET, IPVM_EREVOKED, IPVM_EDENIED
+ * (alignment, command, policy), IPVM_EUCAN (malformed or unavailable proof) or
+ * IPVM_EUNSUPPORTED, err says which link and why, and *failed_link (may be NULL) is
+ * IPVM_UCAN_LINK_INVOCATION or the index in prf; IPVM_UCAN_LINK_NONE on success. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_ucan_validate(const ipvm_ucan_t *inv,
+                                                   const ipvm_ucan_validate_opts_t *opts,
+                                                   int *failed_link /* out */,
+                                                   ipvm_error_t *err);
+/* Validates one delegation on its own: structure, signature, time, not revoked by its issuer. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_ucan_validate_delegation(const ipvm_ucan_t *dlg,
+                                                              const ipvm_ucan_validate_opts_t *o,
+                                                              ipvm_error_t *err);
+
 #ifdef __cplusplus
 }
 #endif

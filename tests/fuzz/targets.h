@@ -2,3 +2,4 @@
 /* Fuzz targets replayed by ipvm_tests: F(name) for each tests/fuzz/fuzz_<name>.c. */
 F(workflow)
 F(dagpb)
+F(ucan)
