@@ -4,6 +4,7 @@
  * and the sections of a component that wraps one core module (canon lift, aliases, exports).
  * A parser of outside bytes: every length and index is checked, errors name the byte offset. */
 #include "wasm/abi_int.h"
+#include "wasm/wasm_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -1386,4 +1387,13 @@ int ipvm__abi_parse_component(ipvm__abi_t *abi, const uint8_t *buf, size_t len,
     }
     ipvm__abi_dispose(&tmp);
     return rc;
+}
+
+/* wasm_int.h: the engine's entry point for components. */
+int ipvm__wasm_component_core(const uint8_t *bin, size_t len, const uint8_t **core,
+                              size_t *core_len, ipvm_error_t *err)
+{
+    *core = NULL;
+    *core_len = 0;
+    return ipvm__abi_parse_component(NULL, bin, len, core, core_len, err);
 }

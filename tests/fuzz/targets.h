@@ -3,3 +3,4 @@
 F(workflow)
 F(dagpb)
 F(ucan)
+F(component_type)

@@ -1,1 +1,16 @@
 /* Wasm engine tests (engine core and canonical ABI): one X(wasm, name) line per test. */
+/* canonical ABI (src/wasm/abi*.c) */
+X(wasm, abi_world_example_test)
+X(wasm, abi_world_add_subtract)
+X(wasm, abi_component_unwrap)
+X(wasm, abi_component_unsupported)
+X(wasm, abi_parse_bad_bytes)
+X(wasm, abi_parse_oom)
+X(wasm, abi_layout)
+X(wasm, abi_scalars)
+X(wasm, abi_strings)
+X(wasm, abi_containers)
+X(wasm, abi_flat_values)
+X(wasm, abi_lift_checks)
+X(wasm, abi_f32_decimal)
+X(wasm, abi_name_variants)

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Helpers for the canonical ABI tests: a plain byte buffer standing in for guest memory (with a
+ * bump allocator as the guest's realloc), loading the WIT world of a Homestar fixture, and
+ * DAG-JSON in and out. */
+#ifndef IPVM_TEST_ABI_FIXTURE_H
+#define IPVM_TEST_ABI_FIXTURE_H
+
+#include "test.h"
+#include "wasm/abi_int.h"
+#include "wasm/wasm_int.h"
+
+#include <stdlib.h>
+
+typedef struct abi_buf_s {
+    uint8_t *mem;
+    uint64_t size;
+    uint32_t next;   /* bump pointer */
+    int reallocs;    /* calls seen */
+    ipvm__abi_mem_t m;
+} abi_buf_t;
+
+static inline uint8_t *abi_buf_base(void *ctx, uint64_t *size)
+{
+    abi_buf_t *b = ctx;
+    *size = b->size;
+    return b->mem;
+}
+
+static inline int abi_buf_realloc(void *ctx, uint32_t align, uint32_t size, uint32_t *ptr,
+                                  ipvm_error_t *err)
+{
+    abi_buf_t *b = ctx;
+    b->reallocs++;
+    uint64_t p = (b->next + (uint64_t)align - 1) / align * align;
+    if (p + size > b->size)
+        return ipvm_error_set(err, IPVM_ETRAP_MEMORY, IPVM_NO_OFFSET, "test memory full");
+    *ptr = (uint32_t)p;
+    b->next = (uint32_t)(p + size);
+    return 0;
+}
+
+static inline void abi_buf_init(abi_buf_t *b, uint64_t size)
+{
+    memset(b, 0, sizeof *b);
+    b->mem = calloc(1, size);
+    IPVM_ASSERT(b->mem != NULL);
+    b->size = size;
+    b->next = 16; /* keep 0 unused so a null pointer stands out */
+    b->m.ctx = b;
+    b->m.base = abi_buf_base;
+    b->m.realloc = abi_buf_realloc;
+    b->m.encoding = IPVM__ABI_UTF8;
+}
+
+static inline void abi_buf_dispose(abi_buf_t *b)
+{
+    free(b->mem);
+}
+
+/* The payload of the first custom section whose name starts with prefix, or fails. */
+static inline const uint8_t *abi_custom_section(const ipvm_buf_t *mod, const char *prefix,
+                                                size_t *len)
+{
+    const uint8_t *p = mod->data;
+    size_t i = 8, n = mod->len;
+    while (i < n) {
+        uint8_t id = p[i++];
+        uint64_t size = 0;
+        for (int s = 0;; s += 7) {
+            uint8_t b = p[i++];
+            size |= (uint64_t)(b & 0x7f) << s;
+            if (!(b & 0x80))
+                break;
+        }
+        size_t end = i + (size_t)size;
+        if (id == 0) {
+            size_t j = i, nl = 0;
+            for (int s = 0;; s += 7) {
+                uint8_t b = p[j++];
+                nl |= (size_t)(b & 0x7f) << s;
+                if (!(b & 0x80))
+                    break;
+            }
+            if (nl >= strlen(prefix) && memcmp(p + j, prefix, strlen(prefix)) == 0) {
+                *len = end - j - nl;
+                return p + j + nl;
+            }
+        }
+        i = end;
+    }
+    ipvm_test_fail(__FILE__, __LINE__, "no custom section %s", prefix);
+}
+
+/* Parses the world in a Homestar fixture (tests/vectors/homestar/wasm/<file>) into abi. */
+static inline void abi_load_world(ipvm__abi_t *abi, const char *file, ipvm_buf_t *mod)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "homestar/wasm/%s", file);
+    ipvm_test_read_file(ipvm_test_vector(rel), mod);
+    size_t len;
+    const uint8_t *sec = abi_custom_section(mod, "component-type", &len);
+    ipvm_error_t err;
+    ipvm__abi_init(abi);
+    IPVM_ASSERT_OK_ERR(ipvm__abi_parse_world(abi, sec, len, &err), &err);
+}
+
+static inline const ipvm__abi_export_t *abi_export(const ipvm__abi_t *abi, const char *name)
+{
+    for (size_t i = 0; i < abi->nexports; i++)
+        if (strcmp(abi->exports[i].name, name) == 0)
+            return &abi->exports[i];
+    ipvm_test_fail(__FILE__, __LINE__, "no export %s", name);
+}
+
+static inline ipvm_ipld_t *abi_json(ipvm_arena_t *a, const char *json)
+{
+    ipvm_ipld_t *v;
+    ipvm_error_t err;
+    IPVM_ASSERT_OK_ERR(ipvm_dagjson_decode(json, strlen(json), a, &v, &err), &err);
+    return v;
+}
+
+/* DAG-JSON of v into out. */
+static inline const char *abi_to_json(const ipvm_ipld_t *v, char *out, size_t cap)
+{
+    ipvm_buf_t b = IPVM_BUF_INIT;
+    ipvm_error_t e;
+    IPVM_ASSERT_OK_ERR(ipvm_dagjson_encode(v, 0, &b, &e), &e);
+    snprintf(out, cap, "%.*s", (int)b.len, (const char *)b.data);
+    ipvm_buf_dispose(&b);
+    return out;
+}
+
+#endif
