@@ -238,7 +238,7 @@ int ipvm__wasm_abi_call(ipvm_wasm_module_t *m, ipvm__wasm_instance_t *i, const c
     if (x->unusable)
         return ipvm_error_set(err, IPVM_EABI, IPVM_NO_OFFSET, "%s: %s", x->name, x->unusable);
     call_t c = {i, x};
-    ipvm__abi_mem_t mem = {&c, call_base, call_realloc, x->encoding, 0};
+    ipvm__abi_mem_t mem = {&c, call_base, call_realloc, x->encoding, 0, 0};
     uint64_t flat[IPVM__ABI_MAX_FLAT_PARAMS] = {0}, res[IPVM__WASM_MAX_RESULTS] = {0};
     int rc = ipvm__abi_lower_args(x->func, &mem, args, flat, err);
     if (rc == 0)

@@ -156,7 +156,8 @@ typedef struct ipvm__abi_mem_s {
      * caller). Errors: IPVM_EABI (no realloc), IPVM_ETRAP_*. */
     int (*realloc)(void *ctx, uint32_t align, uint32_t size, uint32_t *ptr, ipvm_error_t *err);
     int encoding;  /* IPVM__ABI_UTF8... */
-    uint64_t lifted; /* bytes lifted so far, against IPVM__ABI_MAX_LIFT */
+    uint64_t lifted;   /* bytes lifted so far */
+    uint64_t max_lift; /* limit of lifted bytes; 0 means IPVM__ABI_MAX_LIFT */
 } ipvm__abi_mem_t;
 
 /* Lowers args (an IPLD list; NULL is empty; extra items are ignored, as Homestar does) into

@@ -64,10 +64,11 @@ static size_t path_push(lift_t *l, const char *fmt, ...)
 /* Charges n bytes of output against IPVM__ABI_MAX_LIFT. */
 static bool charge(lift_t *l, const ipvm__wit_type_t *t, uint64_t n)
 {
+    uint64_t max = l->mem->max_lift ? l->mem->max_lift : IPVM__ABI_MAX_LIFT;
     l->mem->lifted += n;
-    if (l->mem->lifted <= IPVM__ABI_MAX_LIFT)
+    if (l->mem->lifted <= max)
         return true;
-    ffail(l, t, "the result is larger than %" PRIu64 " MiB", IPVM__ABI_MAX_LIFT >> 20);
+    ffail(l, t, "the result is larger than %" PRIu64 " MiB", max >> 20);
     return false;
 }
 

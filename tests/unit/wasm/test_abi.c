@@ -727,6 +727,7 @@ IPVM_TEST(wasm, abi_lift_checks)
     ipvm__wit_func_t *f = func1(&a, ls, 0);
     abi_buf_t big;
     abi_buf_init(&big, 1 << 21);
+    big.m.max_lift = 64 << 20;
     uint32_t *bw = (uint32_t *)big.mem;
     bw[0] = 16, bw[1] = 100000; /* 100000 strings, each the whole 2 MiB */
     for (uint32_t i = 0; i < 100000; i++)
