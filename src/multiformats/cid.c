@@ -76,6 +76,10 @@ int ipvm_cid_read(ipvm_cid_t *cid, const uint8_t *buf, size_t len, size_t *used,
         /* CIDv0: the bytes are the multihash itself */
         version = 0;
         pos = 0;
+    } else if (version == 0) {
+        return ipvm_error_set(err, IPVM_ECID, 0,
+                              "a binary CIDv0 has no version byte: it is the bare sha2-256 "
+                              "multihash (0x12 0x20 ...)");
     } else if (version != 1) {
         return ipvm_error_set(err, IPVM_ECID, 0,
                               "unsupported CID version %llu (only 0 and 1 exist)",
