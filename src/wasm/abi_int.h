@@ -178,7 +178,20 @@ int ipvm__abi_lift_results(const ipvm__wit_func_t *f, ipvm__abi_mem_t *mem,
  * float32. Returns false for NaN and infinities (Homestar fails those). */
 bool ipvm__abi_f32_to_f64(float v, double *out);
 
-/* ----------------------------------------------------------------- names (abi_call.c) ---- */
+/* --------------------------------------------------------------------- WIT (abi_wit.c) ---- */
+
+/* Reads WIT text holding one world of exported functions and the types they use, and appends
+ * the payload of a component-type custom section for it to out, laid out as wit-component
+ * does. *world is the world's name (in arena). Errors: IPVM_EINVAL "WIT line:col: ...",
+ * IPVM_ENOMEM. */
+int ipvm__abi_wit_encode(const char *text, size_t len, ipvm_buf_t *out, const char **world,
+                         ipvm_arena_t *arena, ipvm_error_t *err);
+/* Appends to out the core module `mod` followed by a `component-type:ipvm:...` custom section
+ * holding payload. IPVM_EWASM when mod is not a core module; IPVM_ENOMEM. */
+int ipvm__abi_wit_embed(const uint8_t *mod, size_t len, const uint8_t *payload, size_t plen,
+                        const char *world, ipvm_buf_t *out);
+
+/* ----------------------------------------------------------------- names (abi_names.c) ---- */
 
 #define IPVM__ABI_NAME_VARIANTS 7
 /* Spelling `which` (0 as given, 1 UPPERCASE, 2 kebab-case, 3 snake_case, 4 lowerCamelCase,
