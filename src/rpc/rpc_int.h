@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internals of the rpc area: the server's connections, calls and subscriptions. Everything here
+ * belongs to the loop thread unless a field says otherwise. */
+#ifndef IPVM_RPC_INT_H
+#define IPVM_RPC_INT_H
+
+#include "ipvm/rpc.h"
+
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <uv.h>
+
+typedef struct conn_s conn_t;
+typedef struct sub_s sub_t;
+typedef struct batch_s batch_t;
+typedef struct http_s http_t;
+
+/* What lws keeps per connection (per_session_data_size): one of the two is set. */
+typedef struct pss_s {
+    conn_t *conn; /* a WebSocket client */
+    http_t *http; /* a plain HTTP request being answered (http.c) */
+} pss_t;
+
+/* One queued outgoing WebSocket message, with LWS_PRE bytes of headroom before data. */
+typedef struct outmsg_s {
+    struct outmsg_s *next;
+    size_t len;
+    unsigned char buf[]; /* LWS_PRE + len */
+} outmsg_t;
+
+struct conn_s {
+    ipvm_rpc_server_t *server;
+    struct lws *wsi;   /* NULL once lws closed the connection */
+    int refs;          /* the connection itself (until closed) + one per pending call */
+    conn_t *prev, *next; /* server->conns */
+    ipvm_buf_t rx;     /* the message being received (fragments joined) */
+    bool rx_overflow;  /* the message went over max_message: drop the rest of it */
+    outmsg_t *head, *tail;
+    size_t queued;     /* bytes in the queue */
+    size_t off;        /* bytes of head already written */
+    sub_t *subs;       /* this client's subscriptions (sub->cnext) */
+    size_t nsubs;
+    bool close_after_drain; /* send the queue, then close with close_status */
+    int close_status;
+    char close_reason[96];
+    char peer[64];
+    uint64_t connected_ms;
+};
+
+struct sub_s {
+    char id[17];          /* 16 random base62 characters + NUL */
+    const char *method;   /* the notification method (borrowed from the method table) */
+    char *topic;          /* heap */
+    conn_t *conn;
+    sub_t *cnext;         /* next of the same connection */
+    sub_t *hnext;         /* next in the same (method, topic) bucket */
+    sub_t *inext;         /* next in the same id bucket */
+    uint64_t hash;        /* of (method, topic) */
+};
+
+/* One received message: a single request or a batch. It owns the memory of its calls and is
+ * freed when the last of them is answered. */
+struct batch_s {
+    conn_t *conn;        /* holds a ref */
+    size_t pending;      /* calls not answered yet (+1 while they are being started) */
+    size_t answers;      /* responses appended to out */
+    bool is_batch;       /* answer with a JSON array */
+    ipvm_buf_t out;      /* the response, or "[resp,resp" until the closing bracket */
+    ipvm_arena_t arena;  /* the parsed message and the calls */
+};
+
+struct ipvm_rpc_call_s {
+    batch_t *batch;        /* the message it came in (in whose arena the call lives) */
+    const ipvm_ipld_t *id; /* the request's id; NULL: absent or null */
+    bool has_id;           /* false for a notification, which gets no answer */
+    const struct method_s *method;
+    bool answered;
+};
+
+typedef struct method_s {
+    ipvm_rpc_method_t m;
+    const char *unsubscribe_of; /* for an unsubscribe method: the subscription method name */
+    bool subscription;
+} method_t;
+
+/* A publish from another thread, waiting for the loop. */
+typedef struct pubmsg_s {
+    struct pubmsg_s *next;
+    char *method, *topic, *payload;
+    size_t len;
+    bool as_bytes;
+} pubmsg_t;
+
+#define SUB_BUCKETS 4096
+
+struct ipvm_rpc_server_s {
+    uv_loop_t *loop;
+    struct lws_context *ctx; /* set to NULL by lws when fully destroyed (info.pcontext) */
+    struct lws_vhost *vhost;
+    ipvm_rpc_server_opts_t opts;
+    char *host, *node_name;
+    int port;
+    method_t *methods;
+    size_t nmethods, capmethods;
+    conn_t *conns;
+    size_t nconns;
+    sub_t *by_topic[SUB_BUCKETS];
+    sub_t *by_id[SUB_BUCKETS];
+    uv_async_t async;            /* wakes the loop for pubq */
+    pthread_mutex_t pub_lock;    /* guards pubq (any thread) */
+    pubmsg_t *pubq, *pubq_tail;
+    uv_idle_t closer;            /* watches ctx during close */
+    void (*close_cb)(void *);
+    void *close_data;
+    bool closing;
+    size_t live_conns;   /* conn_t not yet freed (calls in flight keep them) */
+    size_t pending_work; /* uv_queue_work requests in flight (health checks) */
+    ipvm_rpc_node_info_fn node_info;
+    void *node_info_data;
+    ipvm_rpc_health_fn health;
+    void *health_data;
+    uint64_t started_ms;
+    /* metrics (NULL when no registry) */
+    ipvm_metric_t *m_clients, *m_requests, *m_errors, *m_notes, *m_note_bytes, *m_dropped;
+};
+
+/* server.c */
+int ipvm__rpc_conn_send(conn_t *c, const char *text, size_t len);
+void ipvm__rpc_conn_close(conn_t *c, int status, const char *reason);
+void ipvm__rpc_conn_unref(conn_t *c);
+void ipvm__rpc_dispatch(conn_t *c, const char *text, size_t len);
+const struct method_s *ipvm__rpc_method_find(const ipvm_rpc_server_t *s, const char *name);
+/* methods.c */
+int ipvm__rpc_node_info_json(ipvm_rpc_server_t *s, ipvm_buf_t *out);
+int ipvm__rpc_add_builtin_methods(ipvm_rpc_server_t *s);
+/* subs.c */
+void ipvm__rpc_sub_remove(ipvm_rpc_server_t *s, sub_t *sub);
+void ipvm__rpc_conn_drop_subs(conn_t *c);
+sub_t *ipvm__rpc_sub_find(ipvm_rpc_server_t *s, const char *id);
+uint64_t ipvm__rpc_hash(const char *a, const char *b);
+void ipvm__rpc_random_id(char out[17]);
+/* http.c */
+int ipvm__rpc_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                            void *in, size_t len);
+
+#endif
