@@ -149,12 +149,9 @@ typedef struct ipvm_conf_key_s {
 typedef struct ipvm_config_s ipvm_config_t;
 
 /* Registers a table of keys (borrowed: static storage), terminated by a {NULL} entry. Each area
- * registers its section once per process before ipvm_config_new (the node registers node, rpc,
- * limits; p2p registers [p2p]). Idempotent per table. Thread: before any config exists. */
+ * registers its section once per process before ipvm_config_new (the node's own [node], [rpc]
+ * and [limits] are always there; p2p registers [p2p]). Idempotent per table. Thread: before any config exists. */
 IPVM_EXTERN void ipvm_config_register(const ipvm_conf_key_t *keys);
-/* The tables the node itself declares ([node], [rpc], [limits]); registered by
- * ipvm_config_new automatically. */
-IPVM_EXTERN const ipvm_conf_key_t ipvm_node_conf_keys[];
 
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_config_new(ipvm_config_t **out);
 IPVM_EXTERN void ipvm_config_free(ipvm_config_t *c);

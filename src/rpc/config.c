@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_TABLES 16
 
@@ -18,7 +19,7 @@ static const ipvm_conf_key_t *tables[MAX_TABLES];
 static size_t ntables;
 
 /* clang-format off */
-const ipvm_conf_key_t ipvm_node_conf_keys[] = {
+static const ipvm_conf_key_t ipvm_node_conf_keys[] = {
     {"node", "data_dir", IPVM_CONF_STRING, NULL,
      "Where the node keeps its database, blocks and compiled code. Default: the data directory "
      "this file is in (ipvm --data-dir DIR, $IPVM_DATA_DIR, ~/.local/share/ipvm).", 0, 0},

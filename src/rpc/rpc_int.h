@@ -6,6 +6,7 @@
 
 #include "ipvm/rpc.h"
 
+#include <assert.h>
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <uv.h>
@@ -129,6 +130,7 @@ int ipvm__rpc_conn_send(conn_t *c, const char *text, size_t len);
 void ipvm__rpc_conn_close(conn_t *c, int status, const char *reason);
 void ipvm__rpc_conn_unref(conn_t *c);
 void ipvm__rpc_dispatch(conn_t *c, const char *text, size_t len);
+bool ipvm__rpc_uv_any_closing(uv_loop_t *loop);
 const struct method_s *ipvm__rpc_method_find(const ipvm_rpc_server_t *s, const char *name);
 /* methods.c */
 int ipvm__rpc_node_info_json(ipvm_rpc_server_t *s, ipvm_buf_t *out);

@@ -468,12 +468,34 @@ static void on_closer_closed(uv_handle_t *h)
     uv_close((uv_handle_t *)&s->async, on_async_closed);
 }
 
-/* Runs every loop turn while lws tears down; lws sets s->ctx to NULL when it is done. */
+static void walk_closing(uv_handle_t *h, void *arg)
+{
+    if (uv_is_closing(h))
+        *(bool *)arg = true;
+}
+
+bool ipvm__rpc_uv_any_closing(uv_loop_t *loop)
+{
+    bool any = false;
+    uv_walk(loop, walk_closing, &any);
+    return any;
+}
+
+/* Runs every loop turn while lws tears down. With a foreign loop, lws 4.1 closes its
+ * connections and then its own timer and idle handles, but does not finish by itself
+ * (lib/event-libs/libuv: the foreign case skips lws_context_destroy2): once no handle of the
+ * loop is still closing, a second lws_context_destroy() frees the context and sets s->ctx to
+ * NULL (info.pcontext). */
 static void on_closer(uv_idle_t *h)
 {
     ipvm_rpc_server_t *s = h->data;
-    /* Wait for lws, for the calls still being answered and for the thread-pool work. */
-    if (s->ctx != NULL || s->live_conns > 0 || s->pending_work > 0)
+    if (s->ctx != NULL) {
+        if (!ipvm__rpc_uv_any_closing(s->loop))
+            lws_context_destroy(s->ctx);
+        return;
+    }
+    /* Wait for the calls still being answered and for the thread-pool work. */
+    if (s->live_conns > 0 || s->pending_work > 0)
         return;
     uv_idle_stop(h);
     uv_close((uv_handle_t *)h, on_closer_closed);

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The API server over real sockets: Homestar's built-in methods and result shapes, JSON-RPC
+ * errors, batches, subscriptions and publishing, plain HTTP routes. */
+#include "rpc_fixture.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static ipvm_ipld_t *decode(ipvm_arena_t *a, const ipvm_buf_t *b)
+{
+    ipvm_ipld_t *v = NULL;
+    ipvm_error_t err;
+    ipvm_error_clear(&err);
+    IPVM_ASSERT_OK_ERR(ipvm_dagjson_decode((const char *)b->data, b->len, a, &v, &err), &err);
+    return v;
+}
+
+IPVM_TEST(rpc, server_builtin_methods)
+{
+    rpc_fixture_t *f = rpc_fixture_start(NULL, NULL, NULL);
+    ipvm_rpc_client_t *c = rpc_fixture_client(f);
+    ipvm_buf_t r = IPVM_BUF_INIT;
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+
+    rpc_fixture_call_ok(c, "health", NULL, &r);
+    IPVM_ASSERT_STREQ((char *)r.data, "{\"healthy\":true}");
+
+    rpc_fixture_call_ok(c, "node", NULL, &r);
+    ipvm_ipld_t *v = decode(&a, &r);
+    IPVM_ASSERT(ipvm_ipld_map_get(v, "static") != NULL);
+    IPVM_ASSERT(ipvm_ipld_select(v, "dynamic/listeners") != NULL);
+    IPVM_ASSERT_EQ(ipvm_ipld_select(v, "dynamic/connections")->kind, IPVM_IPLD_MAP);
+
+    /* rpc_discover: a JSON string holding the OpenRPC document with every method */
+    rpc_fixture_call_ok(c, "rpc_discover", NULL, &r);
+    v = decode(&a, &r);
+    IPVM_ASSERT_EQ(v->kind, IPVM_IPLD_STRING);
+    ipvm_ipld_t *doc = NULL;
+    ipvm_error_t err;
+    IPVM_ASSERT_OK_ERR(ipvm_dagjson_decode(v->u.str.ptr, v->u.str.len, &a, &doc, &err), &err);
+    IPVM_ASSERT(ipvm_ipld_is_str(ipvm_ipld_map_get(doc, "openrpc"), "1.2.6"));
+    const ipvm_ipld_t *methods = ipvm_ipld_map_get(doc, "methods");
+    const char *want[] = {"rpc_discover", "health", "metrics", "node", "subscribe_network_events",
+                          "unsubscribe_network_events"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        bool found = false;
+        for (size_t j = 0; j < methods->u.list.len; j++)
+            found |= ipvm_ipld_is_str(ipvm_ipld_map_get(methods->u.list.items[j], "name"), want[i]);
+        IPVM_ASSERT_MSG(found, "rpc_discover lacks %s", want[i]);
+    }
+
+    /* metrics: Homestar's JSON shape; rpc_clients counts this client */
+    rpc_fixture_call_ok(c, "metrics", NULL, &r);
+    v = decode(&a, &r);
+    const ipvm_ipld_t *list = ipvm_ipld_map_get(v, "metrics");
+    IPVM_ASSERT(list && list->kind == IPVM_IPLD_LIST && list->u.list.len > 0);
+    bool saw_clients = false;
+    for (size_t j = 0; j < list->u.list.len; j++) {
+        const ipvm_ipld_t *m = list->u.list.items[j];
+        IPVM_ASSERT(ipvm_ipld_map_get(m, "metric_type") && ipvm_ipld_map_get(m, "help"));
+        if (ipvm_ipld_is_str(ipvm_ipld_map_get(m, "metric_name"), "ipvm_rpc_clients")) {
+            saw_clients = true;
+            IPVM_ASSERT(ipvm_ipld_is_str(ipvm_ipld_select(m, "data/0/value"), "1"));
+        }
+    }
+    IPVM_ASSERT(saw_clients);
+    ipvm_buf_dispose(&r);
+    ipvm_arena_dispose(&a);
+    ipvm_rpc_client_free(c);
+    rpc_fixture_stop(f);
+}
+
+IPVM_TEST(rpc, server_errors)
+{
+    rpc_fixture_t *f = rpc_fixture_start(NULL, NULL, NULL);
+    ipvm_rpc_client_t *c = rpc_fixture_client(f);
+    ipvm_buf_t r = IPVM_BUF_INIT;
+    ipvm_error_t err;
+    int code = 0;
+    IPVM_ASSERT_ERR(ipvm_rpc_client_call(c, "no_such_method", NULL, 5000, &r, &code, &err),
+                    IPVM_ERPC);
+    IPVM_ASSERT_EQ(code, IPVM_RPC_METHOD_NOT_FOUND);
+    IPVM_ASSERT_STRCONTAINS(err.msg, "no_such_method");
+    IPVM_ASSERT_ERR(ipvm_rpc_client_call(c, "unsubscribe_network_events", "[1,2]", 5000, &r, &code,
+                                         &err),
+                    IPVM_ERPC);
+    IPVM_ASSERT_EQ(code, IPVM_RPC_INVALID_PARAMS);
+    IPVM_ASSERT_ERR(ipvm_rpc_client_call(c, "metrics", "[1,2,3]", 5000, &r, &code, &err),
+                    IPVM_ERPC);
+    IPVM_ASSERT_EQ(code, IPVM_RPC_INVALID_PARAMS);
+    /* an unknown subscription id is not an error: false */
+    rpc_fixture_call_ok(c, "unsubscribe_network_events", "[\"nope\"]", &r);
+    IPVM_ASSERT_STREQ((char *)r.data, "false");
+    /* the connection still works after errors */
+    rpc_fixture_call_ok(c, "health", "[]", &r);
+    IPVM_ASSERT_STREQ((char *)r.data, "{\"healthy\":true}");
+    ipvm_buf_dispose(&r);
+    ipvm_rpc_client_free(c);
+    rpc_fixture_stop(f);
+}
+
+/* Publishes one network event from the loop thread. */
+static void publish_event(ipvm_rpc_server_t *s, void *data)
+{
+    (void)data;
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_ipld_t *m = ipvm_ipld_new_map(&a, 2);
+    IPVM_ASSERT_OK(ipvm_ipld_map_set_cstr(&a, m, "peer_id", ipvm_ipld_new_cstring(&a, "12D3x")));
+    IPVM_ASSERT_OK(ipvm_rpc_server_publish_event(s, "connection_established", m));
+    ipvm_arena_dispose(&a);
+}
+
+IPVM_TEST(rpc, server_network_events)
+{
+    rpc_fixture_t *f = rpc_fixture_start(NULL, NULL, NULL);
+    ipvm_rpc_client_t *c = rpc_fixture_client(f);
+    ipvm_buf_t r = IPVM_BUF_INIT, note = IPVM_BUF_INIT;
+    rpc_fixture_call_ok(c, "subscribe_network_events", NULL, &r);
+    IPVM_ASSERT_EQ(r.len, 18); /* "16 characters" */
+    char id[17];
+    memcpy(id, r.data + 1, 16);
+    id[16] = '\0';
+    rpc_fixture_call(f, publish_event, NULL);
+    ipvm_error_t err;
+    IPVM_ASSERT_OK_ERR(ipvm_rpc_client_next(c, 5000, &note, &err), &err);
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_ipld_t *v = decode(&a, &note);
+    IPVM_ASSERT(ipvm_ipld_is_str(ipvm_ipld_map_get(v, "method"), "subscribe_network_events"));
+    IPVM_ASSERT(ipvm_ipld_is_str(ipvm_ipld_select(v, "params/subscription"), id));
+    /* params.result is the DAG-JSON document's bytes as numbers */
+    ipvm_buf_t bytes = IPVM_BUF_INIT;
+    IPVM_ASSERT_OK(ipvm_rpc_json_to_bytes(ipvm_ipld_select(v, "params/result"), &bytes, &err));
+    ipvm_ipld_t *doc = NULL;
+    IPVM_ASSERT_OK(ipvm_dagjson_decode((char *)bytes.data, bytes.len, &a, &doc, &err));
+    IPVM_ASSERT(ipvm_ipld_is_str(ipvm_ipld_select(doc, "connection_established/peer_id"), "12D3x"));
+    uint64_t ts = 0;
+    IPVM_ASSERT_OK(ipvm_ipld_get_u64(ipvm_ipld_select(doc, "connection_established/timestamp"), &ts));
+    IPVM_ASSERT_LT(ipvm_wall_ms() - ts, 60000);
+    /* unsubscribe: true, then nothing more arrives */
+    char params[40];
+    snprintf(params, sizeof params, "[\"%s\"]", id);
+    rpc_fixture_call_ok(c, "unsubscribe_network_events", params, &r);
+    IPVM_ASSERT_STREQ((char *)r.data, "true");
+    rpc_fixture_call(f, publish_event, NULL);
+    IPVM_ASSERT_ERR(ipvm_rpc_client_next(c, 300, &note, &err), IPVM_ETIMEDOUT);
+    ipvm_buf_dispose(&bytes);
+    ipvm_buf_dispose(&r);
+    ipvm_buf_dispose(&note);
+    ipvm_arena_dispose(&a);
+    ipvm_rpc_client_free(c);
+    rpc_fixture_stop(f);
+}
+
+/* A raw HTTP GET over a plain socket; returns the status and the body in `body`. */
+static int http_get(int port, const char *path, ipvm_buf_t *resp)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    IPVM_ASSERT(fd >= 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    IPVM_ASSERT_EQ(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                     path);
+    IPVM_ASSERT_EQ(write(fd, req, (size_t)n), n);
+    ipvm_buf_clear(resp);
+    char buf[4096];
+    ssize_t got;
+    while ((got = read(fd, buf, sizeof buf)) > 0)
+        IPVM_ASSERT_OK(ipvm_buf_append(resp, buf, (size_t)got));
+    close(fd);
+    int status = 0;
+    IPVM_ASSERT_EQ(sscanf((char *)resp->data, "HTTP/1.1 %d", &status), 1);
+    return status;
+}
+
+IPVM_TEST(rpc, server_http_routes)
+{
+    rpc_fixture_t *f = rpc_fixture_start(NULL, NULL, NULL);
+    int port = rpc_fixture_port(f);
+    ipvm_buf_t resp = IPVM_BUF_INIT;
+    IPVM_ASSERT_EQ(http_get(port, "/health", &resp), 200);
+    IPVM_ASSERT_STRCONTAINS((char *)resp.data, "{\"healthy\":true}");
+    IPVM_ASSERT_EQ(http_get(port, "/metrics", &resp), 200);
+    IPVM_ASSERT_STRCONTAINS((char *)resp.data, "# TYPE ipvm_rpc_clients gauge\nipvm_rpc_clients 0");
+    IPVM_ASSERT_STRCONTAINS((char *)resp.data, "text/plain; version=0.0.4");
+    IPVM_ASSERT_EQ(http_get(port, "/", &resp), 200);
+    IPVM_ASSERT_STRCONTAINS((char *)resp.data, "<!doctype html>");
+    IPVM_ASSERT_EQ(http_get(port, "/rpc_discover", &resp), 200);
+    IPVM_ASSERT_STRCONTAINS((char *)resp.data, "\"openrpc\":\"1.2.6\"");
+    IPVM_ASSERT_EQ(http_get(port, "/node", &resp), 200);
+    IPVM_ASSERT_STRCONTAINS((char *)resp.data, "\"static\"");
+    IPVM_ASSERT_EQ(http_get(port, "/nope", &resp), 404);
+    IPVM_ASSERT_STRCONTAINS((char *)resp.data, "/health");
+    ipvm_buf_dispose(&resp);
+    rpc_fixture_stop(f);
+}
