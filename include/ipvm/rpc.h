@@ -20,7 +20,7 @@
 #ifndef IPVM_RPC_H
 #define IPVM_RPC_H
 
-#include "ipld.h"
+#include "sched.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -306,6 +306,59 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_server_openrpc(const ipvm_rpc_server_t 
 
 /* The dashboard page (HTML with its script and style inline), served at GET /. */
 IPVM_EXTERN const char *ipvm_rpc_dashboard_html(size_t *len /* out */);
+
+/* ------------------------------------------------------------------- workflows over RPC ---- */
+/* subscribe_run_workflow / unsubscribe_run_workflow (Homestar's names, params and notification
+ * document; reference/homestar.md §6.1) and our `workflows` method, on top of the scheduler.
+ * Submissions are parsed and run on runner threads (ipvm_sched_run is blocking); the
+ * subscription is answered once the workflow is accepted, then every receipt of the run, and of
+ * every other run of the same (workflow CID, name), is sent as
+ *   {"metadata": {"name", "replayed", "workflow": Link}, "receipt": {...}, "receipt_cid": Link}
+ * in DAG-JSON bytes. Errors: -32602 for params that are not a workflow (the message says what
+ * is wrong and where), -32009 "not able to run workflow <cid>: why" for one the node cannot run
+ * (busy, shutting down, refused by admission). */
+typedef struct ipvm_rpc_workflows_s ipvm_rpc_workflows_t;
+
+/* Admission (trust): called on a runner thread after the workflow parsed and before it runs.
+ * `submission` is the whole params object ({name, workflow, ...any other keys, e.g. a UCAN}),
+ * borrowed for the call. Return 0 to run it, with *auth (may stay NULL) handed to the
+ * scheduler as the run's opts.auth and later to auth_free; or an error with err saying why
+ * (the client gets -32009 with that reason). */
+typedef int (*ipvm_rpc_admit_fn)(void *data, const ipvm_workflow_t *wf, const char *name,
+                                 const ipvm_ipld_t *submission, void **auth, ipvm_error_t *err);
+typedef void (*ipvm_rpc_auth_free_fn)(void *data, void *auth);
+
+typedef struct ipvm_rpc_workflows_opts_s {
+    ipvm_sched_t *sched;       /* borrowed */
+    const char *db_path;       /* the scheduler's database (resume, out-of-workflow awaits) */
+    unsigned runners;          /* workflows coordinated at once (0: 16) */
+    size_t max_workflows;      /* queued + running before -32009 (0: 10000) */
+    ipvm_metrics_t *metrics;   /* borrowed, may be NULL */
+    ipvm_rpc_admit_fn admit;   /* may be NULL: everything is admitted */
+    ipvm_rpc_auth_free_fn auth_free;
+    void *admit_data;
+} ipvm_rpc_workflows_opts_t;
+
+/* Registers the methods on `s` and starts the runner threads. opts is copied (db_path too).
+ * Thread: the loop thread. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_workflows_new(ipvm_rpc_server_t *s,
+                                                       const ipvm_rpc_workflows_opts_t *opts,
+                                                       ipvm_rpc_workflows_t **out,
+                                                       ipvm_error_t *err);
+/* Queues every workflow the store says was running (a node that stopped or crashed mid-run),
+ * under its stored name, with no subscriber; *count (may be NULL) gets how many. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_workflows_resume(ipvm_rpc_workflows_t *w,
+                                                          size_t *count /* out */,
+                                                          ipvm_error_t *err);
+/* Stops taking submissions (-32009 "shutting down"), cancels the runs (tasks already running
+ * finish and their receipts are committed; the workflows stay "running" in the store, so the
+ * next start resumes them), waits at most timeout_ms for that, then calls cb on the loop. */
+IPVM_EXTERN void ipvm_rpc_workflows_drain(ipvm_rpc_workflows_t *w, uint64_t timeout_ms,
+                                          void (*cb)(void *data), void *data);
+/* Joins the runner threads and frees. After drain's callback. */
+IPVM_EXTERN void ipvm_rpc_workflows_free(ipvm_rpc_workflows_t *w);
+/* Workflows queued or running now. Any thread. */
+IPVM_EXTERN size_t ipvm_rpc_workflows_active(const ipvm_rpc_workflows_t *w);
 
 /* ------------------------------------------------------------------------------ client ---- */
 /* A blocking JSON-RPC client over WebSocket (libwebsockets on a private libuv loop), for the

@@ -621,8 +621,9 @@ int ipvm_config_write_template(ipvm_buf_t *out)
             if (rc == 0)
                 rc = append_doc(out, k->doc);
             if (rc == 0)
-                rc = ipvm_buf_printf(out, "# (%s; environment: %s)\n#%s = %s\n\n",
-                                     conf_type_name(k->type), env, k->key, k->def ? k->def : "");
+                rc = ipvm_buf_printf(out, "# (%s; environment: %s)\n#%s =%s%s\n\n",
+                                     conf_type_name(k->type), env, k->key, k->def ? " " : "",
+                                     k->def ? k->def : "");
         }
     }
     return rc;
