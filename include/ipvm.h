@@ -11,6 +11,7 @@
 #include "ipvm/store.h"
 #include "ipvm/wasm.h"
 #include "ipvm/sched.h"
+#include "ipvm/rpc.h"
 #include "ipvm/p2p.h"
 #include "ipvm/trust.h"
 

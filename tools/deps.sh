@@ -12,7 +12,7 @@ build_pkgs=(
   build-essential cmake pkg-config
   libsqlite3-dev libuv1-dev libsodium-dev libssl-dev
   libtcc-dev tcc wabt
-  libwebsockets-dev libcurl4-openssl-dev
+  libwebsockets-dev libwebsockets-evlib-uv libinih-dev libcurl4-openssl-dev
   libprotobuf-c-dev protobuf-c-compiler
 )
 # Needed by the test suite, fuzzing and benchmarks: guest toolchain, sanitizer and fuzzer
