@@ -310,6 +310,59 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_ucan_validate_delegation(const ipvm_ucan_t 
                                                               const ipvm_ucan_validate_opts_t *o,
                                                               ipvm_error_t *err);
 
+/* ------------------------------------------------------------------ UCAN 0.x JWTs ---- */
+/* A UCAN 0.8 - 0.10 JWT (what @ucans/ucans issues), for older clients. */
+typedef struct ipvm_jwt_cap_s {
+    const char *with;          /* resource, e.g. "ipfs://bafy…", "prf:*" */
+    const char *can;           /* ability, e.g. "wasm/run", "*" */
+    const ipvm_ipld_t *caveats; /* 0.10 caveat list, NULL for 0.8 att */
+} ipvm_jwt_cap_t;
+
+typedef struct ipvm_jwt_s {
+    const char *token;  /* the whole JWT text */
+    size_t len;
+    size_t signed_len;  /* bytes of "header.payload" at the start of token */
+    const uint8_t *sig; /* the signature bytes */
+    size_t sig_len;
+    const char *alg;    /* "EdDSA" */
+    const char *ucv;    /* "0.8.1", "0.10.0" */
+    long version;       /* ucv as major*1e6 + minor*1e3 + patch */
+    const char *iss, *aud;
+    bool has_exp, has_nbf; /* has_exp false: exp null (0.10) */
+    int64_t exp, nbf;
+    ipvm_jwt_cap_t *caps;
+    size_t ncaps;
+    const char **prf;   /* embedded JWTs (0.8) or proof CIDs (0.9, 0.10) */
+    size_t nprf;
+    const ipvm_ipld_t *fct;
+} ipvm_jwt_t;
+
+/* Parses a JWT (strict JSON in both parts: duplicate keys are refused). IPVM_EUCAN says what is
+ * wrong; IPVM_EUNSUPPORTED for ucv outside 0.8-0.10. The token is copied into arena. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_jwt_decode(const char *s, size_t len, ipvm_arena_t *arena,
+                                                ipvm_jwt_t **out, ipvm_error_t *err);
+/* EdDSA with a did:key issuer over "header.payload". */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_jwt_verify_signature(const ipvm_jwt_t *t, ipvm_error_t *err);
+
+typedef struct ipvm_jwt_validate_opts_s {
+    int64_t now;          /* 0 = now */
+    int64_t skew;         /* -1 = IPVM_UCAN_SKEW_S */
+    const char *audience; /* if set, the token's aud must be it */
+    const char *with;     /* the capability wanted: resource */
+    const char *can;      /* … and ability */
+    const char *root;     /* the DID that must be at the root of the chain (the node) */
+    /* resolves a 0.9/0.10 proof CID to its JWT text (NULL: none) */
+    const char *(*resolve)(void *data, const ipvm_cid_t *cid);
+    void *resolve_data;
+} ipvm_jwt_validate_opts_t;
+
+/* Validates a JWT and its proofs and checks they grant (with, can) from root: signatures, time
+ * (exp <= now is expired, as in @ucans/core, with skew), each proof's aud is its child's iss,
+ * versions do not decrease, capabilities equal or "*" abilities, "prf:*" / "prf:N". */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_jwt_validate(const ipvm_jwt_t *t,
+                                                  const ipvm_jwt_validate_opts_t *o,
+                                                  ipvm_error_t *err);
+
 #ifdef __cplusplus
 }
 #endif
