@@ -6,6 +6,7 @@
 #   make test-asan  the same suite built with ASan+UBSan (build-asan/)
 #   make fuzz       build the libFuzzer targets with clang and fuzz each for FUZZ_SECONDS
 #   make bench      build and run every benchmark in bench/
+#   make examples   build the example guests (examples/functions -> build/examples/*.wasm)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
@@ -19,7 +20,7 @@ ifeq ($(WERROR),1)
 CMAKE_ARGS += -DIPVM_WERROR=ON
 endif
 
-.PHONY: all build deps test-deps demo test test-asan fuzz bench clean interop-deps
+.PHONY: all build deps test-deps demo test test-asan fuzz bench clean interop-deps examples
 
 all: build
 
@@ -59,6 +60,9 @@ fuzz: test-deps
 	  -DIPVM_FUZZ=ON -DIPVM_ASAN=ON -DIPVM_UBSAN=ON $(CMAKE_ARGS)
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	@tools/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+examples: test-deps build
+	cmake --build $(BUILD) --target examples
 
 bench: test-deps build interop-deps
 	@tools/bench.sh $(BUILD)

@@ -19,6 +19,7 @@ build_pkgs=(
 # runtimes, Node.js for the JS reference libraries, Chromium for the dashboard test.
 test_pkgs=(
   clang lld wasi-libc libclang-rt-14-dev libclang-rt-14-dev-wasm32
+  libpng-dev
   iproute2 procps
 )
 

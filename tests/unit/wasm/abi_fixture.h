@@ -9,6 +9,7 @@
 #include "wasm/abi_int.h"
 #include "wasm/wasm_int.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 
 typedef struct abi_buf_s {
@@ -129,6 +130,50 @@ static inline const char *abi_to_json(const ipvm_ipld_t *v, char *out, size_t ca
     snprintf(out, cap, "%.*s", (int)b.len, (const char *)b.data);
     ipvm_buf_dispose(&b);
     return out;
+}
+
+static inline const char *render(const ipvm__wit_func_t *f, char *out, size_t cap)
+{
+    ipvm_buf_t b = IPVM_BUF_INIT;
+    ipvm__wit_func_render(f, &b);
+    snprintf(out, cap, "%.*s", (int)b.len, (const char *)b.data);
+    ipvm_buf_dispose(&b);
+    return out;
+}
+
+/* "float32" -> "f32", "float64" -> "f64" (WIT renamed them; wit-bindgen 0.21 wrote float32). */
+static inline void normalize(char *s)
+{
+    char *p;
+    while ((p = strstr(s, "float")) != NULL)
+        memmove(p + 1, p + 5, strlen(p + 5) + 1);
+}
+
+/* Every `export NAME: func(...);` line of a WIT file must match the parsed signature. */
+static inline int check_against_wit(const ipvm__abi_t *abi, const char *wit_path)
+{
+    ipvm_buf_t wit = IPVM_BUF_INIT;
+    ipvm_test_read_file(wit_path, &wit);
+    int n = 0;
+    char *save = NULL;
+    for (char *line = strtok_r((char *)wit.data, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        while (isspace((unsigned char)*line))
+            line++;
+        if (strncmp(line, "export ", 7) != 0)
+            continue;
+        char name[128], sig[512], got[1024];
+        const char *colon = strchr(line, ':');
+        IPVM_ASSERT(colon != NULL);
+        snprintf(name, sizeof name, "%.*s", (int)(colon - line - 7), line + 7);
+        snprintf(sig, sizeof sig, "%s", colon + 2);
+        sig[strcspn(sig, ";")] = '\0';
+        normalize(sig);
+        IPVM_ASSERT_STREQ(render(abi_export(abi, name)->func, got, sizeof got), sig);
+        n++;
+    }
+    ipvm_buf_dispose(&wit);
+    return n;
 }
 
 #endif

@@ -10,57 +10,13 @@
 
 /* ------------------------------------------------------------------------- parsing ---- */
 
-static const char *render(const ipvm__wit_func_t *f, char *out, size_t cap)
-{
-    ipvm_buf_t b = IPVM_BUF_INIT;
-    ipvm__wit_func_render(f, &b);
-    snprintf(out, cap, "%.*s", (int)b.len, (const char *)b.data);
-    ipvm_buf_dispose(&b);
-    return out;
-}
-
-/* "float32" -> "f32", "float64" -> "f64" (WIT renamed them; wit-bindgen 0.21 wrote float32). */
-static void normalize(char *s)
-{
-    char *p;
-    while ((p = strstr(s, "float")) != NULL)
-        memmove(p + 1, p + 5, strlen(p + 5) + 1);
-}
-
-/* Every `export NAME: func(...);` line of a WIT file must match the parsed signature. */
-static int check_against_wit(const ipvm__abi_t *abi, const char *wit_rel)
-{
-    ipvm_buf_t wit = IPVM_BUF_INIT;
-    ipvm_test_read_file(ipvm_test_vector(wit_rel), &wit);
-    int n = 0;
-    char *save = NULL;
-    for (char *line = strtok_r((char *)wit.data, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        while (isspace((unsigned char)*line))
-            line++;
-        if (strncmp(line, "export ", 7) != 0)
-            continue;
-        char name[128], sig[512], got[1024];
-        const char *colon = strchr(line, ':');
-        IPVM_ASSERT(colon != NULL);
-        snprintf(name, sizeof name, "%.*s", (int)(colon - line - 7), line + 7);
-        snprintf(sig, sizeof sig, "%s", colon + 2);
-        sig[strcspn(sig, ";")] = '\0';
-        normalize(sig);
-        IPVM_ASSERT_STREQ(render(abi_export(abi, name)->func, got, sizeof got), sig);
-        n++;
-    }
-    ipvm_buf_dispose(&wit);
-    return n;
-}
-
 IPVM_TEST(wasm, abi_world_example_test)
 {
     ipvm__abi_t abi;
     ipvm_buf_t mod = IPVM_BUF_INIT;
     abi_load_world(&abi, "example_test.wasm", &mod);
     IPVM_ASSERT_STREQ(abi.world, "homestar:test/test@0.1.1");
-    int n = check_against_wit(&abi, "homestar/wit/world.wit");
+    int n = check_against_wit(&abi, ipvm_test_vector("homestar/wit/world.wit"));
     IPVM_ASSERT_EQ(n, 17);
     IPVM_ASSERT_EQ(abi.nexports, 17);
     const ipvm__abi_export_t *x = abi_export(&abi, "append-string");

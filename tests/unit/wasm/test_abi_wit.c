@@ -154,3 +154,31 @@ IPVM_TEST(wasm, abi_wit_errors)
         ipvm_arena_dispose(&a);
     }
 }
+
+/* The example guests built by the normal build carry their WIT world. */
+IPVM_TEST(wasm, abi_examples_wit)
+{
+    static const char *const names[] = {"fib", "sha256", "matmul", "blur", "text"};
+    int total = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[512], wit[512];
+        snprintf(path, sizeof path, "%s/examples/%s.wasm", IPVM_BINARY_DIR, names[i]);
+        snprintf(wit, sizeof wit, "%s/examples/functions/%s/%s.wit", IPVM_SOURCE_DIR, names[i],
+                 names[i]);
+        ipvm_buf_t mod = IPVM_BUF_INIT;
+        ipvm_test_read_file(path, &mod);
+        size_t len;
+        const uint8_t *sec = abi_custom_section(&mod, "component-type:ipvm:", &len);
+        ipvm__abi_t abi;
+        ipvm_error_t err;
+        ipvm__abi_init(&abi);
+        IPVM_ASSERT_OK_ERR(ipvm__abi_parse_world(&abi, sec, len, &err), &err);
+        int n = check_against_wit(&abi, wit);
+        IPVM_ASSERT(n > 0);
+        IPVM_ASSERT_EQ(abi.nexports, n);
+        total += n;
+        ipvm__abi_dispose(&abi);
+        ipvm_buf_dispose(&mod);
+    }
+    IPVM_ASSERT_EQ(total, 10);
+}
