@@ -109,6 +109,10 @@ IPVM_EXTERN void ipvm_resolver_free(ipvm_resolver_t *r);
  * IPVM_ENORESOURCE with a message that names the CID and says how to add it. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_resolver_fetch(ipvm_resolver_t *r, const char *url,
                                                     ipvm_buf_t *out, ipvm_error_t *err);
+/* The CID a resource names (the forms ipvm_resolver_fetch takes). IPVM_EINVAL when it names
+ * none, IPVM_EUNSUPPORTED for a URL that is not content-addressed or has a path after the CID. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_resource_cid(const char *url, ipvm_cid_t *cid /* out */,
+                                                  ipvm_error_t *err);
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_resolver_fetch_cid(ipvm_resolver_t *r,
                                                         const ipvm_cid_t *cid, ipvm_buf_t *out,
                                                         ipvm_error_t *err);

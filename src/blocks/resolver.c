@@ -98,8 +98,9 @@ static int parse_cid_part(const char *s, size_t n, const char *url, ipvm_cid_t *
 /* compat: homestar-runtime/src/tasks/fetch.rs - ipfs://<cid>, any URL with /ipfs/<cid>,
  * subdomain gateways <cid>.ipfs.<domain>. Unlike Homestar, anything else is an error, not a
  * panic, and a path after the CID is refused rather than ignored. */
-static int resource_cid(const char *url, ipvm_cid_t *cid, ipvm_error_t *err)
+int ipvm_resource_cid(const char *url, ipvm_cid_t *cid, ipvm_error_t *err)
 {
+    IPVM_MISUSE_IF(url == NULL || cid == NULL);
     const char *end_chars = "/?#";
     if (strncmp(url, "ipfs://", 7) == 0) {
         const char *s = url + 7;
@@ -346,6 +347,6 @@ int ipvm_resolver_fetch(ipvm_resolver_t *r, const char *url, ipvm_buf_t *out, ip
 {
     IPVM_MISUSE_IF(r == NULL || url == NULL || out == NULL);
     ipvm_cid_t cid;
-    int rc = resource_cid(url, &cid, err);
+    int rc = ipvm_resource_cid(url, &cid, err);
     return rc ? rc : ipvm_resolver_fetch_cid(r, &cid, out, err);
 }
