@@ -58,8 +58,12 @@ int ipvm_blockstore_open(const char *dir, ipvm_blockstore_t **out, ipvm_error_t 
     *out = NULL;
     struct stat st;
     int rc;
-    if (stat(dir, &st) != 0 && (rc = ipvm_mkdirs(dir, 0755, err)) != 0)
+    if (stat(dir, &st) != 0 && (rc = ipvm_mkdirs(dir, 0755, err)) != 0) {
+        if (err && (rc == IPVM_EACCES || rc == IPVM_EROFS || rc == IPVM_ENOSPC))
+            ipvm_error_set(err, rc, IPVM_NO_OFFSET, "cannot create the blockstore %s%s", dir,
+                           errno_hint(rc));
         return rc;
+    }
     ipvm_blockstore_t *bs = ipvm_calloc(1, sizeof *bs);
     if (bs == NULL || (bs->dir = ipvm_strdup(dir)) == NULL) {
         ipvm_free(bs);
