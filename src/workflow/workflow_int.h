@@ -23,4 +23,19 @@ int ipvm__wf_scan_awaits(ipvm_arena_t *a, ipvm_task_t *t, ipvm_error_t *err);
 int ipvm__wf_link_and_batch(ipvm_workflow_t *wf, const ipvm_workflow_opts_t *opts,
                             ipvm_arena_t *a, ipvm_error_t *err);
 
+/* ---- synthetic workflows (gen.c): chains and fans of a one-argument function ---------------- */
+typedef struct ipvm__wf_gen_s {
+    size_t chains, length; /* `chains` chains of `length` tasks, each awaiting the previous */
+    size_t fans, width;    /* `fans` roots, each awaited by `width` tasks */
+    const char *rsc;       /* the module, e.g. "ipfs://bafy…" */
+    const char *func;      /* e.g. "add_one" */
+    int64_t base;          /* first argument; each chain or fan starts 1000 higher */
+    uint64_t fuel;         /* meta.fuel when not 0 */
+} ipvm__wf_gen_t;
+
+size_t ipvm__wf_gen_count(const ipvm__wf_gen_t *g);
+/* Appends the workflow as DAG-JSON to json. expected (ipvm__wf_gen_count entries, may be
+ * NULL) receives each task's add_one result. */
+int ipvm__wf_generate(const ipvm__wf_gen_t *g, ipvm_buf_t *json, int64_t *expected);
+
 #endif

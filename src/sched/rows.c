@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Receipts between their three forms in the scheduler: the store row (out/meta/prf as
+ * DAG-CBOR, our columns beside), the report entry (ipvm_sched_receipt_t with the decoded
+ * receipt and its DAG-CBOR), and receipts found elsewhere, which are verified here before use:
+ * CID recomputed, `ran` tied to the instruction, then trust's verify hook. */
+#include "sched_int.h"
+
+#include <string.h>
+
+void ipvm__row_from_job(const ipvm__task_job_t *job, ipvm_receipt_row_t *row)
+{
+    memset(row, 0, sizeof *row);
+    row->cid = job->receipt.cid;
+    row->ran = job->receipt.ran;
+    row->instruction = job->receipt.instruction;
+    row->out = job->blobs.data;
+    row->out_len = job->out_len;
+    row->meta = job->blobs.data + job->out_len;
+    row->meta_len = job->meta_len;
+    row->prf = job->blobs.data + job->out_len + job->meta_len;
+    row->prf_len = job->prf_len;
+    row->issuer = job->receipt.iss;
+    row->version = IPVM_RECEIPT_VERSION;
+    row->fuel = job->fuel;
+    row->time_ns = job->time_ns;
+    row->ok = job->receipt.ok;
+    row->source = "local";
+    row->signature = job->sig.len ? job->sig.data : NULL;
+    row->signature_len = job->sig.len;
+}
+
+static int decode_blob(const uint8_t *p, size_t len, ipvm_arena_t *a, ipvm_ipld_t **out,
+                       const char *what, ipvm_error_t *err)
+{
+    int rc = ipvm_dagcbor_decode(p, len, a, out, err);
+    if (rc != 0)
+        return ipvm_error_prefix(err, "stored receipt: %s: ", what);
+    return 0;
+}
+
+int ipvm__report_from_row(const ipvm_receipt_row_t *row, const ipvm_task_t *task,
+                          ipvm_arena_t *a, ipvm_sched_receipt_t *out, ipvm_error_t *err)
+{
+    memset(out, 0, sizeof *out);
+    ipvm_receipt_t *r = &out->receipt;
+    r->ran = row->ran;
+    r->instruction = row->instruction;
+    r->has_instruction = true;
+    r->iss = row->issuer ? ipvm_arena_strdup(a, row->issuer) : NULL;
+    int rc = decode_blob(row->out, row->out_len, a, &r->out, "out", err);
+    if (rc == 0)
+        rc = decode_blob(row->meta, row->meta_len, a, &r->meta, "meta", err);
+    if (rc == 0)
+        rc = decode_blob(row->prf, row->prf_len, a, &r->prf, "prf", err);
+    if (rc != 0)
+        return rc;
+    if (r->out->kind != IPVM_IPLD_LIST || r->out->u.list.len != 2)
+        return ipvm_error_set(err, IPVM_ERECEIPT, IPVM_NO_OFFSET,
+                              "stored receipt: out is not [\"ok\"|\"error\", value]");
+    r->ok = ipvm_ipld_is_str(r->out->u.list.items[0], "ok");
+    ipvm_buf_t b = IPVM_BUF_INIT;
+    if ((rc = ipvm_receipt_encode(r, &b, err)) == 0)
+        rc = ipvm_cid_create(&r->cid, 1, IPVM_CODEC_DAG_CBOR, IPVM_MH_SHA3_256, b.data, b.len);
+    if (rc == 0 && !ipvm_cid_equal(&r->cid, &row->cid)) {
+        char c[IPVM_CID_MAX_STR];
+        rc = ipvm_error_set(err, IPVM_ERECEIPT, IPVM_NO_OFFSET,
+                            "stored receipt %s does not hash to its CID (the database is "
+                            "damaged or was edited)",
+                            ipvm_cid_str(&row->cid, c));
+    }
+    if (rc == 0) {
+        out->cbor = ipvm_arena_memdup(a, b.data, b.len);
+        out->cbor_len = b.len;
+        rc = out->cbor ? 0 : IPVM_ENOMEM;
+    }
+    ipvm_buf_dispose(&b);
+    out->task = task;
+    out->replayed = true;
+    out->fuel = row->fuel;
+    out->time_ns = row->time_ns;
+    out->source = ipvm_arena_strdup(a, row->source ? row->source : "local");
+    if (row->signature_len) {
+        out->signature = ipvm_arena_memdup(a, row->signature, row->signature_len);
+        out->signature_len = row->signature_len;
+    }
+    out->log = "";
+    return rc != 0 ? rc : (out->source ? 0 : IPVM_ENOMEM);
+}
+
+int ipvm__report_from_job(const ipvm__task_job_t *job, const ipvm_task_t *task,
+                          ipvm_arena_t *a, ipvm_sched_receipt_t *out, ipvm_error_t *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = ipvm_receipt_decode(job->cbor.data, job->cbor.len, a, &out->receipt, err);
+    if (rc != 0)
+        return rc;
+    out->receipt.instruction = job->receipt.instruction;
+    out->receipt.has_instruction = true;
+    out->task = task;
+    out->cbor = ipvm_arena_memdup(a, job->cbor.data, job->cbor.len);
+    out->cbor_len = job->cbor.len;
+    out->fuel = job->fuel;
+    out->time_ns = job->time_ns;
+    out->source = "local";
+    if (job->sig.len) {
+        out->signature = ipvm_arena_memdup(a, job->sig.data, job->sig.len);
+        out->signature_len = job->sig.len;
+        if (out->signature == NULL)
+            return IPVM_ENOMEM;
+    }
+    out->log = "";
+    return out->cbor ? 0 : IPVM_ENOMEM;
+}
+
+bool ipvm__row_usable(ipvm_sched_t *s, const ipvm_receipt_row_t *row,
+                      const ipvm_sched_receipt_t *rep)
+{
+    if (!rep->receipt.ok && !ipvm_receipt_error_is_final(ipvm_receipt_value(&rep->receipt)))
+        return false; /* a failure that may pass now: execute again */
+    bool local = row->source == NULL || strcmp(row->source, "local") == 0;
+    if (local || s->trust.verify == NULL)
+        return true;
+    ipvm_error_t err;
+    ipvm_error_clear(&err);
+    int rc = s->trust.verify(s->trust.data, &rep->receipt, rep->cbor, rep->cbor_len,
+                             rep->signature, rep->signature_len, rep->source, &err);
+    if (rc != 0) {
+        char c[IPVM_CID_MAX_STR];
+        ipvm_log(IPVM_LOG_WARN, "sched", "stored receipt %s from %s rejected: %s",
+                 ipvm_cid_str(&row->cid, c), rep->source, err.msg);
+        return false;
+    }
+    return true;
+}
+
+/* The found receipt's `ran` must be this task's invocation, or the hook must prove it is an
+ * invocation of the same instruction by sending the invocation block. */
+static int check_ran(const ipvm_task_t *task, const ipvm_receipt_t *r,
+                     const ipvm_sched_lookup_t *it, ipvm_arena_t *a, ipvm_error_t *err)
+{
+    if (ipvm_cid_equal(&r->ran, &task->invocation))
+        return 0;
+    if (it->invocation_block == NULL)
+        return ipvm_error_set(err, IPVM_ERECEIPT, IPVM_NO_OFFSET,
+                              "its ran is another invocation and no invocation block was given");
+    ipvm_cid_t c;
+    int rc = ipvm_cid_create(&c, 1, IPVM_CODEC_DAG_CBOR, IPVM_MH_SHA3_256, it->invocation_block,
+                             it->invocation_block_len);
+    if (rc != 0 || !ipvm_cid_equal(&c, &r->ran))
+        return ipvm_error_set(err, IPVM_ERECEIPT, IPVM_NO_OFFSET,
+                              "the invocation block does not hash to its ran");
+    ipvm_ipld_t *inv = NULL;
+    if ((rc = ipvm_dagcbor_decode(it->invocation_block, it->invocation_block_len, a, &inv,
+                                  err)) != 0)
+        return rc;
+    const ipvm_ipld_t *run = ipvm_ipld_select(inv, "task/run");
+    if (run == NULL || (rc = ipvm_ipld_cid(run, IPVM_MH_SHA3_256, &c, err)) != 0 ||
+        !ipvm_cid_equal(&c, &task->instruction))
+        return ipvm_error_set(err, IPVM_ERECEIPT, IPVM_NO_OFFSET,
+                              "the invocation it ran is not of this instruction");
+    return 0;
+}
+
+int ipvm__verify_found(ipvm_sched_t *s, const ipvm_task_t *task, const ipvm_sched_lookup_t *it,
+                       ipvm_arena_t *a, ipvm_receipt_row_t *row, ipvm_sched_receipt_t *rep,
+                       ipvm_error_t *err)
+{
+    memset(rep, 0, sizeof *rep);
+    ipvm_receipt_t *r = &rep->receipt;
+    int rc = ipvm_receipt_decode(it->receipt, it->receipt_len, a, r, err);
+    if (rc == 0 && r->has_instruction && !ipvm_cid_equal(&r->instruction, &task->instruction))
+        rc = ipvm_error_set(err, IPVM_ERECEIPT, IPVM_NO_OFFSET,
+                            "it names another instruction");
+    if (rc == 0)
+        rc = check_ran(task, r, it, a, err);
+    if (rc != 0)
+        return rc;
+    r->instruction = task->instruction;
+    r->has_instruction = true;
+    ipvm_buf_t b = IPVM_BUF_INIT, blobs = IPVM_BUF_INIT;
+    rc = ipvm_receipt_encode(r, &b, err); /* canonical 5-key form (drops runtime keys) */
+    size_t out_len = 0, meta_len = 0;
+    if (rc == 0 && (rc = ipvm_dagcbor_encode(r->out, &blobs, err)) == 0) {
+        out_len = blobs.len;
+        if ((rc = ipvm_dagcbor_encode(r->meta, &blobs, err)) == 0) {
+            meta_len = blobs.len - out_len;
+            rc = ipvm_dagcbor_encode(r->prf, &blobs, err);
+        }
+    }
+    rep->task = task;
+    rep->replayed = true;
+    rep->source = ipvm_arena_strdup(a, it->source[0] ? it->source : "peer");
+    rep->cbor = rc == 0 ? ipvm_arena_memdup(a, b.data, b.len) : NULL;
+    rep->cbor_len = b.len;
+    uint8_t *bl = rc == 0 ? ipvm_arena_memdup(a, blobs.data, blobs.len) : NULL;
+    size_t blobs_len = blobs.len;
+    ipvm_buf_dispose(&b);
+    ipvm_buf_dispose(&blobs);
+    if (rc != 0)
+        return rc;
+    if (rep->cbor == NULL || bl == NULL || rep->source == NULL)
+        return IPVM_ENOMEM;
+    if (it->signature_len) {
+        rep->signature = ipvm_arena_memdup(a, it->signature, it->signature_len);
+        rep->signature_len = it->signature_len;
+    }
+    rep->log = "";
+    if (s->trust.verify &&
+        (rc = s->trust.verify(s->trust.data, r, rep->cbor, rep->cbor_len, rep->signature,
+                              rep->signature_len, rep->source, err)) != 0)
+        return rc;
+    memset(row, 0, sizeof *row);
+    row->cid = r->cid;
+    row->ran = r->ran;
+    row->instruction = task->instruction;
+    row->out = bl;
+    row->out_len = out_len;
+    row->meta = bl + out_len;
+    row->meta_len = meta_len;
+    row->prf = bl + out_len + meta_len;
+    row->prf_len = blobs_len - out_len - meta_len;
+    row->issuer = r->iss;
+    row->version = IPVM_RECEIPT_VERSION;
+    row->ok = r->ok;
+    row->source = rep->source;
+    row->signature = rep->signature;
+    row->signature_len = rep->signature_len;
+    return 0;
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* run_int.h: the state of one run, shared by run.c (setup, replay, finish) and loop.c
+ * (dispatch, completions, group commits). Coordinator-only fields are touched by the thread
+ * inside ipvm_sched_run; the lock guards what workers and other runs reach. */
+#ifndef IPVM_SCHED_RUN_INT_H
+#define IPVM_SCHED_RUN_INT_H
+
+#include "sched_int.h"
+
+enum { T_WAIT, T_READY, T_PARKED, T_RUNNING, T_AVAIL, T_DONE, T_SKIPPED };
+
+typedef struct {
+    const char *rsc;
+    void *module;
+    int rc;
+    ipvm_error_t err;
+} module_t;
+
+typedef struct {
+    ipvm_cid_t cid;
+    const ipvm_ipld_t *out; /* the result tuple, in the result arena */
+} outside_t;
+
+struct ipvm__run_s {
+    ipvm_sched_t *s;
+    const ipvm_workflow_t *wf;
+    ipvm_sched_run_opts_t opts;
+    ipvm_arena_t *arena; /* the caller's: the result lives here */
+    ipvm_arena_t tmp;    /* coordinator scratch, reset after each use */
+    ipvm_sched_result_t *res;
+    ipvm_store_t *store;
+    ipvm_error_t *err;
+    /* shared with workers and other runs, under lock */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    ipvm__job_t *done_head, *done_tail;
+    bool woken;
+    /* coordinator only */
+    uint8_t *state;
+    uint32_t *waiting;        /* in-workflow dependencies without a result yet */
+    int *deny;                /* authorisation failure per task (0 = allowed) */
+    char **deny_msg;
+    size_t *ready, rhead, rcount; /* FIFO ring of ntasks */
+    size_t *parked, nparked;
+    size_t chain_left;        /* tasks in chains without a result; loners wait for 0 */
+    bool loners_out;
+    size_t running, max_running;
+    ipvm__task_job_t **pending;
+    size_t npending;
+    uint64_t pending_since;
+    ipvm_receipt_row_t *rows;
+    ipvm__task_job_t *free_jobs;
+    module_t *modules;
+    size_t nmodules;
+    outside_t *outside;
+    size_t noutside;
+    uint64_t start_ns, deadline_ns;
+    int stop_rc;
+    size_t settled;
+};
+
+static inline bool ipvm__is_chain(const ipvm_task_t *t)
+{
+    return t->ndeps > 0 || t->ndependents > 0;
+}
+
+void ipvm__run_emit(ipvm__run_t *run, ipvm_sched_event_kind_t kind, const ipvm_task_t *task,
+                    const ipvm_sched_receipt_t *rep, int status);
+void ipvm__run_publish(ipvm__run_t *run, const ipvm_sched_receipt_t *rep);
+void ipvm__run_push_ready(ipvm__run_t *run, size_t t);
+void ipvm__run_result_known(ipvm__run_t *run, size_t t);
+void ipvm__run_mark_replayed(ipvm__run_t *run, size_t t);
+int ipvm__run_cmp_outside(const void *a, const void *b);
+/* The main loop (loop.c): dispatch, completions, commits, until everything settled. */
+int ipvm__run_loop(ipvm__run_t *run);
+/* Releases the run's jobs and claims (loop.c). */
+void ipvm__run_drop_jobs(ipvm__run_t *run);
+
+#endif

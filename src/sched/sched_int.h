@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* sched_int.h: the scheduler's internals shared by its files: the worker pool (pool.c), the
+ * scheduler object and its store handles (sched.c), one run (run.c), the work a worker does
+ * for one task (exec.c), receipt rows and verification (rows.c) and the default executor
+ * (default_exec.c). */
+#ifndef IPVM_SCHED_INT_H
+#define IPVM_SCHED_INT_H
+
+#include "ipvm.h"
+
+#include <pthread.h>
+
+/* ---- worker pool ---------------------------------------------------------------------------
+ * Our own pthreads pool rather than libuv's: libuv's pool is process-wide and shared with the
+ * node's file system and DNS work (a long Wasm call there stalls the RPC server's fs requests),
+ * it needs a loop to deliver completions (the embedded CLI has none), and its size is fixed by
+ * an environment variable at first use. Ours has a fixed number of threads, a FIFO of jobs,
+ * and completions go straight to the run that queued them. */
+typedef struct ipvm__job_s ipvm__job_t;
+typedef void (*ipvm__job_fn)(ipvm__job_t *job);
+
+struct ipvm__job_s {
+    ipvm__job_t *next;  /* in the pool queue, then in the run's completion list */
+    ipvm__job_fn fn;    /* runs on a worker */
+};
+
+typedef struct ipvm__pool_s {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    ipvm__job_t *head, *tail;
+    bool stopping;
+    unsigned nthreads;
+    pthread_t *threads;
+} ipvm__pool_t;
+
+int ipvm__pool_start(ipvm__pool_t *p, unsigned nthreads);
+void ipvm__pool_stop(ipvm__pool_t *p);
+void ipvm__pool_push(ipvm__pool_t *p, ipvm__job_t *job);
+
+/* ---- the scheduler -------------------------------------------------------------------------- */
+typedef struct ipvm__inflight_s ipvm__inflight_t;
+typedef struct ipvm__run_s ipvm__run_t;
+
+struct ipvm_sched_s {
+    ipvm_sched_opts_t opts;        /* copied; db_path points into db_path_copy */
+    char *db_path_copy;
+    ipvm_sched_executor_t exec;    /* the executor in use */
+    ipvm_sched_net_hooks_t net;
+    ipvm_sched_trust_hooks_t trust;
+    char *issuer;                  /* copy of trust.issuer */
+    ipvm__pool_t pool;
+    pthread_mutex_t lock;          /* guards stores and inflight */
+    ipvm_store_t **stores;         /* idle store handles, reused by runs */
+    size_t nstores, capstores;
+    ipvm__inflight_t *inflight;    /* instructions being executed now, by any run */
+};
+
+/* A store handle for one run (opened on first use, kept for the next run). */
+int ipvm__sched_store_take(ipvm_sched_t *s, ipvm_store_t **out, ipvm_error_t *err);
+void ipvm__sched_store_give(ipvm_sched_t *s, ipvm_store_t *st, bool broken);
+
+/* In-flight instructions: claim returns true when this run may execute `instruction` (nobody
+ * else is); false means another run is executing it: `run` is told (ipvm__run_wake) when that
+ * run releases it. Release wakes the waiters. Both under s->lock. */
+bool ipvm__sched_claim(ipvm_sched_t *s, const ipvm_cid_t *instruction, ipvm__run_t *run);
+void ipvm__sched_release(ipvm_sched_t *s, const ipvm_cid_t *instruction);
+/* Removes `run` from every waiter list (a run that ends with tasks still parked). */
+void ipvm__sched_forget(ipvm_sched_t *s, ipvm__run_t *run);
+void ipvm__run_wake(ipvm__run_t *run);
+
+/* ---- one task's execution on a worker -------------------------------------------------------- */
+typedef struct ipvm__task_job_s {
+    ipvm__job_t job;
+    ipvm__run_t *run;
+    size_t task;                 /* index in the workflow */
+    ipvm_arena_t arena;          /* everything below lives here; reset for the next task */
+    void *module;                /* borrowed from the run's module table */
+    int load_rc;                 /* the module failed to load: fail with this */
+    ipvm_error_t load_err;
+    ipvm_wasm_limits_t limits;
+    int fail_code;               /* pre-decided failure (authorisation...), 0 = run it */
+    char *fail_msg;
+    /* results, written by the worker */
+    int status;                  /* 0: ok receipt; else the error code of the error receipt */
+    ipvm_receipt_t receipt;
+    ipvm_buf_t cbor;             /* the receipt's DAG-CBOR */
+    ipvm_buf_t blobs;            /* out, meta, prf DAG-CBOR, back to back */
+    size_t out_len, meta_len, prf_len;
+    ipvm_buf_t sig;
+    uint64_t fuel, time_ns, exec_ns, receipt_ns;
+    const char *log;
+    bool store_it;               /* false: nothing to commit (internal failure) */
+} ipvm__task_job_t;
+
+void ipvm__exec_task(ipvm__job_t *job);
+
+/* Result tuple of task `t` (an await target) as IPLD decoded into arena, or NULL when the run
+ * has none. Called by workers; the tuple's bytes are immutable once published. */
+int ipvm__run_result(ipvm__run_t *run, const ipvm_await_t *aw, ipvm_arena_t *arena,
+                     const ipvm_ipld_t **out, ipvm_error_t *err);
+/* What exec.c needs to know of the run. */
+const ipvm_workflow_t *ipvm__run_workflow(ipvm__run_t *run);
+ipvm_sched_t *ipvm__run_sched(ipvm__run_t *run);
+void ipvm__run_complete(ipvm__run_t *run, ipvm__task_job_t *job);
+uint64_t ipvm__run_deadline_ns(ipvm__run_t *run);
+
+/* ---- receipts <-> rows (rows.c) -------------------------------------------------------------- */
+/* A store row for a receipt a job produced (points into the job). */
+void ipvm__row_from_job(const ipvm__task_job_t *job, ipvm_receipt_row_t *row);
+/* Builds the report entry of a stored row (a replay): decodes out/meta/prf into arena,
+ * re-encodes the receipt, and checks that it hashes to row->cid (IPVM_ERECEIPT otherwise). */
+int ipvm__report_from_row(const ipvm_receipt_row_t *row, const ipvm_task_t *task,
+                          ipvm_arena_t *arena, ipvm_sched_receipt_t *out, ipvm_error_t *err);
+/* The report entry of a job's receipt, copied into arena. */
+int ipvm__report_from_job(const ipvm__task_job_t *job, const ipvm_task_t *task,
+                          ipvm_arena_t *arena, ipvm_sched_receipt_t *out, ipvm_error_t *err);
+/* Checks a receipt found by the net hook (see ipvm_sched_net_hooks_t) and builds its row and
+ * report entry in arena. */
+int ipvm__verify_found(ipvm_sched_t *s, const ipvm_task_t *task, const ipvm_sched_lookup_t *it,
+                       ipvm_arena_t *arena, ipvm_receipt_row_t *row, ipvm_sched_receipt_t *rep,
+                       ipvm_error_t *err);
+/* Whether a stored receipt can be replayed for `task` (ok, or a final error; verified by the
+ * trust hook when it did not come from this node). */
+bool ipvm__row_usable(ipvm_sched_t *s, const ipvm_receipt_row_t *row,
+                      const ipvm_sched_receipt_t *rep);
+
+/* ---- the default executor (default_exec.c) --------------------------------------------------- */
+int ipvm__default_exec_init(ipvm_sched_t *s, ipvm_error_t *err);
+void ipvm__default_exec_free(ipvm_sched_t *s);
+
+#endif
