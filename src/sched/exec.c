@@ -57,15 +57,16 @@ static int call_task(ctx_t *c, const ipvm_task_t *t, ipvm_wasm_result_t *res, ip
     if (job->fail_code)
         return ipvm_error_set(err, job->fail_code, IPVM_NO_OFFSET, "%s",
                               job->fail_msg ? job->fail_msg : ipvm_strerror(job->fail_code));
-    if (job->load_rc) {
-        *err = job->load_err;
-        return job->load_rc;
-    }
-    ipvm_resolve_ops_t ops = {get_result, get_link, c};
+    /* arguments first: a failed dependency explains more than a missing module */
+    ipvm_resolve_ops_t ops = {get_result, job->load_rc ? NULL : get_link, c};
     ipvm_ipld_t *args = NULL;
     int rc = ipvm_task_resolve_args(t, &ops, &job->arena, &args, err);
     if (rc != 0)
         return rc;
+    if (job->load_rc) {
+        *err = job->load_err;
+        return job->load_rc;
+    }
     /* the workflow's deadline bounds every call */
     uint64_t deadline = ipvm__run_deadline_ns(job->run), now = ipvm_now_ns();
     uint64_t left_ms = deadline > now ? (deadline - now) / 1000000u + 1 : 1;

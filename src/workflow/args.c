@@ -44,16 +44,14 @@ static int select_branch(resolver_t *r, const ipvm_await_t *aw, const ipvm_ipld_
         if (aw->task >= 0)
             snprintf(from, sizeof from, " (task %ld)", aw->task);
         return ipvm_error_set(r->err, IPVM_ETASKFAILED, IPVM_NO_OFFSET,
-                              "%s: run.input.args[%zu]: await/ok of %s%s, which failed (%s)",
-                              ipvm__wf_task_name(r->task, true, name, sizeof name), r->arg,
+                              "run.input.args[%zu]: await/ok of %s%s, which failed (%s)", r->arg,
                               ipvm_cid_str(&aw->target, cid), from, summary);
     }
     if (aw->kind == IPVM_AWAIT_ERROR && ok)
         return ipvm_error_set(r->err, IPVM_EAWAIT, IPVM_NO_OFFSET,
-                              "%s: run.input.args[%zu]: await/error of %s, which succeeded "
-                              "(use await/ok or await/* for its value)",
-                              ipvm__wf_task_name(r->task, true, name, sizeof name), r->arg,
-                              ipvm_cid_str(&aw->target, cid));
+                              "run.input.args[%zu]: await/error of %s, which succeeded (use "
+                              "await/ok or await/* for its value)",
+                              r->arg, ipvm_cid_str(&aw->target, cid));
     *out = value;
     return 0;
 }

@@ -114,9 +114,8 @@ static int link_task(ipvm_workflow_t *wf, ipvm_task_t *t, const ipvm_workflow_op
                 continue;
             return ipvm_error_set(
                 err, IPVM_EAWAIT, IPVM_NO_OFFSET,
-                "%s: run.input.args: %s %s: no task of this workflow has that instruction CID "
-                "and no receipt for it is stored; run the workflow that computes it first, or "
-                "fix the CID (see 'ipvm workflow inspect')",
+                "%s: run.input.args: %s %s: not an instruction of this workflow, and no "
+                "receipt for it is stored; run the workflow that computes it first",
                 ipvm__wf_task_name(t, true, name, sizeof name), ipvm_await_kind_name(aw->kind),
                 ipvm_cid_str(&aw->target, cid));
         }

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "fake_exec.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -103,7 +104,10 @@ static int f_call(void *data, void *module, const char *func, const ipvm_ipld_t 
            !__atomic_compare_exchange_n(&f->max_concurrent, &max, now, false, __ATOMIC_SEQ_CST,
                                         __ATOMIC_SEQ_CST))
         ;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
     f->last_limits = *limits;
+    pthread_mutex_unlock(&lock);
     memset(out, 0, sizeof *out);
     out->log = "";
     int rc = dispatch(func, args, limits, arena, out, err);
