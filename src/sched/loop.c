@@ -73,9 +73,12 @@ static module_t *module_for(ipvm__run_t *run, const char *rsc)
 static int dispatch_one(ipvm__run_t *run, size_t t)
 {
     const ipvm_task_t *task = &run->wf->tasks[t];
-    if (!ipvm__sched_claim(run->s, &task->instruction, run)) {
+    int claim = ipvm__sched_claim(run->s, &task->instruction, run, run->lookup_gen);
+    if (claim != IPVM__CLAIM_MINE) {
         run->state[t] = T_PARKED;
         run->parked[run->nparked++] = t;
+        if (claim == IPVM__CLAIM_DONE) /* finished elsewhere since our lookup: look again */
+            ipvm__run_wake(run);
         return 0;
     }
     ipvm__task_job_t *job = job_get(run);
@@ -304,6 +307,7 @@ static int unpark(ipvm__run_t *run)
     ipvm_receipt_row_t *rows = ipvm_malloc(n * sizeof *rows);
     bool *found = ipvm_malloc(n * sizeof *found);
     int rc = cids && rows && found ? 0 : IPVM_ENOMEM;
+    run->lookup_gen = ipvm__sched_gen(run->s);
     for (size_t k = 0; rc == 0 && k < n; k++)
         cids[k] = run->wf->tasks[run->parked[k]].instruction;
     if (rc == 0)

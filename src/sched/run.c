@@ -302,6 +302,7 @@ static int replay_local(ipvm__run_t *run)
     int rc = idx && cids && rows && found ? 0 : IPVM_ENOMEM;
     size_t m = 0;
     uint64_t t0 = ipvm_now_ns();
+    run->lookup_gen = ipvm__sched_gen(run->s);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (run->deny == NULL || run->deny[i] == 0)
             idx[m++] = i;

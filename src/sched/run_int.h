@@ -42,6 +42,7 @@ struct ipvm__run_s {
     char **deny_msg;
     size_t *ready, rhead, rcount; /* FIFO ring of ntasks */
     size_t *parked, nparked;
+    uint64_t lookup_gen;      /* release generation before the last store lookup */
     size_t chain_left;        /* tasks in chains without a result; loners wait for 0 */
     bool loners_out;
     size_t running, max_running;

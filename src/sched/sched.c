@@ -165,43 +165,72 @@ void ipvm__sched_store_give(ipvm_sched_t *s, ipvm_store_t *st, bool broken)
     ipvm_store_close(st);
 }
 
-bool ipvm__sched_claim(ipvm_sched_t *s, const ipvm_cid_t *instruction, ipvm__run_t *run)
+static uint64_t recent_key(const ipvm_cid_t *c)
 {
-    bool mine = true;
+    const uint8_t *d = ipvm_cid_digest(c);
+    uint64_t k = 0;
+    for (size_t i = 0; i < 8 && i < c->digest_len; i++)
+        k = k << 8 | d[i];
+    return k;
+}
+
+uint64_t ipvm__sched_gen(ipvm_sched_t *s)
+{
     pthread_mutex_lock(&s->lock);
+    uint64_t g = s->gen;
+    pthread_mutex_unlock(&s->lock);
+    return g;
+}
+
+/* Adds run to the waiters of f; false when out of memory. */
+static bool add_waiter(ipvm__inflight_t *f, ipvm__run_t *run)
+{
+    if (f->nwaiters == f->capwaiters) {
+        size_t cap = f->capwaiters ? 2 * f->capwaiters : 4;
+        ipvm__run_t **w = ipvm_realloc(f->waiters, cap * sizeof *w);
+        if (w == NULL)
+            return false;
+        f->waiters = w;
+        f->capwaiters = cap;
+    }
+    f->waiters[f->nwaiters++] = run;
+    return true;
+}
+
+int ipvm__sched_claim(ipvm_sched_t *s, const ipvm_cid_t *instruction, ipvm__run_t *run,
+                      uint64_t since)
+{
+    int r = IPVM__CLAIM_MINE;
+    uint64_t key = recent_key(instruction);
+    pthread_mutex_lock(&s->lock);
+    size_t slot = key % (sizeof s->recent / sizeof s->recent[0]);
+    if (s->recent[slot].key == key && s->recent[slot].gen > since) {
+        r = IPVM__CLAIM_DONE;
+        goto out;
+    }
     for (ipvm__inflight_t *f = s->inflight; f; f = f->next) {
         if (!ipvm_cid_equal(&f->instruction, instruction))
             continue;
-        mine = false;
-        if (f->nwaiters == f->capwaiters) {
-            size_t cap = f->capwaiters ? 2 * f->capwaiters : 4;
-            ipvm__run_t **w = ipvm_realloc(f->waiters, cap * sizeof *w);
-            if (w == NULL) { /* cannot wait: let this run execute it too (a duplicate is
-                                harmless, its receipt is the same row) */
-                mine = true;
-                break;
-            }
-            f->waiters = w;
-            f->capwaiters = cap;
-        }
-        f->waiters[f->nwaiters++] = run;
-        break;
+        /* cannot wait (out of memory): execute it too; a duplicate is harmless, its receipt
+         * is the same row */
+        r = add_waiter(f, run) ? IPVM__CLAIM_BUSY : IPVM__CLAIM_MINE;
+        goto out;
     }
-    if (mine) {
-        ipvm__inflight_t *f = ipvm_calloc(1, sizeof *f);
-        if (f) { /* without an entry others may execute it too: harmless, as above */
-            f->instruction = *instruction;
-            f->next = s->inflight;
-            s->inflight = f;
-        }
+    ipvm__inflight_t *f = ipvm_calloc(1, sizeof *f);
+    if (f) { /* without an entry others may execute it too: harmless, as above */
+        f->instruction = *instruction;
+        f->next = s->inflight;
+        s->inflight = f;
     }
+out:
     pthread_mutex_unlock(&s->lock);
-    return mine;
+    return r;
 }
 
 void ipvm__sched_release(ipvm_sched_t *s, const ipvm_cid_t *instruction)
 {
     ipvm__inflight_t *found = NULL;
+    uint64_t key = recent_key(instruction);
     pthread_mutex_lock(&s->lock);
     for (ipvm__inflight_t **p = &s->inflight; *p; p = &(*p)->next) {
         if (ipvm_cid_equal(&(*p)->instruction, instruction)) {
@@ -210,6 +239,9 @@ void ipvm__sched_release(ipvm_sched_t *s, const ipvm_cid_t *instruction)
             break;
         }
     }
+    size_t slot = key % (sizeof s->recent / sizeof s->recent[0]);
+    s->recent[slot].key = key;
+    s->recent[slot].gen = ++s->gen;
     if (found)
         for (size_t i = 0; i < found->nwaiters; i++)
             ipvm__run_wake(found->waiters[i]);

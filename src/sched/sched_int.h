@@ -53,16 +53,26 @@ struct ipvm_sched_s {
     ipvm_store_t **stores;         /* idle store handles, reused by runs */
     size_t nstores, capstores;
     ipvm__inflight_t *inflight;    /* instructions being executed now, by any run */
+    uint64_t gen;                  /* release generation, +1 per release */
+    struct {
+        uint64_t key, gen;         /* digest prefix of a released instruction, and when */
+    } recent[4096];                /* lossy: a lost entry only costs a duplicate execution */
 };
 
 /* A store handle for one run (opened on first use, kept for the next run). */
 int ipvm__sched_store_take(ipvm_sched_t *s, ipvm_store_t **out, ipvm_error_t *err);
 void ipvm__sched_store_give(ipvm_sched_t *s, ipvm_store_t *st, bool broken);
 
-/* In-flight instructions: claim returns true when this run may execute `instruction` (nobody
- * else is); false means another run is executing it: `run` is told (ipvm__run_wake) when that
- * run releases it. Release wakes the waiters. Both under s->lock. */
-bool ipvm__sched_claim(ipvm_sched_t *s, const ipvm_cid_t *instruction, ipvm__run_t *run);
+/* In-flight instructions, so two runs never execute one instruction at once. claim returns
+ * CLAIM_MINE when this run may execute `instruction`; CLAIM_BUSY when another run is executing
+ * it (`run` is woken, ipvm__run_wake, when that run releases it); CLAIM_DONE when another run
+ * released it after generation `since` (the run's last store lookup): look it up again. Release
+ * (after the receipt is committed, or dropped) wakes the waiters. All under s->lock. */
+enum { IPVM__CLAIM_MINE = 0, IPVM__CLAIM_BUSY = 1, IPVM__CLAIM_DONE = 2 };
+int ipvm__sched_claim(ipvm_sched_t *s, const ipvm_cid_t *instruction, ipvm__run_t *run,
+                      uint64_t since);
+/* The current release generation: read it before a store lookup and pass it to claim. */
+uint64_t ipvm__sched_gen(ipvm_sched_t *s);
 void ipvm__sched_release(ipvm_sched_t *s, const ipvm_cid_t *instruction);
 /* Removes `run` from every waiter list (a run that ends with tasks still parked). */
 void ipvm__sched_forget(ipvm_sched_t *s, ipvm__run_t *run);
