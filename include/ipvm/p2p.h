@@ -114,6 +114,194 @@ IPVM_EXTERN const char *ipvm_p2p_identity_peer_id_str(const ipvm_p2p_identity_t 
  * wipe it (ipvm_memzero). */
 IPVM_EXTERN void ipvm_p2p_identity_export(const ipvm_p2p_identity_t *id, uint8_t out[68]);
 
+/* --------------------------------------------------------------------------- multiaddr ---- */
+/* A multiaddr (multiformats/multiaddr) in its binary form: (varint code, value) components.
+ * Supported protocols: /ip4 (4), /ip6 (41), /tcp (6), /p2p (421, also read as /ipfs). Every
+ * other protocol is refused with IPVM_EUNSUPPORTED and a sentence naming it (/udp, /quic-v1,
+ * /ws, /dns4, /p2p-circuit…), so addresses a peer advertises for transports we lack are skipped
+ * cleanly. Plain data: copy it with `=`. */
+#define IPVM_MULTIADDR_MAX 96  /* bytes of the longest binary form we keep */
+#define IPVM_MULTIADDR_STR 200 /* room for its text form, NUL included */
+
+#define IPVM_MA_IP4 4
+#define IPVM_MA_TCP 6
+#define IPVM_MA_IP6 41
+#define IPVM_MA_P2P 421
+
+typedef struct ipvm_multiaddr_s {
+    uint8_t len;                       /* bytes used */
+    uint8_t bytes[IPVM_MULTIADDR_MAX]; /* the binary multiaddr */
+} ipvm_multiaddr_t;
+
+/* Parses "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…". Errors: IPVM_EINVAL (malformed: empty
+ * component, bad address or port, missing value), IPVM_EUNSUPPORTED (a protocol we do not
+ * speak), IPVM_ETOOBIG; err says which component and why. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_multiaddr_parse(const char *str, size_t len,
+                                                     ipvm_multiaddr_t *out, ipvm_error_t *err);
+/* Checks and copies a binary multiaddr (from identify, Kademlia, mDNS). Same errors. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_multiaddr_from_bytes(const uint8_t *buf, size_t len,
+                                                          ipvm_multiaddr_t *out,
+                                                          ipvm_error_t *err);
+/* The text form; returns out ("" if it does not fit, which cannot happen for a valid value). */
+IPVM_EXTERN const char *ipvm_multiaddr_str(const ipvm_multiaddr_t *ma,
+                                           char out[IPVM_MULTIADDR_STR]);
+/* The IP and TCP port of an /ip4|ip6/…/tcp/…[/p2p/…] address, as a sockaddr_in or sockaddr_in6
+ * in `sa` (a struct sockaddr_storage). IPVM_EINVAL when ma is not of that shape. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_multiaddr_to_sockaddr(const ipvm_multiaddr_t *ma,
+                                                           void *sa /* out: sockaddr_storage */);
+/* /ip4|ip6/…/tcp/… from a sockaddr_in or sockaddr_in6. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_multiaddr_from_sockaddr(const void *sa,
+                                                             ipvm_multiaddr_t *out);
+/* The peer id of a trailing /p2p component: 0, or IPVM_ENOENT when there is none. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_multiaddr_peer_id(const ipvm_multiaddr_t *ma,
+                                                       ipvm_peer_id_t *out);
+/* Appends /p2p/<id> (replacing a trailing /p2p). IPVM_ETOOBIG if it does not fit. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_multiaddr_with_peer_id(ipvm_multiaddr_t *ma,
+                                                            const ipvm_peer_id_t *id);
+/* Removes a trailing /p2p component, if any. */
+IPVM_EXTERN void ipvm_multiaddr_strip_peer_id(ipvm_multiaddr_t *ma);
+IPVM_EXTERN bool ipvm_multiaddr_equal(const ipvm_multiaddr_t *a, const ipvm_multiaddr_t *b);
+
+/* -------------------------------------------------------------------------------- host ---- */
+/* A libp2p host: TCP listeners and dials, each connection upgraded with multistream-select
+ * 1.0, Noise XX (/noise) and Yamux (/yamux/1.0.0); identify (/ipfs/id/1.0.0 and push), ping
+ * (/ipfs/ping/1.0.0), gossipsub v1.1 (/meshsub/1.1.0), Kademlia (/ipfs/kad/1.0.0) and mDNS.
+ * Thread: a host lives on one libuv loop and every function below runs on that loop's thread,
+ * except those marked "any thread". */
+typedef struct ipvm_p2p_host_s ipvm_p2p_host_t;
+struct uv_loop_s;
+
+#define IPVM_P2P_MAX_CONFIG_ADDRS 16
+
+/* Network events, for subscribe_network_events and the dashboard (homestar.md §6.1 names). */
+typedef enum {
+    IPVM_P2P_EV_LISTEN = 1,       /* new_listen_addr: addr */
+    IPVM_P2P_EV_CONNECTED,        /* connection_established: peer, addr */
+    IPVM_P2P_EV_DISCONNECTED,     /* connection_closed: peer, addr, code */
+    IPVM_P2P_EV_DIAL_FAILED,      /* outgoing_connection_error: addr, code, reason */
+    IPVM_P2P_EV_INBOUND_FAILED,   /* incoming_connection_error: addr, code, reason */
+    IPVM_P2P_EV_IDENTIFIED,       /* peer identified: peer, agent */
+    IPVM_P2P_EV_MDNS_DISCOVERED,  /* discovered_mdns: peer, addr */
+    IPVM_P2P_EV_GOSSIP_MESSAGE,   /* a gossipsub message was delivered: peer (source), topic */
+    IPVM_P2P_EV_RECEIPT_PUBLISHED, /* published_receipt_pubsub: cid, ran */
+    IPVM_P2P_EV_RECEIPT_RECEIVED,  /* received_receipt_pubsub: peer, cid, ran */
+    IPVM_P2P_EV_RECEIPT_PUT_DHT,   /* put_receipt_dht: cid, ran */
+    IPVM_P2P_EV_RECEIPT_GOT_DHT,   /* got_receipt_dht: peer, cid, ran */
+    IPVM_P2P_EV_RECEIPT_REJECTED,  /* a peer's receipt failed verification: peer, cid, reason */
+    IPVM_P2P_EV_RECEIPT_QUORUM,    /* receipt_quorum_success/failure_dht: cid, code, count */
+} ipvm_p2p_event_kind_t;
+
+typedef struct ipvm_p2p_event_s {
+    ipvm_p2p_event_kind_t kind;
+    uint64_t timestamp_ms;
+    const ipvm_peer_id_t *peer;  /* or NULL */
+    const ipvm_multiaddr_t *addr; /* or NULL */
+    const char *topic;            /* gossip topic, or NULL */
+    const ipvm_cid_t *cid;        /* receipt CID, or NULL */
+    const ipvm_cid_t *ran;        /* its `ran` (invocation CID), or NULL */
+    const char *agent;            /* identify agent version, or NULL */
+    const char *reason;           /* a sentence for failures, or NULL */
+    int code;                     /* an error code, or a count */
+} ipvm_p2p_event_t;
+
+/* Called on the loop thread; the event and what it points to are valid during the call only. */
+typedef void (*ipvm_p2p_event_fn)(const ipvm_p2p_event_t *ev, void *data);
+
+typedef struct ipvm_p2p_config_s {
+    const char *listen[IPVM_P2P_MAX_CONFIG_ADDRS]; /* multiaddrs, default /ip4/0.0.0.0/tcp/0 */
+    size_t nlisten;
+    const char *bootstrap[IPVM_P2P_MAX_CONFIG_ADDRS]; /* /ip4/…/tcp/…/p2p/…, redialed */
+    size_t nbootstrap;
+    const char *agent_version;    /* identify agentVersion, default "ipvm/<version>" */
+    const char *protocol_version; /* identify protocolVersion, default "ipfs/0.1.0" */
+    bool mdns;                    /* announce and discover on _p2p._udp.local (default off) */
+    uint32_t mdns_interval_ms;    /* query interval (default 10 s) */
+    uint32_t dial_timeout_ms;      /* TCP connect + handshake (default 10 s) */
+    uint32_t request_timeout_ms;   /* a peer's answer to one request (default 5 s) */
+    uint32_t max_connections;      /* default 128 */
+    uint32_t redial_interval_ms;   /* bootstrap peers (default 5 s, Homestar: 30 s) */
+    /* gossipsub (v1.1 spec names and defaults, except the heartbeat) */
+    uint32_t gossip_heartbeat_ms; /* default 1000 (Homestar: 60 s) */
+    int gossip_d, gossip_d_low, gossip_d_high, gossip_d_lazy, gossip_d_out;
+    uint32_t gossip_max_message;  /* bytes of one message (default 1 MiB; Homestar 10 MiB) */
+    int gossip_msgid;             /* IPVM_P2P_MSGID_* */
+    bool gossip_flood_publish;    /* default true */
+    /* Kademlia */
+    int kad_k;                /* bucket size and replication (default 20) */
+    int kad_alpha;            /* lookup concurrency (default 3; spec allows 10) */
+    uint32_t kad_query_timeout_ms; /* a whole lookup (default 10 s) */
+    uint32_t kad_max_record;  /* bytes of one stored value (default 1 MiB; Homestar 10 MiB) */
+    uint32_t kad_max_records; /* records held in memory (default 65536) */
+    ipvm_p2p_event_fn on_event;
+    void *event_data;
+} ipvm_p2p_config_t;
+
+/* Message ids for gossipsub: how peers name a message in IHAVE/IWANT and dedup. All peers on a
+ * topic must agree. */
+#define IPVM_P2P_MSGID_HOMESTAR 0  /* decimal SipHash-1-3 (zero keys) of le64(len)||data */
+#define IPVM_P2P_MSGID_FROM_SEQNO 1 /* from || seqno: libp2p's default (go, js) */
+
+/* Fills in the defaults. */
+IPVM_EXTERN void ipvm_p2p_config_init(ipvm_p2p_config_t *cfg);
+
+typedef struct ipvm_p2p_stats_s {
+    uint64_t conns_opened, conns_failed, conns_closed;
+    uint64_t bytes_in, bytes_out;
+    uint64_t gossip_in, gossip_out, gossip_dup, gossip_invalid;
+    uint64_t dht_puts, dht_gets, dht_hits;
+    uint64_t receipts_published, receipts_received, receipts_rejected;
+} ipvm_p2p_stats_t;
+
+/* Creates a host (not yet listening). `id` is borrowed and must outlive the host; cfg is
+ * copied (its strings too). Errors: IPVM_EINVAL (a bad listen or bootstrap address; err says
+ * which), IPVM_ENOMEM. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_p2p_host_new(struct uv_loop_s *loop,
+                                                  const ipvm_p2p_identity_t *id,
+                                                  const ipvm_p2p_config_t *cfg,
+                                                  ipvm_p2p_host_t **out, ipvm_error_t *err);
+/* Binds the listeners, starts timers, mDNS, and dials the bootstrap peers. Errors from libuv
+ * (UV_EADDRINUSE…) with err naming the address. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_p2p_host_start(ipvm_p2p_host_t *h, ipvm_error_t *err);
+/* Closes every connection and handle; cb runs once all are closed (then free the host). */
+IPVM_EXTERN void ipvm_p2p_host_stop(ipvm_p2p_host_t *h, void (*cb)(ipvm_p2p_host_t *h, void *ud),
+                                    void *ud);
+/* Frees a stopped (or never started) host. NULL is a no-op. */
+IPVM_EXTERN void ipvm_p2p_host_free(ipvm_p2p_host_t *h);
+IPVM_EXTERN const ipvm_peer_id_t *ipvm_p2p_host_peer_id(const ipvm_p2p_host_t *h);
+/* The bound listen addresses (with the real ports), without /p2p. Returns how many. */
+IPVM_EXTERN size_t ipvm_p2p_host_listen_addrs(const ipvm_p2p_host_t *h, ipvm_multiaddr_t *out,
+                                              size_t max);
+IPVM_EXTERN void ipvm_p2p_host_stats(const ipvm_p2p_host_t *h, ipvm_p2p_stats_t *out);
+
+/* Dials an address (with or without /p2p); cb(0) once the connection is open and secured, or
+ * cb(error). Reuses a live connection to the same peer. */
+typedef void (*ipvm_p2p_dial_fn)(ipvm_p2p_host_t *h, int status, const ipvm_peer_id_t *peer,
+                                 void *data);
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_p2p_dial(ipvm_p2p_host_t *h, const ipvm_multiaddr_t *ma,
+                                              ipvm_p2p_dial_fn cb, void *data);
+/* Pings a connected peer (/ipfs/ping/1.0.0); cb gets the round trip in microseconds. */
+typedef void (*ipvm_p2p_ping_fn)(ipvm_p2p_host_t *h, int status, uint64_t rtt_us, void *data);
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_p2p_ping(ipvm_p2p_host_t *h, const ipvm_peer_id_t *peer,
+                                              ipvm_p2p_ping_fn cb, void *data);
+
+/* One connected peer, for `ipvm node peers`, the `node` RPC method and the dashboard. */
+typedef struct ipvm_p2p_peer_info_s {
+    ipvm_peer_id_t id;
+    ipvm_multiaddr_t addr;   /* of the (first) connection */
+    bool outbound;           /* we dialed it */
+    const char *agent;       /* identify agentVersion ("" when not identified yet) */
+    uint64_t connected_ms;   /* wall clock */
+    uint64_t rtt_us;         /* last ping round trip, 0 if none */
+    size_t nprotocols;
+    bool gossip, kad;        /* speaks meshsub / is a DHT server */
+    double score;            /* gossipsub score */
+} ipvm_p2p_peer_info_t;
+/* Calls fn for each connected peer; the info is valid during the call only. */
+IPVM_EXTERN void ipvm_p2p_each_peer(ipvm_p2p_host_t *h,
+                                    void (*fn)(const ipvm_p2p_peer_info_t *p, void *data),
+                                    void *data);
+IPVM_EXTERN size_t ipvm_p2p_peer_count(const ipvm_p2p_host_t *h);
+
 #ifdef __cplusplus
 }
 #endif
