@@ -210,7 +210,7 @@ static int handshake_done(p2p_conn_t *c, ipvm_error_t *err)
     ipvm__noise_hs_dispose(hs);
     ipvm_free(hs);
     c->hs = NULL;
-    if (muxers > 0) { /* connections/inlined-muxer-negotiation.md */
+    if (muxers > 0 && c->host->early_muxer) { /* connections/inlined-muxer-negotiation.md */
         if (!yamux)
             return ipvm_error_set(err, IPVM_EUNSUPPORTED, 0,
                                   "peer's muxers (early data) do not include /yamux/1.0.0");

@@ -313,7 +313,8 @@ int ipvm_p2p_host_new(struct uv_loop_s *loop, const ipvm_p2p_identity_t *id,
         rc = IPVM_ENOMEM;
     ipvm__noise_keypair(h->noise_sk, h->noise_pk);
     if (rc == 0)
-        rc = ipvm__noise_payload_build(id, h->noise_pk, &h->noise_payload);
+        rc = ipvm__noise_payload_build(id, h->noise_pk, true, &h->noise_payload);
+    h->early_muxer = true;
     if (rc == 0)
         rc = p2p_identify_init(h);
     if (rc == 0)
@@ -607,4 +608,11 @@ static void redial_bootstrap(ipvm_p2p_host_t *h)
             ipvm_log(IPVM_LOG_DEBUG, "p2p", "cannot dial bootstrap peer %s: %s", s,
                      ipvm_strerror(rc));
     }
+}
+
+int p2p_host_set_early_muxer(ipvm_p2p_host_t *h, bool on)
+{
+    ipvm_buf_clear(&h->noise_payload);
+    h->early_muxer = on;
+    return ipvm__noise_payload_build(h->id, h->noise_pk, on, &h->noise_payload);
 }

@@ -176,6 +176,7 @@ struct ipvm_p2p_host_s {
     const ipvm_p2p_identity_t *id;
     uint8_t noise_sk[32], noise_pk[32]; /* static noise key, per process (spec: not stored) */
     ipvm_buf_t noise_payload;           /* signed once, sent in every handshake */
+    bool early_muxer;                   /* our payload lists /yamux/1.0.0 (inlined muxer) */
     uv_tcp_t listeners[P2P_MAX_LISTENERS];
     size_t nlisteners;
     ipvm_multiaddr_t listen_addrs[P2P_MAX_LISTENERS];
@@ -226,6 +227,9 @@ void p2p_conn_flush(p2p_conn_t *c);
 /* The stream layer's entry for a new inbound yamux stream. */
 void p2p_stream_inbound(p2p_conn_t *c, ipvm__ymx_stream_t *ys);
 
+/* Whether our handshake payload offers the muxer as early data (default yes; off makes both
+ * sides agree on it with multistream, as peers without the extension do). */
+IPVM_MUST_CHECK int p2p_host_set_early_muxer(ipvm_p2p_host_t *h, bool on);
 /* Our listen addresses with 0.0.0.0 / :: expanded to the interfaces' addresses. */
 size_t p2p_host_public_addrs(const ipvm_p2p_host_t *h, ipvm_multiaddr_t *out, size_t max);
 

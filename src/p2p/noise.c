@@ -137,7 +137,7 @@ void ipvm__noise_keypair(uint8_t sk[32], uint8_t pk[32])
 }
 
 int ipvm__noise_payload_build(const ipvm_p2p_identity_t *id, const uint8_t s_pk[32],
-                              ipvm_buf_t *out)
+                              bool early_muxer, ipvm_buf_t *out)
 {
     uint8_t key[IPVM_P2P_ED25519_PUBKEY_PB], sig[64], msg[sizeof SIG_PREFIX - 1 + 32];
     char *muxers[1] = {(char *)IPVM__P2P_YAMUX_PROTO};
@@ -154,7 +154,7 @@ int ipvm__noise_payload_build(const ipvm_p2p_identity_t *id, const uint8_t s_pk[
     p.identity_key.len = sizeof key;
     p.identity_sig.data = sig;
     p.identity_sig.len = sizeof sig;
-    p.extensions = &ext;
+    p.extensions = early_muxer ? &ext : NULL;
     size_t n = p2p__pb__noise__noise_handshake_payload__get_packed_size(&p);
     int rc = ipvm_buf_reserve(out, n);
     if (rc)

@@ -109,7 +109,8 @@ void ipvm__noise_keypair(uint8_t sk[32], uint8_t pk[32]);
 /* The NoiseHandshakePayload for our static key: identity key, its signature over
  * "noise-libp2p-static-key:" || s_pk, and our muxer list (inlined muxer negotiation). */
 IPVM_MUST_CHECK int ipvm__noise_payload_build(const ipvm_p2p_identity_t *id,
-                                              const uint8_t s_pk[32], ipvm_buf_t *out);
+                                              const uint8_t s_pk[32], bool early_muxer,
+                                              ipvm_buf_t *out);
 /* Verifies a peer's payload against hs->rs and fills hs->remote*. IPVM_EHANDSHAKE. */
 int ipvm__noise_payload_verify(ipvm__noise_hs_t *hs, const uint8_t *p, size_t n,
                                ipvm_error_t *err);

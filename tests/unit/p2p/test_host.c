@@ -2,6 +2,8 @@
 /* Two ipvm hosts on loopback: connection upgrade, identify, ping, peers. */
 #include "p2p_test.h"
 
+#include "p2p/host.h"
+
 typedef struct {
     bool done;
     int status;
@@ -59,5 +61,22 @@ IPVM_TEST(p2p, host_connect_identify_ping)
     /* a second dial reuses the connection */
     tnode_connect(&loop, &n[1], &n[0]);
     IPVM_ASSERT_EQ(ipvm_p2p_peer_count(n[0].host), 1);
+    tnodes_stop(&loop, n, 2);
+}
+
+/* Without early muxer data on one side both agree on yamux with multistream. */
+IPVM_TEST(p2p, host_muxer_by_multistream)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    tnode_t n[2];
+    tnode_start(&n[0], &loop, false);
+    tnode_start(&n[1], &loop, false);
+    IPVM_ASSERT_OK(p2p_host_set_early_muxer(n[1].host, false));
+    tnode_connect(&loop, &n[0], &n[1]);
+    ping_res_t r = {0};
+    IPVM_ASSERT_OK(ipvm_p2p_ping(n[1].host, ipvm_p2p_identity_peer_id(n[0].id), on_ping, &r));
+    IPVM_ASSERT(run_until(&loop, &r.done, 5000));
+    IPVM_ASSERT_OK(r.status);
     tnodes_stop(&loop, n, 2);
 }

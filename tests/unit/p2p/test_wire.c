@@ -136,7 +136,7 @@ static void party_init(party_t *p, bool initiator)
     memset(p, 0, sizeof *p);
     IPVM_ASSERT_OK(ipvm_p2p_identity_generate(&p->id));
     ipvm__noise_keypair(p->s_sk, p->s_pk);
-    IPVM_ASSERT_OK(ipvm__noise_payload_build(p->id, p->s_pk, &p->payload));
+    IPVM_ASSERT_OK(ipvm__noise_payload_build(p->id, p->s_pk, true, &p->payload));
     ipvm__noise_hs_init(&p->hs, initiator, p->s_sk, p->s_pk, p->payload.data, p->payload.len);
 }
 
@@ -238,7 +238,7 @@ IPVM_TEST(p2p, noise_rejects_tampering)
     uint8_t other_s_sk[32], other_s_pk[32];
     ipvm__noise_keypair(other_s_sk, other_s_pk);
     ipvm_buf_dispose(&b.payload);
-    IPVM_ASSERT_OK(ipvm__noise_payload_build(b.id, other_s_pk, &b.payload)); /* wrong key */
+    IPVM_ASSERT_OK(ipvm__noise_payload_build(b.id, other_s_pk, true, &b.payload)); /* wrong key */
     b.hs.payload = b.payload.data;
     b.hs.payload_len = b.payload.len;
     IPVM_ASSERT_OK(pass(&a, &b, -1, &err));

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Interop with js-libp2p from npm (the reference implementation): each side dials the other;
+ * the connection upgrade (multistream, Noise, Yamux), identify and ping work both ways;
+ * gossipsub messages and DHT records cross in both directions. */
+#include "unit/p2p/jspeer.h"
+
+#include "p2p/host.h"
+
+#include <stdio.h>
+
+typedef struct {
+    bool done;
+    int status;
+    uint64_t rtt;
+} ping_res_t;
+
+static void on_ping(ipvm_p2p_host_t *h, int status, uint64_t rtt_us, void *data)
+{
+    (void)h;
+    ping_res_t *r = data;
+    r->done = true;
+    r->status = status;
+    r->rtt = rtt_us;
+}
+
+typedef struct {
+    const char *want;
+    char agent[128];
+    bool found;
+} agent_t;
+
+static void find_agent(const ipvm_p2p_peer_info_t *p, void *data)
+{
+    agent_t *a = data;
+    char s[IPVM_P2P_PEER_ID_STR];
+    if (strcmp(ipvm_p2p_peer_id_str(&p->id, s), a->want) == 0) {
+        a->found = true;
+        snprintf(a->agent, sizeof a->agent, "%s", p->agent);
+    }
+}
+
+static bool js_identified(void *data)
+{
+    tnode_t *n = data;
+    return n->events[IPVM_P2P_EV_IDENTIFIED] > 0;
+}
+
+/* After a connection (either direction): identify and ping both ways. */
+static void check_link(uv_loop_t *loop, tnode_t *n, jspeer_t *js)
+{
+    char buf[512];
+    IPVM_ASSERT_MSG(run_until_fn(loop, js_identified, n, 10000), "ipvm never identified js");
+    agent_t a = {.want = js->peer};
+    ipvm_p2p_each_peer(n->host, find_agent, &a);
+    IPVM_ASSERT(a.found);
+    IPVM_ASSERT_STREQ(a.agent, "js-libp2p-interop");
+    /* js's view of us, from identify */
+    snprintf(buf, sizeof buf, "\"cmd\":\"peer\",\"peer\":\"%s\"",
+             ipvm_p2p_identity_peer_id_str(n->id));
+    const ipvm_ipld_t *r = NULL;
+    for (int i = 0; i < 50; i++) { /* identify runs in the background on the js side */
+        r = jspeer_ok(js, buf, 5000);
+        if (strncmp(jfield(r, "agent"), "ipvm/", 5) == 0)
+            break;
+        uv_sleep(100);
+        uv_run(loop, UV_RUN_NOWAIT);
+    }
+    IPVM_ASSERT_STRCONTAINS(jfield(r, "agent"), "ipvm/");
+    const ipvm_ipld_t *protos = ipvm_ipld_map_get(r, "protocols");
+    bool has_ping = false;
+    for (size_t i = 0; protos && i < protos->u.list.len; i++)
+        has_ping |= strcmp(protos->u.list.items[i]->u.str.ptr, "/ipfs/ping/1.0.0") == 0;
+    IPVM_ASSERT_MSG(has_ping, "js did not learn our protocols from identify");
+    /* js pings us */
+    snprintf(buf, sizeof buf, "\"cmd\":\"ping\",\"peer\":\"%s\"",
+             ipvm_p2p_identity_peer_id_str(n->id));
+    r = jspeer_ok(js, buf, 10000);
+    IPVM_ASSERT(ipvm_ipld_map_get(r, "rtt") != NULL);
+    /* we ping js */
+    ipvm_peer_id_t jsid;
+    IPVM_ASSERT_OK(ipvm_p2p_peer_id_parse(js->peer, strlen(js->peer), &jsid, NULL));
+    ping_res_t pr = {0};
+    IPVM_ASSERT_OK(ipvm_p2p_ping(n->host, &jsid, on_ping, &pr));
+    IPVM_ASSERT(run_until(loop, &pr.done, 10000));
+    IPVM_ASSERT_OK(pr.status);
+}
+
+IPVM_TEST(p2p, interop_js_dials_ipvm)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    tnode_t n = {0};
+    tnode_start(&n, &loop, false);
+    jspeer_t js;
+    jspeer_start(&js, &loop, NULL);
+    char buf[512];
+    snprintf(buf, sizeof buf, "\"cmd\":\"dial\",\"addr\":\"%s\"", n.addr);
+    const ipvm_ipld_t *r = jspeer_call(&js, buf, 15000);
+    IPVM_ASSERT_MSG(strcmp(jfield(r, "peer"), ipvm_p2p_identity_peer_id_str(n.id)) == 0,
+                    "js dial failed: %s", jfield(r, "error"));
+    check_link(&loop, &n, &js);
+    IPVM_ASSERT_EQ(n.events[IPVM_P2P_EV_CONNECTED], 1);
+    jspeer_stop(&js);
+    tnodes_stop(&loop, &n, 1);
+}
+
+static void on_dial(ipvm_p2p_host_t *h, int status, const ipvm_peer_id_t *peer, void *data)
+{
+    (void)h;
+    (void)peer;
+    ping_res_t *r = data;
+    r->status = status;
+    r->done = true;
+}
+
+IPVM_TEST(p2p, interop_ipvm_dials_js)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    tnode_t n = {0};
+    tnode_start(&n, &loop, false);
+    /* no early muxer data from us: yamux is agreed with multistream inside Noise, the way
+     * peers without the extension (rust-libp2p 0.53, Homestar's) do it */
+    IPVM_ASSERT_OK(p2p_host_set_early_muxer(n.host, false));
+    jspeer_t js;
+    jspeer_start(&js, &loop, NULL);
+    ipvm_multiaddr_t ma;
+    ipvm_error_t err = {0};
+    IPVM_ASSERT_OK_ERR(ipvm_multiaddr_parse(js.addr, strlen(js.addr), &ma, &err), &err);
+    ping_res_t d = {0};
+    IPVM_ASSERT_OK(ipvm_p2p_dial(n.host, &ma, on_dial, &d));
+    IPVM_ASSERT(run_until(&loop, &d.done, 15000));
+    IPVM_ASSERT_OK(d.status);
+    check_link(&loop, &n, &js);
+    jspeer_stop(&js);
+    tnodes_stop(&loop, &n, 1);
+}
