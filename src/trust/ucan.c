@@ -504,3 +504,64 @@ int ipvm_ucan_payload_json(const ipvm_ucan_t *u, unsigned flags, ipvm_buf_t *out
 {
     return ipvm_dagjson_encode(u->payload, flags, out, err);
 }
+
+/* ---- token files ----------------------------------------------------------------------------- */
+
+static bool is_space(uint8_t c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/* One whitespace-free word: a JWT (two dots) or base64 of an envelope, either alphabet. */
+static int read_word(const char *w, size_t n, ipvm_arena_t *arena,
+                     int (*fn)(void *, bool, const uint8_t *, size_t), void *data,
+                     ipvm_error_t *err)
+{
+    const char *d1 = memchr(w, '.', n);
+    if (d1 && memchr(d1 + 1, '.', n - (size_t)(d1 + 1 - w)))
+        return fn(data, true, (const uint8_t *)w, n);
+    while (n && w[n - 1] == '=')
+        n--;
+    bool url = memchr(w, '-', n) || memchr(w, '_', n);
+    ipvm_buf_t b = IPVM_BUF_INIT;
+    ipvm_error_t e2;
+    ipvm_error_clear(&e2);
+    int rc = ipvm_base_decode(url ? IPVM_BASE64URL : IPVM_BASE64, w, n, &b, &e2);
+    if (rc != 0) {
+        ipvm_buf_dispose(&b);
+        return ipvm_error_set(err, rc == IPVM_ENOMEM ? rc : IPVM_EUCAN, IPVM_NO_OFFSET,
+                              "'%.24s…' is neither a base64 UCAN envelope nor a JWT: %s", w,
+                              e2.msg);
+    }
+    uint8_t *copy = ipvm_arena_memdup(arena, b.data ? b.data : (const uint8_t *)"", b.len);
+    size_t len = b.len;
+    ipvm_buf_dispose(&b);
+    if (copy == NULL)
+        return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
+    return fn(data, false, copy, len);
+}
+
+int ipvm_ucan_read_tokens(const uint8_t *buf, size_t len, ipvm_arena_t *arena,
+                          int (*fn)(void *data, bool is_jwt, const uint8_t *bytes, size_t n),
+                          void *data, ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF((buf == NULL && len) || arena == NULL || fn == NULL);
+    if (len && buf[0] == 0x82) /* a raw DAG-CBOR envelope: a 2-element list */
+        return fn(data, false, buf, len);
+    size_t i = 0, found = 0;
+    int rc = 0;
+    while (rc == 0 && i < len) {
+        while (i < len && is_space(buf[i]))
+            i++;
+        size_t start = i;
+        while (i < len && !is_space(buf[i]))
+            i++;
+        if (i > start) {
+            found++;
+            rc = read_word((const char *)buf + start, i - start, arena, fn, data, err);
+        }
+    }
+    if (rc == 0 && found == 0)
+        rc = ipvm_error_set(err, IPVM_EUCAN, IPVM_NO_OFFSET, "no UCAN token in the input");
+    return rc;
+}
