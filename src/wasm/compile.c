@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The two compilers of the generated C. libtcc compiles in memory, in milliseconds, so a new
+ * module's first call happens at once (tier 1); gcc -O2 -ffp-contract=off (no -march, no
+ * -ffast-math: float results must not depend on the machine) writes a .so in the background
+ * (tier 2), which is kept in the disk cache and dlopened. Every compiled object carries the
+ * glue's stamp; nothing of it is used before the stamp matches this runtime. */
+#define _GNU_SOURCE
+#include "wasm/core_int.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libtcc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Fixed flags: the result of float code must not depend on the compiling machine. */
+static const char *const gcc_flags[] = {
+    "-O2", "-ffp-contract=off", "-fPIC", "-shared", "-fvisibility=hidden",
+    "-fstack-clash-protection", "-fno-strict-aliasing", "-w", "-g0", NULL};
+
+static bool stamp_ok(const ipvm__glue_t *g, const char *key, unsigned fuel_kind,
+                     ipvm_error_t *err)
+{
+    if (g == NULL)
+        return ipvm_error_set(err, IPVM_ESTALE, IPVM_NO_OFFSET,
+                              "compiled code has no ipvm stamp"), false;
+    if (g->magic != IPVM__GLUE_MAGIC || g->version != IPVM__GLUE_VERSION)
+        return ipvm_error_set(err, IPVM_ESTALE, IPVM_NO_OFFSET,
+                              "compiled code has stamp %08x v%u, this runtime wants %08x v%u",
+                              g->magic, g->version, IPVM__GLUE_MAGIC, IPVM__GLUE_VERSION), false;
+    /* a guard-page build run by a bounds-check runtime (or the reverse) reads host memory */
+    if (g->guard_pages != IPVM__RT_GUARD_PAGES)
+        return ipvm_error_set(err, IPVM_ESTALE, IPVM_NO_OFFSET,
+                              "compiled code is for %s mode, this runtime uses %s mode",
+                              g->guard_pages ? "guard-page" : "bounds-check",
+                              IPVM__RT_GUARD_PAGES ? "guard-page" : "bounds-check"), false;
+    if (g->fuel_kind != fuel_kind)
+        return ipvm_error_set(err, IPVM_ESTALE, IPVM_NO_OFFSET,
+                              "compiled code counts fuel differently (%u, want %u)", g->fuel_kind,
+                              fuel_kind), false;
+    if (strncmp(g->key, key, sizeof g->key) != 0)
+        return ipvm_error_set(err, IPVM_ESTALE, IPVM_NO_OFFSET,
+                              "compiled code is for another module or toolchain (key %.16s, "
+                              "want %.16s)", g->key, key), false;
+    return true;
+}
+
+/* ---- libtcc -------------------------------------------------------------------------------- */
+static pthread_mutex_t tcc_lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct tcc_msg_s {
+    char text[300];
+} tcc_msg_t;
+
+static void tcc_error(void *opaque, const char *msg)
+{
+    tcc_msg_t *m = opaque;
+    if (m->text[0] == '\0')
+        snprintf(m->text, sizeof m->text, "%s", msg);
+}
+
+int ipvm__compile_tcc(const char *c, size_t len, const char *key, ipvm__code_t **out,
+                      ipvm_error_t *err)
+{
+    *out = NULL;
+    const char *prelude = ipvm__wasm_prelude(IPVM__FUEL_SLOT);
+    size_t plen = strlen(prelude);
+    char *src = ipvm_malloc(plen + len + 1);
+    ipvm__code_t *code = ipvm_calloc(1, sizeof *code);
+    if (!src || !code) {
+        ipvm_free(src);
+        ipvm_free(code);
+        return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
+    }
+    memcpy(src, prelude, plen);
+    memcpy(src + plen, c, len);
+    src[plen + len] = '\0';
+    tcc_msg_t msg = {{0}};
+    int rc = 0;
+    pthread_mutex_lock(&tcc_lock); /* libtcc 0.9.27 is not reentrant */
+    TCCState *s = tcc_new();
+    if (s == NULL) {
+        rc = ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "tcc_new failed");
+        goto unlock;
+    }
+    tcc_set_error_func(s, &msg, tcc_error);
+    tcc_set_output_type(s, TCC_OUTPUT_MEMORY);
+    tcc_set_options(s, "-w");
+    for (const ipvm__rt_sym_t *y = ipvm__rt_symbols(); y->name; y++)
+        tcc_add_symbol(s, y->name, y->addr);
+    if (tcc_compile_string(s, src) < 0 || tcc_relocate(s, TCC_RELOCATE_AUTO) < 0) {
+        rc = ipvm_error_set(err, IPVM_ECOMPILE, IPVM_NO_OFFSET, "tcc: %s",
+                            msg.text[0] ? msg.text : "compilation failed");
+        tcc_delete(s);
+        goto unlock;
+    }
+    code->glue = tcc_get_symbol(s, "ipvm_glue_v1");
+    code->tcc = s;
+unlock:
+    pthread_mutex_unlock(&tcc_lock);
+    ipvm_free(src);
+    if (rc == 0 && !stamp_ok(code->glue, key, IPVM__FUEL_SLOT, err)) {
+        rc = IPVM_ESTALE;
+        ipvm__code_free(code);
+        code = NULL;
+    }
+    if (rc) {
+        ipvm_free(code);
+        return rc;
+    }
+    *out = code;
+    return 0;
+}
+
+void ipvm__code_free(ipvm__code_t *code)
+{
+    if (code == NULL)
+        return;
+    if (code->tcc) {
+        pthread_mutex_lock(&tcc_lock);
+        tcc_delete(code->tcc);
+        pthread_mutex_unlock(&tcc_lock);
+    }
+    if (code->dl)
+        dlclose(code->dl);
+    ipvm_free(code);
+}
+
+/* ---- gcc ----------------------------------------------------------------------------------- */
+static pthread_once_t gcc_once = PTHREAD_ONCE_INIT;
+static char gcc_path[4096];
+static char gcc_ident[512];
+
+/* Finds gcc on PATH and asks its version. */
+static void gcc_setup(void)
+{
+    const char *path = getenv("PATH");
+    if (path == NULL || *path == '\0')
+        path = "/usr/bin:/bin";
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, ":");
+        char cand[4096];
+        snprintf(cand, sizeof cand, "%.*s/gcc", (int)n, p);
+        if (n && access(cand, X_OK) == 0) {
+            snprintf(gcc_path, sizeof gcc_path, "%s", cand);
+            break;
+        }
+        p += n + (p[n] == ':');
+    }
+    if (gcc_path[0] == '\0')
+        return;
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "'%s' -dumpfullversion 2>/dev/null", gcc_path);
+    FILE *f = popen(cmd, "r");
+    char ver[64] = "";
+    if (f) {
+        if (fgets(ver, sizeof ver, f) == NULL)
+            ver[0] = '\0';
+        pclose(f);
+    }
+    ver[strcspn(ver, "\r\n")] = '\0';
+    if (ver[0] == '\0') {
+        gcc_path[0] = '\0';
+        return;
+    }
+    size_t o = (size_t)snprintf(gcc_ident, sizeof gcc_ident, "gcc %s", ver);
+    for (int k = 0; gcc_flags[k] && o < sizeof gcc_ident; k++)
+        o += (size_t)snprintf(gcc_ident + o, sizeof gcc_ident - o, " %s", gcc_flags[k]);
+}
+
+const char *ipvm__gcc_id(void)
+{
+    pthread_once(&gcc_once, gcc_setup);
+    return gcc_path[0] ? gcc_ident : NULL;
+}
+
+/* fork + exec gcc at low priority with a memory and CPU ceiling, so a huge module cannot take
+ * the node down; output and diagnostics into files. */
+static int run_gcc(const char *c_path, const char *so_path, const char *log_path)
+{
+    char *argv[32];
+    int n = 0;
+    argv[n++] = gcc_path;
+    for (int k = 0; gcc_flags[k]; k++)
+        argv[n++] = (char *)gcc_flags[k];
+    argv[n++] = "-o";
+    argv[n++] = (char *)so_path;
+    argv[n++] = (char *)c_path;
+    argv[n++] = "-lm";
+    argv[n] = NULL;
+    int logfd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (logfd < 0)
+        return -errno;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(logfd);
+        return -e;
+    }
+    if (pid == 0) {
+        struct rlimit as = {4ull << 30, 4ull << 30}, cpu = {900, 900};
+        setrlimit(RLIMIT_AS, &as);
+        setrlimit(RLIMIT_CPU, &cpu);
+        setpriority(PRIO_PROCESS, 0, 10);
+        dup2(logfd, 1);
+        dup2(logfd, 2);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        execv(gcc_path, argv);
+        _exit(127);
+    }
+    close(logfd);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -errno;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+int ipvm__compile_gcc(const char *c, size_t len, const char *so_path, ipvm_error_t *err)
+{
+    if (ipvm__gcc_id() == NULL)
+        return ipvm_error_set(err, IPVM_ECOMPILE, IPVM_NO_OFFSET,
+                              "gcc not found on PATH; install build-essential");
+    size_t pl = strlen(so_path) + 64;
+    char *c_path = ipvm_malloc(pl), *tmp_so = ipvm_malloc(pl), *log = ipvm_malloc(pl);
+    int rc = 0;
+    if (!c_path || !tmp_so || !log) {
+        rc = ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
+        goto done;
+    }
+    long tag = (long)getpid() ^ ((long)(uintptr_t)&rc << 8);
+    snprintf(c_path, pl, "%s.%lx.c", so_path, tag);
+    snprintf(tmp_so, pl, "%s.%lx.tmp", so_path, tag);
+    snprintf(log, pl, "%s.%lx.log", so_path, tag);
+    const char *prelude = ipvm__wasm_prelude(IPVM__FUEL_TLS);
+    FILE *f = fopen(c_path, "wb");
+    if (f == NULL || fwrite(prelude, 1, strlen(prelude), f) != strlen(prelude) ||
+        fwrite(c, 1, len, f) != len) {
+        if (f)
+            fclose(f);
+        rc = ipvm_error_set(err, IPVM_ECOMPILE, IPVM_NO_OFFSET, "cannot write %s: %s", c_path,
+                            strerror(errno));
+        goto done;
+    }
+    fclose(f);
+    int st = run_gcc(c_path, tmp_so, log);
+    if (st != 0) {
+        ipvm_buf_t msg = IPVM_BUF_INIT;
+        if (ipvm_file_read(log, &msg, NULL) != 0)
+            ipvm_buf_clear(&msg);
+        rc = ipvm_error_set(err, IPVM_ECOMPILE, IPVM_NO_OFFSET, "gcc failed (status %d): %.200s",
+                            st, msg.data ? (char *)msg.data : "");
+        ipvm_buf_dispose(&msg);
+        unlink(tmp_so);
+    } else if (rename(tmp_so, so_path) != 0) {
+        rc = ipvm_error_set(err, IPVM_ECOMPILE, IPVM_NO_OFFSET, "cannot rename %s: %s", tmp_so,
+                            strerror(errno));
+        unlink(tmp_so);
+    }
+    unlink(c_path);
+    unlink(log);
+done:
+    ipvm_free(c_path);
+    ipvm_free(tmp_so);
+    ipvm_free(log);
+    return rc;
+}
+
+int ipvm__code_open(const char *so_path, const char *key, ipvm__code_t **out, ipvm_error_t *err)
+{
+    *out = NULL;
+    if (access(so_path, R_OK) != 0)
+        return ipvm_error_set(err, IPVM_ENOENT, IPVM_NO_OFFSET, "%s: not cached", so_path);
+    void *dl = dlopen(so_path, RTLD_NOW | RTLD_LOCAL);
+    if (dl == NULL)
+        return ipvm_error_set(err, IPVM_ECOMPILE, IPVM_NO_OFFSET, "dlopen %s: %s", so_path,
+                              dlerror());
+    const ipvm__glue_t *g = dlsym(dl, "ipvm_glue_v1");
+    if (!stamp_ok(g, key, IPVM__FUEL_TLS, err)) {
+        dlclose(dl);
+        return IPVM_ESTALE;
+    }
+    ipvm__code_t *code = ipvm_calloc(1, sizeof *code);
+    if (code == NULL) {
+        dlclose(dl);
+        return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
+    }
+    code->glue = g;
+    code->dl = dl;
+    code->gcc = true;
+    *out = code;
+    return 0;
+}
+
+bool ipvm__rt_symbols_exported(void)
+{
+    /* a dlopened .so finds the runtime only when the program was linked with -rdynamic */
+    return dlsym(RTLD_DEFAULT, "wasm_rt_trap") != NULL &&
+           dlsym(RTLD_DEFAULT, "ipvm_rt_host_call") != NULL;
+}

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* core_int.h: what the files of the Wasm engine core share among themselves (not the ABI):
+ * the parsed module (parse.c), the translation to C (translate.c), compiled code objects and
+ * the compilers (compile.c), the runtime's per-thread state and trap codes (rt.c), host
+ * functions (host.c), and the module and instance structs (engine.c). */
+#ifndef IPVM_WASM_CORE_INT_H
+#define IPVM_WASM_CORE_INT_H
+
+#include "wasm/wasm_int.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+
+/* ------------------------------------------------------------------------------------------
+ * parse.c: our own reader of the binary format (Wasm core spec 2.0, chapter 5). It checks the
+ * structure, every index and the features wasm2c 1.0.32 can translate, and keeps what the
+ * engine needs. wasm2c's own validator then type-checks the code.
+ * ---------------------------------------------------------------------------------------- */
+
+/* Limits on what we accept (those of the JS API, "Implementation-defined limits"), so no
+ * hostile module can make wasm2c or the C compilers allocate without bound. */
+#define IPVM__WASM_MAX_MODULE (64u << 20)
+#define IPVM__WASM_MAX_TYPES 1000000u
+#define IPVM__WASM_MAX_FUNCS 1000000u
+#define IPVM__WASM_MAX_IMPORTS 100000u
+#define IPVM__WASM_MAX_EXPORTS 100000u
+#define IPVM__WASM_MAX_GLOBALS 1000000u
+#define IPVM__WASM_MAX_DATA_SEGMENTS 100000u
+#define IPVM__WASM_MAX_ELEM_SEGMENTS 10000000u
+#define IPVM__WASM_MAX_TABLES 100000u
+#define IPVM__WASM_MAX_TABLE_SIZE 10000000u
+#define IPVM__WASM_MAX_FUNC_PARAMS 1000u
+#define IPVM__WASM_MAX_FUNC_RESULTS 1000u
+#define IPVM__WASM_MAX_BODY 7654321u
+#define IPVM__WASM_MAX_LOCALS 50000u
+#define IPVM__WASM_MAX_BR_TABLE 1000000u
+#define IPVM__WASM_MAX_NESTING 10000u
+#define IPVM__WASM_MAX_PAGES 65535u /* wasm_rt_memory_t.size is a u32: 4 GiB - 64 KiB */
+
+typedef struct ipvm__wasm_functype_s {
+    uint32_t nparams, nresults;
+    const uint8_t *params, *results; /* value types, one byte each, pointing into the module */
+} ipvm__wasm_functype_t;
+
+typedef struct ipvm__wasm_span_s {
+    uint32_t off, len; /* bytes [off, off+len) of the core module */
+} ipvm__wasm_span_t;
+
+typedef struct ipvm__wasm_custom_s {
+    ipvm__wasm_span_t name, data;
+} ipvm__wasm_custom_t;
+
+typedef struct ipvm__wasm_section_s {
+    uint8_t id;
+    uint32_t start;         /* offset of the id byte */
+    ipvm__wasm_span_t body; /* the payload after the size */
+} ipvm__wasm_section_t;
+
+/* A parsed core module. Everything lives in the arena given to ipvm__wasm_parse; spans point
+ * into the bytes given to it, which must outlive this. */
+typedef struct ipvm__wasm_info_s {
+    const uint8_t *bytes;
+    size_t len;
+    ipvm__wasm_functype_t *types;
+    uint32_t ntypes;
+    uint32_t nfuncs;       /* imported + defined */
+    uint32_t nimported;    /* imported functions come first in the function index space */
+    uint32_t *func_type;   /* [nfuncs] type index of every function */
+    uint8_t *func_flags;   /* [nfuncs - nimported] IPVM__WASM_FN_* of each defined function */
+    ipvm__wasm_import_t *imports; /* [nimported], the function imports */
+    ipvm__wasm_export_t *exports; /* function exports, in export-section order */
+    uint32_t nexports;
+    bool has_memory;
+    uint32_t mem_min, mem_max; /* pages; mem_max is 65536 when the module gives none */
+    bool mem_has_max;
+    bool memory_exported;
+    uint32_t ntables, nglobals, nelems, ndata;
+    bool has_data_count;
+    int64_t start; /* start function index, or -1 */
+    ipvm__wasm_custom_t *customs;
+    uint32_t ncustoms;
+    ipvm__wasm_section_t *sections; /* every section in file order */
+    uint32_t nsections;
+    uint32_t nloops; /* loop instructions in all bodies */
+} ipvm__wasm_info_t;
+
+#define IPVM__WASM_FN_CALLS 1u /* the body contains call or call_indirect (not a leaf) */
+#define IPVM__WASM_FN_LOOPS 2u /* the body contains a loop */
+
+/* Parses and checks a core module (version 1). Errors: IPVM_EWASM (malformed: what and the
+ * byte offset), IPVM_EWASMUNSUPPORTED (a feature wasm2c 1.0.32 or ipvm does not support:
+ * SIMD, threads, memory64, exceptions, tail calls, multiple memories, imported memories,
+ * tables or globals), IPVM_ENOMEM. On failure *out holds nothing useful. Any thread. */
+int ipvm__wasm_parse(const uint8_t *bytes, size_t len, ipvm_arena_t *arena,
+                     ipvm__wasm_info_t *out, ipvm_error_t *err);
+/* "i32", "i64", "f32", "f64", "funcref", "externref", "v128" or "?". */
+const char *ipvm__wasm_valtype_name(uint8_t t);
+
+/* ------------------------------------------------------------------------------------------
+ * translate.c: a renamed copy of the module for wasm2c, wasm2c itself, the fuel pass over its
+ * C, and our glue (instance size, instantiate, free, memory, one uniform trampoline per
+ * export, the host import thunks, the stamp).
+ * ---------------------------------------------------------------------------------------- */
+
+/* The glue's view, shared with the generated code (translate.c writes the same layout into
+ * the C it emits). The stamp is checked before anything else of a compiled object is used. */
+#define IPVM__GLUE_MAGIC 0x49505647u /* "IPVG" */
+#define IPVM__GLUE_VERSION 1u
+#define IPVM__FUEL_TLS 1u  /* counter: the host's initial-exec TLS ipvm_rt_fuel (gcc) */
+#define IPVM__FUEL_SLOT 2u /* counter: the word before the guest instance (tcc: no TLS) */
+
+typedef void (*ipvm__tramp_t)(void *inst, const uint64_t *args, uint64_t *results);
+typedef struct ipvm__glue_s {
+    uint32_t magic, version;
+    uint32_t guard_pages; /* WASM_RT_MEMCHECK_SIGNAL_HANDLER the code was compiled with */
+    uint32_t fuel_kind;   /* IPVM__FUEL_TLS or IPVM__FUEL_SLOT */
+    char key[72];         /* the cache key it was compiled for (hex) */
+    uint64_t instance_size;
+    uint32_t nexports, nimports;
+    void (*init_module)(void);
+    void (*instantiate)(void *inst, void *host);
+    void (*free)(void *inst);
+    void *(*memory)(void *inst); /* wasm_rt_memory_t* of memory 0, or NULL */
+    const ipvm__tramp_t *exports; /* [nexports], NULL where not callable */
+} ipvm__glue_t;
+
+/* Writes the module wasm2c sees: the same sections, custom sections dropped, function imports
+ * renamed "h"."f<i>", function exports renamed "e<i>", memory 0 exported as "mem", other
+ * exports dropped, so no name from the guest reaches the C (wasm2c 1.0.32 copies names
+ * unescaped into C comments). */
+int ipvm__wasm_rewrite(const ipvm__wasm_info_t *info, ipvm_buf_t *out);
+/* Runs wasm2c on the rewritten module and returns the tier-neutral C (one translation unit
+ * with the header inlined, fuel points marked, glue appended) in *c. `key` is the cache key
+ * recorded in the stamp. Errors: IPVM_ECOMPILE (wasm2c missing, failed or changed its
+ * output), IPVM_EWASM (wasm2c's validator refused the code: its message), IPVM_ENOMEM. */
+int ipvm__wasm_translate(const ipvm__wasm_info_t *info, const char *key, ipvm_buf_t *c,
+                         ipvm_error_t *err);
+/* The text that goes before the C for a tier: IPVM__FUEL_TLS for gcc, IPVM__FUEL_SLOT for
+ * tcc. */
+const char *ipvm__wasm_prelude(unsigned fuel_kind);
+/* "wasm2c 1.0.32" (what `wasm2c --version` says), computed once per process. */
+const char *ipvm__wasm2c_version(void);
+
+/* ------------------------------------------------------------------------------------------
+ * compile.c: the two tiers and the disk cache.
+ * ---------------------------------------------------------------------------------------- */
+typedef struct ipvm__code_s {
+    const ipvm__glue_t *glue;
+    void *tcc;    /* TCCState* for the tcc tier */
+    void *dl;     /* dlopen handle for the gcc tier */
+    bool gcc;     /* which tier */
+} ipvm__code_t;
+
+/* Compiles C (prelude added here) in memory with libtcc. Errors: IPVM_ECOMPILE, IPVM_ESTALE,
+ * IPVM_ENOMEM. Serialised on a process-wide lock: libtcc 0.9.27 keeps global state. */
+int ipvm__compile_tcc(const char *c, size_t len, const char *key, ipvm__code_t **out,
+                      ipvm_error_t *err);
+/* Compiles C with gcc into so_path (through a temporary file next to it, then rename). */
+int ipvm__compile_gcc(const char *c, size_t len, const char *so_path, ipvm_error_t *err);
+/* dlopens a compiled .so and checks its stamp against this runtime and `key`. Errors:
+ * IPVM_ENOENT (no file), IPVM_ESTALE (stamp mismatch: the file must not be used), IPVM_ECOMPILE
+ * (dlopen failed). */
+int ipvm__code_open(const char *so_path, const char *key, ipvm__code_t **out, ipvm_error_t *err);
+void ipvm__code_free(ipvm__code_t *code);
+/* The compiler and flags of the gcc tier ("gcc 12.2.0 -O2 ..."), or NULL when gcc is missing. */
+const char *ipvm__gcc_id(void);
+/* Whether the running program exports the runtime's symbols (built with -rdynamic), which a
+ * dlopened .so needs. */
+bool ipvm__rt_symbols_exported(void);
+
+/* ------------------------------------------------------------------------------------------
+ * rt.c: our wasm-rt.h runtime. Trap codes beyond wasm_rt_trap_t's: */
+#define IPVM__TRAP_FUEL 100     /* fuel ran out (or the wall clock set it to -1) */
+#define IPVM__TRAP_MEMLIMIT 101 /* the initial memory exceeds the memory limit */
+#define IPVM__TRAP_NOMEM 102    /* the host could not map memory or a table */
+#define IPVM__TRAP_EXIT 103     /* proc_exit */
+#define IPVM__TRAP_HOST 104     /* a host function refused the call (bad pointer...) */
+#define IPVM__TRAP_STACK_HOST 105 /* too little stack left to run a host function */
+
+/* Guard pages (1) on 64-bit targets, explicit bounds checks (0) elsewhere. */
+#if UINTPTR_MAX > 0xffffffffu
+#define IPVM__RT_GUARD_PAGES 1
+#else
+#define IPVM__RT_GUARD_PAGES 0
+#endif
+
+/* Per-thread state of the runtime. Set up by ipvm__rt_thread_init on the first call on each
+ * thread (sigaltstack, stack bounds) and torn down at thread exit. */
+typedef struct ipvm__rt_thread_s {
+    sigjmp_buf *jmp;              /* where traps go while guest code runs, else NULL */
+    struct ipvm__wasm_instance_s *cur; /* the instance running (or instantiating) here */
+    uintptr_t res_lo, res_hi;     /* the running instance's memory reservation */
+    uintptr_t stack_lo, stack_hi; /* this thread's stack */
+    void *altstack;               /* ours, or NULL when the thread already had one */
+    size_t altstack_size;
+    bool ready;
+} ipvm__rt_thread_t;
+
+int ipvm__rt_init(ipvm_error_t *err);
+ipvm__rt_thread_t *ipvm__rt_thread(void);
+int ipvm__rt_thread_init(ipvm_error_t *err);
+/* Bytes reserved for the data of a wasm_rt_memory_t (what the fault handler claims). */
+uint64_t ipvm__rt_memory_reserved(const void *wasm_rt_memory);
+/* The symbols generated code needs, for libtcc (name, address), NULL-terminated. */
+typedef struct ipvm__rt_sym_s {
+    const char *name;
+    const void *addr;
+} ipvm__rt_sym_t;
+const ipvm__rt_sym_t *ipvm__rt_symbols(void);
+
+/* ------------------------------------------------------------------------------------------
+ * The module and instance (engine.c) as host.c and rt.c see them.
+ * ---------------------------------------------------------------------------------------- */
+typedef int (*ipvm__host_fn_t)(struct ipvm__wasm_instance_s *i, const uint64_t *args,
+                               uint64_t *results);
+
+/* The guest instance follows this header directly: the tcc tier's code reads its fuel and
+ * stack limit at negative offsets from its instance pointer (IPVM__FUEL_SLOT). */
+typedef struct ipvm__slot_s {
+    _Alignas(16) int64_t stack_limit; /* instance[-2]: lowest address a tcc-compiled frame may start at */
+    volatile int64_t fuel; /* instance[-1]: the counter of tcc-compiled code */
+} ipvm__slot_t;
+
+struct ipvm__wasm_instance_s {
+    ipvm_wasm_module_t *module;        /* retained */
+    const ipvm__code_t *code;          /* the tier this instance runs on */
+    int trapped;                       /* 0, or the IPVM_ETRAP_* that ended this instance */
+    bool instantiated;
+    int64_t fuel_start;                /* fuel given (INT64_MAX for unlimited) */
+    int64_t fuel_left;                 /* between invokes */
+    volatile int64_t *_Atomic fuel_at; /* the counter in use while guest code runs */
+    atomic_flag fuel_lock;             /* guards fuel_at against the timer thread */
+    atomic_bool timed_out;
+    uint64_t time_ms;                  /* the wall-clock limit */
+    uint64_t created_ns, deadline_ns;  /* CLOCK_MONOTONIC */
+    uint32_t mem_cap_pages;            /* memory limit */
+    bool mem_refused;                  /* memory.grow was refused by the memory limit */
+    int exit_code;                     /* of proc_exit */
+    ipvm_buf_t log;                    /* the task log */
+    bool log_truncated;
+    struct ipvm__wasm_instance_s *tprev, *tnext; /* engine->timed, under engine->lock */
+    char trap_msg[160];                /* why a host function trapped */
+    ipvm__slot_t slot;                 /* must come last: the guest instance follows */
+    _Alignas(16) unsigned char guest[];
+};
+
+/* The memory of the instance (wasm_rt_memory_t*), or NULL. */
+void *ipvm__instance_rt_memory(ipvm__wasm_instance_t *i);
+/* Appends to the task log (capped); never fails (drops what does not fit). */
+void ipvm__instance_log(ipvm__wasm_instance_t *i, const char *s, size_t n);
+/* Called from generated code through the import thunks. */
+void ipvm_rt_host_call(void *host, uint32_t index, const uint64_t *args, uint64_t *results);
+
+/* host.c: the host function for an import, or NULL (then *why says what is wrong). */
+ipvm__host_fn_t ipvm__host_resolve(const ipvm__wasm_import_t *imp, const char **why);
+/* Whether the module name is one whose unknown fields get an ENOSYS stub (WASI preview 1). */
+bool ipvm__host_is_wasi(const char *module);
+
+/* engine.c accessors for host.c */
+ipvm__host_fn_t ipvm__module_host_fn(ipvm_wasm_module_t *m, uint32_t index);
+
+#endif /* IPVM_WASM_CORE_INT_H */

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The engine and module structs, shared by engine.c (loading, cache, gcc worker) and
+ * instance.c (instances, calls, limits, the timer). */
+#ifndef IPVM_WASM_ENGINE_INT_H
+#define IPVM_WASM_ENGINE_INT_H
+
+#include "wasm/core_int.h"
+
+enum { MOD_LOADING = 0, MOD_READY = 1 };
+
+struct gcc_job_s;
+
+struct ipvm_wasm_engine_s {
+    char *cache_dir;             /* NULL: no disk cache */
+    char private_dir[4200];      /* gcc's output directory when there is no cache */
+    ipvm_wasm_limits_t defaults; /* every field non-zero */
+    int gcc_tier;                /* 0, 1 or 2 as in ipvm_wasm_engine_opts_t */
+    bool probed, gcc_usable;
+    pthread_mutex_t lock;        /* everything below */
+    pthread_cond_t cond;         /* a load finished; a gcc job finished */
+    ipvm_wasm_module_t *modules; /* every loaded or loading module */
+    size_t nmodules;
+    uint64_t clock;              /* for least-recently-used eviction */
+    struct gcc_job_s *jobs;      /* queued gcc compiles */
+    int jobs_pending;            /* queued or running */
+    pthread_cond_t job_cond;
+    pthread_t worker;
+    bool worker_started, stopping;
+    /* wall-clock limits: instances with a deadline, and the thread that enforces them */
+    ipvm__wasm_instance_t *timed;
+    pthread_cond_t timer_cond;
+    pthread_t timer;
+    uint64_t timer_next;         /* when the timer wakes next */
+    bool timer_started;
+};
+
+struct ipvm_wasm_module_s {
+    ipvm_wasm_engine_t *engine;
+    atomic_int refs;             /* callers' references + 1 for the engine's table */
+    uint8_t hash[32];            /* sha2-256 of the bytes given to load */
+    char hash_hex[65];
+    char key[65];                /* cache key of the compiled code */
+    uint8_t *orig;               /* the bytes as given (owned) */
+    size_t orig_len;
+    const uint8_t *core;         /* the core module (into orig) */
+    size_t core_len;
+    bool is_component;
+    ipvm_arena_t arena;          /* info lives here */
+    ipvm__wasm_info_t info;
+    ipvm__host_fn_t *host;       /* [info.nimported] */
+    void *abi;
+    ipvm__code_t *tcc;           /* tier 1, when compiled in this process */
+    _Atomic(ipvm__code_t *) gcc; /* tier 2, once there */
+    atomic_bool cached;          /* the .so is in the disk cache */
+    bool from_cache;             /* loaded from the disk cache: nothing was compiled */
+    int state;                   /* MOD_*, under engine->lock */
+    uint64_t last_used;
+    ipvm_wasm_module_t *next;    /* engine->modules */
+};
+
+/* Runs the code's init_module under a trap guard. */
+int ipvm__code_init(ipvm__code_t *code, ipvm_error_t *err);
+const ipvm__code_t *ipvm__module_code(ipvm_wasm_module_t *m);
+void ipvm__engine_wait_jobs(ipvm_wasm_engine_t *e);
+
+#endif

@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ipvm's own implementation of the wasm-rt.h interface that wasm2c 1.0.32's output calls
+ * (Debian's wasm-rt-impl.c was the reference for behaviour only). Differences that matter:
+ * trap state and the jump buffer are per thread; every thread that runs guest code gets its
+ * own signal stack; a memory's whole reservation is unmapped when it is freed; failures to map
+ * memory or tables trap (IPVM__TRAP_NOMEM) instead of calling abort(); the function-type
+ * registry is locked; and the SIGSEGV handler claims only faults inside the reservation of the
+ * instance running on the faulting thread or in that thread's stack guard, passing any other
+ * fault on. Symbols the generated code calls have default visibility: the programs export
+ * them (-rdynamic) for the dlopened gcc tier, and libtcc gets them from ipvm__rt_symbols(). */
+#define _GNU_SOURCE
+#include "wasm/core_int.h"
+
+#include <wasm-rt.h>
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define RT_API __attribute__((visibility("default")))
+#define TLS_IE __attribute__((tls_model("initial-exec")))
+
+#if WASM_RT_MEMCHECK_SIGNAL_HANDLER != IPVM__RT_GUARD_PAGES
+#error "wasm-rt.h's default bounds mode differs from the runtime's"
+#endif
+
+#define WASM_PAGE 65536u
+/* Each memory is mapped as [header: HDR bytes][data ... reservation]. In guard-page mode the
+ * data part is 8 GiB: any u32 address plus any u32 offset lands inside it, so every
+ * out-of-bounds access hits PROT_NONE pages. The header, below the data, is out of the guest's
+ * reach (addresses are unsigned). */
+#define HDR 65536u
+#define GUARD_RESERVE (8ull << 30)
+#define MEM_MAGIC 0x69707674u
+
+typedef struct mem_hdr_s {
+    uint32_t magic;
+    uint32_t cap_pages;   /* the memory limit of the instance, in pages */
+    uint64_t map_len;     /* the whole mapping, header included */
+    ipvm__wasm_instance_t *inst;
+} mem_hdr_t;
+
+/* The fuel counter of gcc-compiled code: initial-exec TLS, defined here in the program so the
+ * .so reaches it with one %fs-relative instruction. */
+RT_API _Thread_local int64_t ipvm_rt_fuel TLS_IE;
+
+static _Thread_local ipvm__rt_thread_t rt_tls TLS_IE;
+static pthread_once_t rt_once = PTHREAD_ONCE_INIT;
+static int rt_init_errno;
+static bool rt_initialized;
+static struct sigaction old_segv, old_bus;
+static pthread_key_t rt_key;
+static size_t page_size;
+
+ipvm__rt_thread_t *ipvm__rt_thread(void)
+{
+    return &rt_tls;
+}
+
+/* ---- traps -------------------------------------------------------------------------------- */
+RT_API void wasm_rt_trap(wasm_rt_trap_t code)
+{
+    ipvm__rt_thread_t *t = &rt_tls;
+    if (t->jmp == NULL) {
+        /* generated code only runs inside ipvm__wasm_invoke / instantiate */
+        fprintf(stderr, "ipvm: Wasm trap %d outside of guest code\n", (int)code);
+        abort();
+    }
+    siglongjmp(*t->jmp, code == WASM_RT_TRAP_NONE ? IPVM__TRAP_HOST : (int)code);
+}
+
+RT_API void ipvm_rt_fuel_trap(void)
+{
+    wasm_rt_trap((wasm_rt_trap_t)IPVM__TRAP_FUEL);
+}
+
+RT_API void ipvm_rt_stack_trap(void)
+{
+    wasm_rt_trap(WASM_RT_TRAP_EXHAUSTION);
+}
+
+RT_API const char *wasm_rt_strerror(wasm_rt_trap_t trap)
+{
+    switch ((int)trap) {
+    case WASM_RT_TRAP_NONE: return "no error";
+    case WASM_RT_TRAP_OOB: return "out of bounds memory access";
+    case WASM_RT_TRAP_INT_OVERFLOW: return "integer overflow";
+    case WASM_RT_TRAP_DIV_BY_ZERO: return "integer divide by zero";
+    case WASM_RT_TRAP_INVALID_CONVERSION: return "invalid conversion to integer";
+    case WASM_RT_TRAP_UNREACHABLE: return "unreachable executed";
+    case WASM_RT_TRAP_CALL_INDIRECT: return "indirect call signature mismatch or null";
+    case WASM_RT_TRAP_UNCAUGHT_EXCEPTION: return "uncaught exception";
+    case WASM_RT_TRAP_EXHAUSTION: return "call stack exhausted";
+    case IPVM__TRAP_FUEL: return "out of fuel";
+    case IPVM__TRAP_MEMLIMIT: return "memory limit reached";
+    case IPVM__TRAP_NOMEM: return "host out of memory";
+    case IPVM__TRAP_EXIT: return "guest exited";
+    default: return "trap";
+    }
+}
+
+/* ---- the fault handler -------------------------------------------------------------------- */
+static void pass_on(int sig, siginfo_t *si, void *uc)
+{
+    struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+    if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {
+        old->sa_sigaction(sig, si, uc);
+        return;
+    }
+    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN && old->sa_handler) {
+        old->sa_handler(sig);
+        return;
+    }
+    /* default action: restore it, return, and the faulting instruction faults again */
+    signal(sig, SIG_DFL);
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+    ipvm__rt_thread_t *t = &rt_tls;
+    uintptr_t a = (uintptr_t)si->si_addr;
+    if (t->jmp != NULL) {
+        if (a >= t->res_lo && a < t->res_hi)
+            siglongjmp(*t->jmp, WASM_RT_TRAP_OOB);
+        /* the stack guard: just below the lowest address of this thread's stack */
+        if (t->stack_lo && a < t->stack_lo + 65536 && a + (1u << 20) >= t->stack_lo)
+            siglongjmp(*t->jmp, WASM_RT_TRAP_EXHAUSTION);
+    }
+    pass_on(sig, si, uc);
+}
+
+static void thread_exit(void *arg)
+{
+    ipvm__rt_thread_t *t = arg;
+    if (t->altstack) {
+        stack_t ss = {.ss_flags = SS_DISABLE};
+        sigaltstack(&ss, NULL);
+        munmap((char *)t->altstack - page_size, t->altstack_size + page_size);
+        t->altstack = NULL;
+    }
+    t->ready = false;
+}
+
+static void rt_setup(void)
+{
+    page_size = (size_t)sysconf(_SC_PAGESIZE);
+    if ((rt_init_errno = pthread_key_create(&rt_key, thread_exit)) != 0)
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, &old_segv) != 0 || sigaction(SIGBUS, &sa, &old_bus) != 0) {
+        rt_init_errno = errno;
+        return;
+    }
+    rt_initialized = true;
+}
+
+int ipvm__rt_init(ipvm_error_t *err)
+{
+    pthread_once(&rt_once, rt_setup);
+    if (!rt_initialized)
+        return ipvm_error_set(err, IPVM_EINTERNAL, IPVM_NO_OFFSET,
+                              "cannot install the Wasm trap handler: %s", strerror(rt_init_errno));
+    return 0;
+}
+
+RT_API void wasm_rt_init(void)
+{
+    pthread_once(&rt_once, rt_setup);
+}
+
+RT_API bool wasm_rt_is_initialized(void)
+{
+    return rt_initialized;
+}
+
+RT_API void wasm_rt_free(void)
+{
+    /* the handler stays installed for the life of the process: other engines may run */
+}
+
+/* Gives this thread a signal stack (unless it has one) and records its stack bounds. */
+int ipvm__rt_thread_init(ipvm_error_t *err)
+{
+    ipvm__rt_thread_t *t = &rt_tls;
+    if (t->ready)
+        return 0;
+    int rc = ipvm__rt_init(err);
+    if (rc)
+        return rc;
+    stack_t cur;
+    if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE) && cur.ss_size >= 32768) {
+        t->altstack = NULL; /* keep the one the thread has */
+    } else {
+        size_t size = 128 * 1024;
+        char *m = mmap(NULL, size + page_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (m == MAP_FAILED)
+            return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET,
+                                  "cannot map a signal stack: %s", strerror(errno));
+        mprotect(m, page_size, PROT_NONE); /* guard page below it */
+        stack_t ss = {.ss_sp = m + page_size, .ss_size = size, .ss_flags = 0};
+        if (sigaltstack(&ss, NULL) != 0) {
+            munmap(m, size + page_size);
+            return ipvm_error_set(err, IPVM_EINTERNAL, IPVM_NO_OFFSET, "sigaltstack: %s",
+                                  strerror(errno));
+        }
+        t->altstack = m + page_size;
+        t->altstack_size = size;
+    }
+    pthread_attr_t attr;
+    void *addr = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &addr, &size);
+        pthread_attr_destroy(&attr);
+    }
+    t->stack_lo = (uintptr_t)addr;
+    t->stack_hi = (uintptr_t)addr + size;
+    pthread_setspecific(rt_key, t); /* so thread_exit runs when this thread ends */
+    t->ready = true;
+    return 0;
+}
+
+/* ---- function types ------------------------------------------------------------------------ */
+typedef struct ftype_s {
+    uint32_t nparams, nresults;
+    wasm_rt_type_t *types;
+} ftype_t;
+
+static pthread_mutex_t ft_lock = PTHREAD_MUTEX_INITIALIZER;
+static ftype_t *ft_list;
+static uint32_t ft_len, ft_cap;
+
+/* Returns the same index (>= 1) for the same signature, from any thread. */
+RT_API uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...)
+{
+    uint64_t n = (uint64_t)params + results;
+    wasm_rt_type_t stackbuf[64];
+    wasm_rt_type_t *types = n <= 64 ? stackbuf : malloc(n * sizeof *types);
+    if (types == NULL)
+        wasm_rt_trap((wasm_rt_trap_t)IPVM__TRAP_NOMEM);
+    va_list ap;
+    va_start(ap, results);
+    for (uint64_t k = 0; k < n; k++)
+        types[k] = (wasm_rt_type_t)va_arg(ap, int);
+    va_end(ap);
+    uint32_t idx = 0;
+    pthread_mutex_lock(&ft_lock);
+    for (uint32_t i = 0; i < ft_len && idx == 0; i++)
+        if (ft_list[i].nparams == params && ft_list[i].nresults == results &&
+            (n == 0 || memcmp(ft_list[i].types, types, n * sizeof *types) == 0))
+            idx = i + 1;
+    if (idx == 0) {
+        wasm_rt_type_t *copy = malloc((n ? n : 1) * sizeof *types);
+        if (copy && ft_len == ft_cap) {
+            uint32_t cap = ft_cap ? 2 * ft_cap : 64;
+            ftype_t *bigger = realloc(ft_list, cap * sizeof *bigger);
+            if (bigger) {
+                ft_list = bigger;
+                ft_cap = cap;
+            }
+        }
+        if (copy && ft_len < ft_cap) {
+            memcpy(copy, types, n * sizeof *types);
+            ft_list[ft_len] = (ftype_t){params, results, copy};
+            idx = ++ft_len;
+        } else {
+            free(copy);
+        }
+    }
+    pthread_mutex_unlock(&ft_lock);
+    if (types != stackbuf)
+        free(types);
+    if (idx == 0)
+        wasm_rt_trap((wasm_rt_trap_t)IPVM__TRAP_NOMEM);
+    return idx;
+}
+
+/* ---- exceptions (wasm2c emits calls only for modules using them; ipvm refuses those, but
+ * the interface is complete) ----------------------------------------------------------------- */
+static _Thread_local WASM_RT_UNWIND_TARGET *unwind_target;
+static _Thread_local uint32_t exc_tag, exc_size;
+static _Thread_local unsigned char exc_data[256];
+static atomic_uint tag_next;
+
+RT_API uint32_t wasm_rt_register_tag(uint32_t size)
+{
+    (void)size;
+    return atomic_fetch_add(&tag_next, 1);
+}
+
+RT_API void wasm_rt_load_exception(uint32_t tag, uint32_t size, const void *values)
+{
+    if (size > sizeof exc_data)
+        wasm_rt_trap((wasm_rt_trap_t)IPVM__TRAP_HOST);
+    exc_tag = tag;
+    exc_size = size;
+    if (size)
+        memcpy(exc_data, values, size);
+}
+
+RT_API void wasm_rt_throw(void)
+{
+    if (unwind_target == NULL)
+        wasm_rt_trap(WASM_RT_TRAP_UNCAUGHT_EXCEPTION);
+    siglongjmp(*unwind_target, 1);
+}
+
+RT_API WASM_RT_UNWIND_TARGET *wasm_rt_get_unwind_target(void)
+{
+    return unwind_target;
+}
+
+RT_API void wasm_rt_set_unwind_target(WASM_RT_UNWIND_TARGET *target)
+{
+    unwind_target = target;
+}
+
+RT_API uint32_t wasm_rt_exception_tag(void)
+{
+    return exc_tag;
+}
+
+RT_API uint32_t wasm_rt_exception_size(void)
+{
+    return exc_size;
+}
+
+RT_API void *wasm_rt_exception(void)
+{
+    return exc_data;
+}
+
+/* ---- linear memory ------------------------------------------------------------------------- */
+static mem_hdr_t *hdr_of(const wasm_rt_memory_t *m)
+{
+    return (mem_hdr_t *)(m->data - HDR);
+}
+
+uint64_t ipvm__rt_memory_reserved(const void *mem)
+{
+    const wasm_rt_memory_t *m = mem;
+    return m->data ? hdr_of(m)->map_len - HDR : 0;
+}
+
+RT_API void wasm_rt_allocate_memory(wasm_rt_memory_t *m, uint32_t initial, uint32_t max)
+{
+    ipvm__rt_thread_t *t = &rt_tls;
+    ipvm__wasm_instance_t *inst = t->cur;
+    uint32_t cap = inst ? inst->mem_cap_pages : IPVM__WASM_MAX_PAGES;
+    memset(m, 0, sizeof *m);
+    if (initial > cap || initial > IPVM__WASM_MAX_PAGES)
+        wasm_rt_trap((wasm_rt_trap_t)IPVM__TRAP_MEMLIMIT);
+    uint64_t limit = max < cap ? max : cap;
+    if (limit > IPVM__WASM_MAX_PAGES)
+        limit = IPVM__WASM_MAX_PAGES;
+    uint64_t data_len = IPVM__RT_GUARD_PAGES ? GUARD_RESERVE : (limit ? limit : 1) * WASM_PAGE;
+    uint64_t map_len = HDR + data_len;
+    char *p = mmap(NULL, map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        wasm_rt_trap((wasm_rt_trap_t)IPVM__TRAP_NOMEM);
+    uint64_t initial_len = (uint64_t)initial * WASM_PAGE;
+    if (mprotect(p, HDR + initial_len, PROT_READ | PROT_WRITE) != 0) {
+        munmap(p, map_len);
+        wasm_rt_trap((wasm_rt_trap_t)IPVM__TRAP_NOMEM);
+    }
+    mem_hdr_t *h = (mem_hdr_t *)p;
+    *h = (mem_hdr_t){MEM_MAGIC, (uint32_t)limit, map_len, inst};
+    m->data = (uint8_t *)p + HDR;
+    m->pages = initial;
+    m->max_pages = max;
+    m->size = (uint32_t)initial_len;
+    if (inst) {
+        t->res_lo = (uintptr_t)m->data;
+        t->res_hi = (uintptr_t)m->data + data_len;
+    }
+}
+
+RT_API uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *m, uint32_t delta)
+{
+    uint32_t old = m->pages;
+    if (delta == 0)
+        return old;
+    mem_hdr_t *h = hdr_of(m);
+    uint64_t want = (uint64_t)old + delta;
+    if (want > m->max_pages || want > IPVM__WASM_MAX_PAGES)
+        return UINT32_MAX;
+    if (want > h->cap_pages) {
+        if (h->inst)
+            h->inst->mem_refused = true;
+        return UINT32_MAX;
+    }
+    if (!IPVM__RT_GUARD_PAGES && HDR + want * WASM_PAGE > h->map_len)
+        return UINT32_MAX;
+    if (mprotect(m->data + (uint64_t)old * WASM_PAGE, (uint64_t)delta * WASM_PAGE,
+                 PROT_READ | PROT_WRITE) != 0)
+        return UINT32_MAX; /* the host is out of memory: memory.grow fails, no abort */
+    m->pages = (uint32_t)want;
+    m->size = (uint32_t)(want * WASM_PAGE);
+    return old;
+}
+
+RT_API void wasm_rt_free_memory(wasm_rt_memory_t *m)
+{
+    if (m->data == NULL)
+        return;
+    mem_hdr_t *h = hdr_of(m);
+    /* the whole reservation, not just the pages in use */
+    munmap(h, h->map_len);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- tables -------------------------------------------------------------------------------- */
+#define DEFINE_TABLE(type, null_value)                                                         \
+    RT_API void wasm_rt_allocate_##type##_table(wasm_rt_##type##_table_t *t, uint32_t elements, \
+                                                uint32_t max)                                  \
+    {                                                                                          \
+        memset(t, 0, sizeof *t);                                                               \
+        if (elements > IPVM__WASM_MAX_TABLE_SIZE)                                              \
+            wasm_rt_trap((wasm_rt_trap_t)IPVM__TRAP_NOMEM);                                    \
+        t->data = calloc(elements ? elements : 1, sizeof *t->data);                            \
+        if (t->data == NULL)                                                                   \
+            wasm_rt_trap((wasm_rt_trap_t)IPVM__TRAP_NOMEM);                                    \
+        t->size = elements;                                                                    \
+        t->max_size = max;                                                                     \
+    }                                                                                          \
+    RT_API void wasm_rt_free_##type##_table(wasm_rt_##type##_table_t *t)                       \
+    {                                                                                          \
+        free(t->data);                                                                         \
+        memset(t, 0, sizeof *t);                                                               \
+    }                                                                                          \
+    RT_API uint32_t wasm_rt_grow_##type##_table(wasm_rt_##type##_table_t *t, uint32_t delta,   \
+                                                wasm_rt_##type##_t init)                       \
+    {                                                                                          \
+        uint32_t old = t->size;                                                                \
+        uint64_t want = (uint64_t)old + delta;                                                 \
+        if (want > t->max_size || want > IPVM__WASM_MAX_TABLE_SIZE)                            \
+            return UINT32_MAX;                                                                 \
+        if (delta == 0)                                                                        \
+            return old;                                                                        \
+        wasm_rt_##type##_t *d = realloc(t->data, want * sizeof *d);                            \
+        if (d == NULL)                                                                         \
+            return UINT32_MAX;                                                                 \
+        for (uint64_t k = old; k < want; k++)                                                  \
+            d[k] = init;                                                                       \
+        t->data = d;                                                                           \
+        t->size = (uint32_t)want;                                                              \
+        return old;                                                                            \
+    }
+
+DEFINE_TABLE(funcref, wasm_rt_funcref_null_value)
+DEFINE_TABLE(externref, wasm_rt_externref_null_value)
+
+/* ---- what libtcc links the generated code against ------------------------------------------ */
+/* tcc cannot see the program's dynamic symbols reliably (the library is static and hidden), so
+ * every function the generated C calls is handed to it by address. */
+const ipvm__rt_sym_t *ipvm__rt_symbols(void)
+{
+    static const ipvm__rt_sym_t syms[] = {
+#define S(f) {#f, (const void *)&f}
+        S(wasm_rt_trap), S(wasm_rt_strerror), S(wasm_rt_init), S(wasm_rt_is_initialized),
+        S(wasm_rt_register_func_type), S(wasm_rt_allocate_memory), S(wasm_rt_grow_memory),
+        S(wasm_rt_free_memory), S(wasm_rt_allocate_funcref_table),
+        S(wasm_rt_free_funcref_table), S(wasm_rt_grow_funcref_table),
+        S(wasm_rt_allocate_externref_table), S(wasm_rt_free_externref_table),
+        S(wasm_rt_grow_externref_table), S(wasm_rt_register_tag), S(wasm_rt_load_exception),
+        S(wasm_rt_throw), S(wasm_rt_get_unwind_target), S(wasm_rt_set_unwind_target),
+        S(wasm_rt_exception_tag), S(wasm_rt_exception_size), S(wasm_rt_exception),
+        S(ipvm_rt_fuel_trap), S(ipvm_rt_stack_trap), S(ipvm_rt_host_call),
+        S(memcpy), S(memmove), S(memset), S(memcmp), S(abort), S(__assert_fail),
+        S(floor), S(floorf), S(ceil), S(ceilf), S(trunc), S(truncf), S(nearbyint),
+        S(nearbyintf), S(fabs), S(fabsf), S(sqrt), S(sqrtf), S(copysign), S(copysignf),
+        S(fmin), S(fminf), S(fmax), S(fmaxf), S(rint), S(rintf),
+#undef S
+        {NULL, NULL},
+    };
+    return syms;
+}
