@@ -53,6 +53,8 @@ static bool stamp_ok(const ipvm__glue_t *g, const char *key, unsigned fuel_kind,
     return true;
 }
 
+ipvm__wasm_stats_t ipvm__wasm_stats;
+
 /* ---- libtcc -------------------------------------------------------------------------------- */
 static pthread_mutex_t tcc_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -85,6 +87,7 @@ int ipvm__compile_tcc(const char *c, size_t len, const char *key, ipvm__code_t *
     src[plen + len] = '\0';
     tcc_msg_t msg = {{0}};
     int rc = 0;
+    atomic_fetch_add(&ipvm__wasm_stats.tcc, 1);
     pthread_mutex_lock(&tcc_lock); /* libtcc 0.9.27 is not reentrant */
     TCCState *s = tcc_new();
     if (s == NULL) {
@@ -255,6 +258,7 @@ int ipvm__compile_gcc(const char *c, size_t len, const char *so_path, ipvm_error
         goto done;
     }
     fclose(f);
+    atomic_fetch_add(&ipvm__wasm_stats.gcc, 1);
     int st = run_gcc(c_path, tmp_so, log);
     if (st != 0) {
         ipvm_buf_t msg = IPVM_BUF_INIT;

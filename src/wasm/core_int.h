@@ -169,6 +169,16 @@ const char *ipvm__gcc_id(void);
  * dlopened .so needs. */
 bool ipvm__rt_symbols_exported(void);
 
+/* Process-wide counts of the work done, for tests ("a second load compiles nothing") and for
+ * `ipvm wasm inspect`. */
+typedef struct ipvm__wasm_stats_s {
+    atomic_ulong wasm2c;     /* wasm2c runs */
+    atomic_ulong tcc;        /* libtcc compiles */
+    atomic_ulong gcc;        /* gcc compiles */
+    atomic_ulong cache_hits; /* .so files taken from the disk cache */
+} ipvm__wasm_stats_t;
+extern ipvm__wasm_stats_t ipvm__wasm_stats;
+
 /* ------------------------------------------------------------------------------------------
  * rt.c: our wasm-rt.h runtime. Trap codes beyond wasm_rt_trap_t's: */
 #define IPVM__TRAP_FUEL 100     /* fuel ran out (or the wall clock set it to -1) */
@@ -202,6 +212,18 @@ ipvm__rt_thread_t *ipvm__rt_thread(void);
 int ipvm__rt_thread_init(ipvm_error_t *err);
 /* Bytes reserved for the data of a wasm_rt_memory_t (what the fault handler claims). */
 uint64_t ipvm__rt_memory_reserved(const void *wasm_rt_memory);
+/* Freed memories of one module kept for reuse: scrubbed back to the module's initial size,
+ * all zero, so a new instance costs no mmap, mprotect or page fault (each is a slow trap into
+ * the hypervisor on a VM). Owned by the module; ipvm__rt_pool_dispose unmaps them. */
+#define IPVM__POOL_MAX 8
+typedef struct ipvm__mem_pool_s {
+    pthread_mutex_t lock;
+    void *items[IPVM__POOL_MAX]; /* mem_hdr_t* of scrubbed reservations */
+    int n;
+} ipvm__mem_pool_t;
+void ipvm__rt_pool_init(ipvm__mem_pool_t *p);
+void ipvm__rt_pool_dispose(ipvm__mem_pool_t *p);
+
 /* The symbols generated code needs, for libtcc (name, address), NULL-terminated. */
 typedef struct ipvm__rt_sym_s {
     const char *name;
@@ -235,6 +257,7 @@ struct ipvm__wasm_instance_s {
     uint64_t time_ms;                  /* the wall-clock limit */
     uint64_t created_ns, deadline_ns;  /* CLOCK_MONOTONIC */
     uint32_t mem_cap_pages;            /* memory limit */
+    ipvm__mem_pool_t *pool;            /* the module's pool of memories */
     bool mem_refused;                  /* memory.grow was refused by the memory limit */
     int exit_code;                     /* of proc_exit */
     ipvm_buf_t log;                    /* the task log */

@@ -114,6 +114,7 @@ static void free_module(ipvm_wasm_module_t *m)
 {
     if (m->abi)
         ipvm__wasm_abi_free(m->abi);
+    ipvm__rt_pool_dispose(&m->pool);
     ipvm__code_free(atomic_load(&m->gcc));
     ipvm__code_free(m->tcc);
     ipvm_arena_dispose(&m->arena);
@@ -345,7 +346,7 @@ static int compile_module(ipvm_wasm_module_t *m, ipvm_error_t *err)
     ipvm_wasm_engine_t *e = m->engine;
     char path[4200];
     int rc;
-    if (e->cache_dir && e->gcc_usable) {
+    if (e->cache_dir && e->gcc_usable && e->gcc_tier != 0) {
         ipvm__code_t *code = NULL;
         ipvm_error_t oe;
         ipvm_error_clear(&oe);
@@ -355,6 +356,7 @@ static int compile_module(ipvm_wasm_module_t *m, ipvm_error_t *err)
             atomic_store(&m->gcc, code);
             atomic_store(&m->cached, true);
             m->from_cache = true;
+            atomic_fetch_add(&ipvm__wasm_stats.cache_hits, 1);
             return 0;
         }
         ipvm__code_free(code);
@@ -456,6 +458,7 @@ int ipvm_wasm_module_load(ipvm_wasm_engine_t *e, const uint8_t *wasm, size_t len
     memcpy(m->hash, hash, 32);
     memcpy(m->hash_hex, hash_hex, 65);
     ipvm_arena_init(&m->arena);
+    ipvm__rt_pool_init(&m->pool);
     m->state = MOD_LOADING;
     m->next = e->modules;
     e->modules = m;

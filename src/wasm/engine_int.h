@@ -53,6 +53,7 @@ struct ipvm_wasm_module_s {
     _Atomic(ipvm__code_t *) gcc; /* tier 2, once there */
     atomic_bool cached;          /* the .so is in the disk cache */
     bool from_cache;             /* loaded from the disk cache: nothing was compiled */
+    ipvm__mem_pool_t pool;       /* freed memories for reuse */
     int state;                   /* MOD_*, under engine->lock */
     uint64_t last_used;
     ipvm_wasm_module_t *next;    /* engine->modules */

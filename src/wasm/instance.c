@@ -117,7 +117,9 @@ static int guarded(call_t *c, ipvm_error_t *err)
     sigjmp_buf jb;
     saved_t s;
     begin(c->inst, t, &jb, &s);
-    int code = sigsetjmp(jb, 1);
+    /* no signal mask saved (that is a system call per try): the fault handler runs with
+     * SA_NODEFER, so jumping out of it leaves no signal blocked */
+    int code = sigsetjmp(jb, 0);
     if (code == 0) {
         if (c->kind == 0)
             c->code->glue->init_module();
@@ -308,6 +310,7 @@ int ipvm__wasm_instantiate(ipvm_wasm_module_t *m, const ipvm_wasm_limits_t *limi
     i->fuel_left = i->fuel_start;
     uint64_t pages = lim.memory / 65536;
     i->mem_cap_pages = pages > IPVM__WASM_MAX_PAGES ? IPVM__WASM_MAX_PAGES : (uint32_t)pages;
+    i->pool = &m->pool;
     i->time_ms = lim.time_ms;
     i->created_ns = now_mono();
     i->deadline_ns = lim.time_ms >= UINT64_MAX / 2000000 ? UINT64_MAX / 2

@@ -43,10 +43,14 @@
 
 typedef struct mem_hdr_s {
     uint32_t magic;
-    uint32_t cap_pages;   /* the memory limit of the instance, in pages */
-    uint64_t map_len;     /* the whole mapping, header included */
+    uint32_t cap_pages;     /* the memory limit of the instance, in pages */
+    uint64_t map_len;       /* the whole mapping, header included */
+    uint32_t initial_pages; /* read-write when handed out */
     ipvm__wasm_instance_t *inst;
+    ipvm__mem_pool_t *pool; /* where the memory goes when freed, or NULL */
 } mem_hdr_t;
+
+#define POOL_MAX_PAGES 256u /* memories larger than 16 MiB initially are not kept */
 
 /* The fuel counter of gcc-compiled code: initial-exec TLS, defined here in the program so the
  * .so reaches it with one %fs-relative instruction. */
@@ -157,7 +161,7 @@ static void rt_setup(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fault;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGSEGV, &sa, &old_segv) != 0 || sigaction(SIGBUS, &sa, &old_bus) != 0) {
         rt_init_errno = errno;
@@ -355,6 +359,21 @@ uint64_t ipvm__rt_memory_reserved(const void *mem)
     return m->data ? hdr_of(m)->map_len - HDR : 0;
 }
 
+static mem_hdr_t *pool_take(ipvm__mem_pool_t *pool, uint32_t initial)
+{
+    mem_hdr_t *h = NULL;
+    pthread_mutex_lock(&pool->lock);
+    for (int k = pool->n - 1; k >= 0 && h == NULL; k--) {
+        mem_hdr_t *c = pool->items[k];
+        if (c->initial_pages == initial) {
+            h = c;
+            pool->items[k] = pool->items[--pool->n];
+        }
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return h;
+}
+
 RT_API void wasm_rt_allocate_memory(wasm_rt_memory_t *m, uint32_t initial, uint32_t max)
 {
     ipvm__rt_thread_t *t = &rt_tls;
@@ -367,18 +386,29 @@ RT_API void wasm_rt_allocate_memory(wasm_rt_memory_t *m, uint32_t initial, uint3
     if (limit > IPVM__WASM_MAX_PAGES)
         limit = IPVM__WASM_MAX_PAGES;
     uint64_t data_len = IPVM__RT_GUARD_PAGES ? GUARD_RESERVE : (limit ? limit : 1) * WASM_PAGE;
-    uint64_t map_len = HDR + data_len;
-    char *p = mmap(NULL, map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
-        wasm_rt_trap((wasm_rt_trap_t)IPVM__TRAP_NOMEM);
     uint64_t initial_len = (uint64_t)initial * WASM_PAGE;
-    if (mprotect(p, HDR + initial_len, PROT_READ | PROT_WRITE) != 0) {
-        munmap(p, map_len);
-        wasm_rt_trap((wasm_rt_trap_t)IPVM__TRAP_NOMEM);
+    /* bounds-check mode sizes the mapping by the limit: only guard-page memories are shared */
+    ipvm__mem_pool_t *pool = inst && IPVM__RT_GUARD_PAGES ? inst->pool : NULL;
+    mem_hdr_t *h = pool ? pool_take(pool, initial) : NULL;
+    if (h == NULL) {
+        uint64_t map_len = HDR + data_len;
+        char *p = mmap(NULL, map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+                       0);
+        if (p == MAP_FAILED)
+            wasm_rt_trap((wasm_rt_trap_t)IPVM__TRAP_NOMEM);
+        if (mprotect(p, HDR + initial_len, PROT_READ | PROT_WRITE) != 0) {
+            munmap(p, map_len);
+            wasm_rt_trap((wasm_rt_trap_t)IPVM__TRAP_NOMEM);
+        }
+        h = (mem_hdr_t *)p;
+        h->map_len = map_len;
     }
-    mem_hdr_t *h = (mem_hdr_t *)p;
-    *h = (mem_hdr_t){MEM_MAGIC, (uint32_t)limit, map_len, inst};
-    m->data = (uint8_t *)p + HDR;
+    h->magic = MEM_MAGIC;
+    h->cap_pages = (uint32_t)limit;
+    h->initial_pages = initial;
+    h->inst = inst;
+    h->pool = initial <= POOL_MAX_PAGES ? pool : NULL;
+    m->data = (uint8_t *)h + HDR;
     m->pages = initial;
     m->max_pages = max;
     m->size = (uint32_t)initial_len;
@@ -412,14 +442,76 @@ RT_API uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *m, uint32_t delta)
     return old;
 }
 
+/* Makes a used memory like new: pages beyond the initial size inaccessible again and given
+ * back, and every page of the initial size that holds anything zeroed. Returns false when the
+ * memory cannot be reused (then the caller unmaps it). */
+static bool scrub(wasm_rt_memory_t *m, mem_hdr_t *h)
+{
+    uint64_t keep = (uint64_t)h->initial_pages * WASM_PAGE;
+    if (m->pages > h->initial_pages) {
+        uint64_t extra = (uint64_t)(m->pages - h->initial_pages) * WASM_PAGE;
+        if (mprotect(m->data + keep, extra, PROT_NONE) != 0 ||
+            madvise(m->data + keep, extra, MADV_DONTNEED) != 0)
+            return false;
+    }
+    if (keep == 0)
+        return true;
+    size_t npages = keep / page_size;
+    unsigned char vec[POOL_MAX_PAGES * (WASM_PAGE / 4096)];
+    if (npages > sizeof vec || mincore(m->data, keep, vec) != 0)
+        return false;
+    /* only pages the guest touched are resident; clear those that are not already zero (a
+     * write to a page that was only read would make the kernel copy it) */
+    for (size_t k = 0; k < npages; k++) {
+        if (!(vec[k] & 1))
+            continue;
+        uint64_t *w = (uint64_t *)(m->data + k * page_size);
+        size_t n = page_size / 8, j = 0;
+        while (j < n && w[j] == 0)
+            j++;
+        if (j < n)
+            memset(w + j, 0, (n - j) * 8);
+    }
+    return true;
+}
+
 RT_API void wasm_rt_free_memory(wasm_rt_memory_t *m)
 {
     if (m->data == NULL)
         return;
     mem_hdr_t *h = hdr_of(m);
+    ipvm__mem_pool_t *pool = h->pool;
+    if (pool && pool->n < IPVM__POOL_MAX && scrub(m, h)) {
+        h->inst = NULL;
+        pthread_mutex_lock(&pool->lock);
+        bool kept = pool->n < IPVM__POOL_MAX;
+        if (kept)
+            pool->items[pool->n++] = h;
+        pthread_mutex_unlock(&pool->lock);
+        if (kept) {
+            memset(m, 0, sizeof *m);
+            return;
+        }
+    }
     /* the whole reservation, not just the pages in use */
     munmap(h, h->map_len);
     memset(m, 0, sizeof *m);
+}
+
+void ipvm__rt_pool_init(ipvm__mem_pool_t *p)
+{
+    memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->lock, NULL);
+}
+
+void ipvm__rt_pool_dispose(ipvm__mem_pool_t *p)
+{
+    for (int k = 0; k < p->n; k++) {
+        mem_hdr_t *h = p->items[k];
+        munmap(h, h->map_len);
+    }
+    p->n = 0;
+    pthread_mutex_destroy(&p->lock);
 }
 
 /* ---- tables -------------------------------------------------------------------------------- */

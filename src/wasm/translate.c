@@ -213,6 +213,7 @@ static int run_wasm2c(const ipvm_buf_t *wasm, ipvm_buf_t *c, ipvm_buf_t *h, ipvm
     }
     fclose(f);
     char *argv[] = {"wasm2c", in, "-n", "ipvm", "-o", outc, NULL};
+    atomic_fetch_add(&ipvm__wasm_stats.wasm2c, 1);
     int st = run_tool(argv, log);
     if (st != 0) {
         ipvm_buf_t msg = IPVM_BUF_INIT;
@@ -256,7 +257,7 @@ static int fuel_pass(const ipvm__wasm_info_t *in, const ipvm_buf_t *c, const ipv
         while (s < p + n && *s == ' ')
             s++;
         size_t rest = (size_t)(p + n - s);
-        if (!header_done && rest >= 18 && memcmp(s, "#include \"out.h\"", 16) == 0) {
+        if (!header_done && rest >= 16 && memcmp(s, "#include \"out.h\"", 16) == 0) {
             rc = ipvm_buf_append(out, h->data, h->len);
             header_done = true;
         } else if (rest >= 14 && memcmp(s, "FUNC_PROLOGUE;", 14) == 0) {

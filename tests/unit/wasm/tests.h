@@ -1,4 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Wasm engine tests (engine core and canonical ABI): one X(wasm, name) line per test. */
+/* engine core (src/wasm/ except abi*.c): its own list, so the two lists merge cleanly */
+#include "unit/wasm/tests_core.h"
 /* canonical ABI (src/wasm/abi*.c) */
 X(wasm, abi_world_example_test)
 X(wasm, abi_world_add_subtract)
