@@ -238,8 +238,9 @@ typedef struct ipvm_p2p_config_s {
 
 /* Message ids for gossipsub: how peers name a message in IHAVE/IWANT and dedup. All peers on a
  * topic must agree. */
-#define IPVM_P2P_MSGID_HOMESTAR 0  /* decimal SipHash-1-3 (zero keys) of le64(len)||data */
-#define IPVM_P2P_MSGID_FROM_SEQNO 1 /* from || seqno: libp2p's default (go, js) */
+#define IPVM_P2P_MSGID_HOMESTAR 0   /* decimal SipHash-1-3 (zero keys) of le64(len)||data */
+#define IPVM_P2P_MSGID_FROM_SEQNO 1 /* from || seqno, the spec's default (go-libp2p-pubsub) */
+#define IPVM_P2P_MSGID_JS 2         /* PublicKey protobuf || seqno: js-libp2p's default */
 
 /* Fills in the defaults. */
 IPVM_EXTERN void ipvm_p2p_config_init(ipvm_p2p_config_t *cfg);
@@ -247,7 +248,7 @@ IPVM_EXTERN void ipvm_p2p_config_init(ipvm_p2p_config_t *cfg);
 typedef struct ipvm_p2p_stats_s {
     uint64_t conns_opened, conns_failed, conns_closed;
     uint64_t bytes_in, bytes_out;
-    uint64_t gossip_in, gossip_out, gossip_dup, gossip_invalid;
+    uint64_t gossip_in, gossip_out, gossip_dup, gossip_invalid, gossip_dropped;
     uint64_t dht_puts, dht_gets, dht_hits;
     uint64_t receipts_published, receipts_received, receipts_rejected;
 } ipvm_p2p_stats_t;
@@ -301,6 +302,52 @@ IPVM_EXTERN void ipvm_p2p_each_peer(ipvm_p2p_host_t *h,
                                     void (*fn)(const ipvm_p2p_peer_info_t *p, void *data),
                                     void *data);
 IPVM_EXTERN size_t ipvm_p2p_peer_count(const ipvm_p2p_host_t *h);
+
+/* ---------------------------------------------------------------------------- gossipsub ---- */
+/* What a topic's handler says of a message (gossipsub v1.1 "extended validators"): ACCEPT
+ * delivers and forwards it, REJECT drops it and counts against the peer's score (P4), IGNORE
+ * drops it silently. */
+typedef enum {
+    IPVM_P2P_ACCEPT = 0,
+    IPVM_P2P_REJECT = 1,
+    IPVM_P2P_IGNORE = 2,
+} ipvm_p2p_verdict_t;
+
+typedef struct ipvm_p2p_message_s {
+    const char *topic;
+    const uint8_t *data;
+    size_t len;
+    const ipvm_peer_id_t *from; /* the author, whose signature was verified */
+    const ipvm_peer_id_t *via;  /* the peer that sent it to us */
+    uint64_t seqno;
+    const uint8_t *id; /* message id (see IPVM_P2P_MSGID_*) */
+    size_t id_len;
+} ipvm_p2p_message_t;
+
+/* Called once per new message on a subscribed topic (duplicates are filtered), on the loop
+ * thread; the message is valid during the call only. */
+typedef ipvm_p2p_verdict_t (*ipvm_p2p_message_fn)(ipvm_p2p_host_t *h,
+                                                  const ipvm_p2p_message_t *m, void *data);
+
+/* Subscribes (JOIN: grafts a mesh, announces the subscription). Topics are at most 256 bytes;
+ * IPVM_EEXIST if already subscribed, IPVM_ENOSPC past 16 topics. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_p2p_subscribe(ipvm_p2p_host_t *h, const char *topic,
+                                                   ipvm_p2p_message_fn fn, void *data);
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_p2p_unsubscribe(ipvm_p2p_host_t *h, const char *topic);
+/* Publishes a signed message (StrictSign: from, seqno, signature). With flood publishing (the
+ * default) it goes to every subscribed peer whose score is above the publish threshold.
+ * *recipients (may be NULL) = peers it was sent to. IPVM_ETOOBIG over gossip_max_message. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_p2p_publish(ipvm_p2p_host_t *h, const char *topic,
+                                                 const uint8_t *data, size_t len,
+                                                 size_t *recipients /* out */);
+/* Peers in our mesh for a topic, and peers known to be subscribed to it. */
+IPVM_EXTERN size_t ipvm_p2p_mesh_size(ipvm_p2p_host_t *h, const char *topic);
+IPVM_EXTERN size_t ipvm_p2p_topic_peers(ipvm_p2p_host_t *h, const char *topic);
+/* A message id as gossipsub computes it (kind: IPVM_P2P_MSGID_*). Writes at most 64 bytes;
+ * returns the length. */
+IPVM_EXTERN size_t ipvm_p2p_gossip_msgid(int kind, const uint8_t *from, size_t from_len,
+                                         uint64_t seqno, const uint8_t *data, size_t len,
+                                         uint8_t out[64]);
 
 #ifdef __cplusplus
 }

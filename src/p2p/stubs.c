@@ -1,12 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Temporary: modules not written yet. */
 #include "host.h"
-int p2p_gossip_init(ipvm_p2p_host_t *h) { (void)h; return 0; }
-int p2p_gossip_start(ipvm_p2p_host_t *h) { (void)h; return 0; }
-void p2p_gossip_tick(ipvm_p2p_host_t *h) { (void)h; }
-void p2p_gossip_stop(ipvm_p2p_host_t *h) { (void)h; }
-void p2p_gossip_free(ipvm_p2p_host_t *h) { (void)h; }
-double p2p_gossip_score(ipvm_p2p_host_t *h, const p2p_peer_t *p) { (void)h; (void)p; return 0; }
 int p2p_kad_init(ipvm_p2p_host_t *h) { (void)h; return 0; }
 void p2p_kad_tick(ipvm_p2p_host_t *h) { (void)h; }
 void p2p_kad_stop(ipvm_p2p_host_t *h) { (void)h; }

@@ -135,3 +135,93 @@ IPVM_TEST(p2p, interop_ipvm_dials_js)
     jspeer_stop(&js);
     tnodes_stop(&loop, &n, 1);
 }
+
+typedef struct {
+    int got;
+    char data[256];
+    char from[IPVM_P2P_PEER_ID_STR];
+} gsink_t;
+
+static ipvm_p2p_verdict_t on_gossip(ipvm_p2p_host_t *h, const ipvm_p2p_message_t *m,
+                                    void *data)
+{
+    (void)h;
+    gsink_t *s = data;
+    s->got++;
+    snprintf(s->data, sizeof s->data, "%.*s", (int)m->len, m->data);
+    ipvm_p2p_peer_id_str(m->from, s->from);
+    return IPVM_P2P_ACCEPT;
+}
+
+static bool gsink_got(void *data)
+{
+    return ((gsink_t *)data)->got > 0;
+}
+
+static bool js_subscribed(void *data)
+{
+    tnode_t *n = data;
+    return ipvm_p2p_topic_peers(n->host, "receipts") > 0;
+}
+
+/* gossipsub both ways on Homestar's topic, with js-libp2p's default message ids. */
+IPVM_TEST(p2p, interop_gossipsub)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    tnode_t n;
+    memset(&n, 0, sizeof n);
+    ipvm_p2p_config_init(&n.cfg);
+    n.cfg.gossip_msgid = IPVM_P2P_MSGID_JS;
+    n.cfg.gossip_heartbeat_ms = 200;
+    tnode_start(&n, &loop, true);
+    gsink_t s = {0};
+    IPVM_ASSERT_OK(ipvm_p2p_subscribe(n.host, "receipts", on_gossip, &s));
+    jspeer_t js;
+    jspeer_start(&js, &loop, NULL);
+    jspeer_ok(&js, "\"cmd\":\"subscribe\",\"topic\":\"receipts\"", 5000);
+    char buf[512];
+    snprintf(buf, sizeof buf, "\"cmd\":\"dial\",\"addr\":\"%s\"", n.addr);
+    jspeer_ok(&js, buf, 15000);
+    IPVM_ASSERT_MSG(run_until_fn(&loop, js_subscribed, &n, 10000),
+                    "js's subscription never reached us");
+    /* js must also know we subscribe before it floods to us */
+    const ipvm_ipld_t *r = NULL;
+    for (int i = 0; i < 100; i++) {
+        r = jspeer_ok(&js, "\"cmd\":\"topic_peers\",\"topic\":\"receipts\"", 5000);
+        const ipvm_ipld_t *subs = ipvm_ipld_map_get(r, "subscribers");
+        if (subs && subs->u.list.len > 0)
+            break;
+        run_until_fn(&loop, gsink_got, &s, 50);
+    }
+    /* ipvm -> js */
+    size_t rec = 0;
+    const char *hello = "hello from ipvm";
+    IPVM_ASSERT_OK(ipvm_p2p_publish(n.host, "receipts", (const uint8_t *)hello, strlen(hello),
+                                    &rec));
+    IPVM_ASSERT_EQ(rec, 1);
+    size_t from = 0;
+    const ipvm_ipld_t *ev = jspeer_wait_event(&js, "message", NULL, NULL, &from, 10000);
+    IPVM_ASSERT_MSG(ev, "js never delivered our message");
+    IPVM_ASSERT_STREQ(jfield(ev, "topic"), "receipts");
+    IPVM_ASSERT_STREQ(jfield(ev, "from"), ipvm_p2p_identity_peer_id_str(n.id));
+    IPVM_ASSERT_STREQ(jfield(ev, "data"), "68656c6c6f2066726f6d206970766d"); /* hex */
+    /* js -> ipvm: js signs with its key (it also sends the `key` field) */
+    jspeer_ok(&js, "\"cmd\":\"publish\",\"topic\":\"receipts\",\"data\":\"68656c6c6f2066726f6d206a73\"",
+              10000);
+    IPVM_ASSERT_MSG(run_until_fn(&loop, gsink_got, &s, 10000), "we never got js's message");
+    IPVM_ASSERT_STREQ(s.data, "hello from js");
+    IPVM_ASSERT_STREQ(s.from, js.peer);
+    /* the mesh forms on both sides */
+    bool meshed = false;
+    for (int i = 0; i < 100 && !meshed; i++) {
+        r = jspeer_ok(&js, "\"cmd\":\"topic_peers\",\"topic\":\"receipts\"", 5000);
+        const ipvm_ipld_t *mesh = ipvm_ipld_map_get(r, "mesh");
+        meshed = mesh && mesh->u.list.len == 1 && ipvm_p2p_mesh_size(n.host, "receipts") == 1;
+        if (!meshed)
+            run_until_fn(&loop, gsink_got, &(gsink_t){0}, 100);
+    }
+    IPVM_ASSERT_MSG(meshed, "no mesh between ipvm and js");
+    jspeer_stop(&js);
+    tnodes_stop(&loop, &n, 1);
+}
