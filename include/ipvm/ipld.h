@@ -107,8 +107,14 @@ IPVM_EXTERN ipvm_ipld_t *ipvm_ipld_clone(ipvm_arena_t *a, const ipvm_ipld_t *v);
 /* ----------------------------------------------------------------------------- codecs ---- */
 #define IPVM_IPLD_MAX_DEPTH 256 /* default nesting limit of the decoders and encoders */
 
+/* DAG-JSON decoding: read integers in [-2^64, -2^63) as integers, as @ipld/dag-json and the
+ * IPLD codec fixtures do, instead of as float64 the way serde_json (and so Homestar) does.
+ * The default follows Homestar, whose CIDs we must reproduce. */
+#define IPVM_DECODE_IPLD_INTS 1u
+
 typedef struct ipvm_decode_opts_s {
     size_t max_depth; /* 0 means IPVM_IPLD_MAX_DEPTH */
+    unsigned flags;   /* IPVM_DECODE_* bits, 0 for the defaults */
 } ipvm_decode_opts_t;
 
 /* Strict DAG-CBOR. Encoding appends to `out`; it sorts map keys, writes shortest-form integers,
@@ -142,7 +148,7 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_dagjson_encode(const ipvm_ipld_t *v, unsign
                                                     ipvm_buf_t *out, ipvm_error_t *err);
 /* Decodes one JSON value (surrounding whitespace allowed). Integers in [-2^63, 2^64-1] are
  * integers; integers outside that range are read as float64, as serde_json (and so Homestar)
- * reads them. Rejects (IPVM_EJSON, with offset and reason) malformed JSON, duplicate keys,
+ * reads them (IPVM_DECODE_IPLD_INTS widens the integer range to [-2^64, 2^64-1]). Rejects (IPVM_EJSON, with offset and reason) malformed JSON, duplicate keys,
  * malformed links or bytes, invalid UTF-8 and lone surrogates, trailing data. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_dagjson_decode(const char *buf, size_t len,
                                                     ipvm_arena_t *arena,

@@ -26,6 +26,7 @@ typedef struct {
     ipvm_arena_t *arena;
     ipvm_error_t *err;
     size_t max_depth;
+    unsigned flags;      /* IPVM_DECODE_* */
     ipvm_ipld_t **items; /* scratch stack of list items of every open list */
     size_t nitems, capitems;
     sentry_t *ents; /* scratch stack of entries of every open map */
@@ -160,13 +161,17 @@ static int number(jdec_t *d, ipvm_ipld_t **out)
         else
             mag = mag * 10 + dg;
     }
-    if (over || (neg && mag > (1ull << 63)))
+    bool wide = (d->flags & IPVM_DECODE_IPLD_INTS) != 0;
+    /* -2^64, the least CBOR integer, has a magnitude one past u64 */
+    bool least = wide && neg && over && d->pos - int_start == 20 &&
+                 memcmp(d->buf + int_start, "18446744073709551616", 20) == 0;
+    if (!least && (over || (neg && mag > (1ull << 63) && !wide)))
         return number_as_float(d, start, d->pos, out);
     ipvm_ipld_t *v = node(d, IPVM_IPLD_INT);
     if (v == NULL)
         return jdoom(d);
-    v->u.integer.neg = neg && mag != 0; /* "-0" is the integer 0 */
-    v->u.integer.mag = v->u.integer.neg ? mag - 1 : mag;
+    v->u.integer.neg = neg && (mag != 0 || least); /* "-0" is the integer 0 */
+    v->u.integer.mag = least ? UINT64_MAX : v->u.integer.neg ? mag - 1 : mag;
     *out = v;
     return 0;
 }
@@ -616,6 +621,7 @@ int ipvm_dagjson_decode_opts(const char *buf, size_t len, const ipvm_decode_opts
     d.arena = arena;
     d.err = err;
     d.max_depth = opts && opts->max_depth ? opts->max_depth : IPVM_IPLD_MAX_DEPTH;
+    d.flags = opts ? opts->flags : 0;
     *out = NULL;
     ipvm_ipld_t *v = NULL;
     int rc = value(&d, 0, &v);

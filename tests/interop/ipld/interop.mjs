@@ -51,7 +51,10 @@ const INT_EDGES = [0n, 1n, 23n, 24n, 255n, 256n, 65535n, 65536n, 4294967295n, 42
 const FLOAT_EDGES = [0.5, -0.5, 0.1, 1.5, -1.5, 1e-7, 1.2345e-7, 0.000001, 123.456, 4.35,
   5e-324, -5e-324, 2.2250738585072014e-308, 2.225073858507201e-308, 1.7976931348623157e308,
   -1.7976931348623157e308, 1e21, 1e300, 2 ** 53 + 2, 2 ** 60, -(2 ** 63), 2 ** 64, 2 ** -30,
-  0.30000000000000004, Math.PI, Math.E, 1 / 3, 9007199254740993.5 - 0.5 + 0.25]
+  0.30000000000000004, Math.PI, Math.E, 1 / 3, 9007199254740993.5 - 0.5 + 0.25,
+  // the floats of ipld/codec-fixtures
+  1e-323, -1e-323, 0.9999999999999999, -0.9999999999999999, 8.940696716308594e-8,
+  82497.63712086187, 1.1, 1.1111111111111112]
 const STR_PARTS = ['', 'a', 'b', 'aa', 'ab', 'ba', 'z', 'key', '/', 'bytes', 'é', 'ß', '中文',
   '\u{1F600}', '\u{10000}', '\uffff', '\ue000', '\u{10FFFF}', '\u0000', '\n', '\t', '"', '\\',
   '\u001f', '\u007f', '\u2028', ' ', '0', '-', 'tasks', 'run', 'await/ok']
@@ -136,6 +139,21 @@ function randValue (depth) {
   }
 }
 
+// a list, map, string or bytes whose length sits at a CBOR length-width boundary
+function longValue (huge) {
+  const n = pick(huge ? [23, 24, 255, 256, 65535, 65536] : [23, 24, 255, 256])
+  switch (rnd(4)) {
+    case 0: return Array.from({ length: n }, () => rnd(300) - 150)
+    case 1: {
+      const m = {}
+      for (let i = 0; i < n; i++) m[(i * 2654435761 % 1000003).toString(16)] = (i & 1) === 1
+      return m
+    }
+    case 2: return Array.from({ length: n }, () => String.fromCharCode(97 + rnd(26))).join('')
+    default: return Uint8Array.from({ length: n }, () => rnd(256))
+  }
+}
+
 function deepValue () {
   let v = randValue(6)
   const d = 50 + rnd(150)
@@ -177,7 +195,7 @@ function attempt (fn) {
 // 1. JS values: DAG-CBOR, DAG-JSON, CID
 const mine = []
 for (let i = 0; i < count; i++) {
-  const v = i % 100 === 99 ? deepValue() : randValue(0)
+  const v = i % 100 === 99 ? deepValue() : i % 100 === 50 ? longValue(i === 50) : randValue(0)
   const c = cbor.encode(v)
   const j = json.encode(v)
   field(0, c)

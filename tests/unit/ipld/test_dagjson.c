@@ -136,6 +136,30 @@ IPVM_TEST(ipld, json_numbers)
     int64_t i64 = 0;
     IPVM_ASSERT_OK(ipvm_ipld_get_i64(v, &i64));
     IPVM_ASSERT(i64 == INT64_MIN);
+    /* IPVM_DECODE_IPLD_INTS: [-2^64, 2^64-1] as integers, as @ipld/dag-json and the codec
+     * fixtures read them (fixture int--11959030306112471732) */
+    ipvm_decode_opts_t o = {.max_depth = 0, .flags = IPVM_DECODE_IPLD_INTS};
+    static const struct {
+        const char *text;
+        uint64_t mag;
+    } wide[] = {{"-11959030306112471732", 11959030306112471731u},
+                {"-9223372036854775809", 9223372036854775808u},
+                {"-18446744073709551616", UINT64_MAX}};
+    for (size_t i = 0; i < 3; i++) {
+        IPVM_ASSERT_OK(ipvm_dagjson_decode_opts(wide[i].text, strlen(wide[i].text), &o, &a, &v,
+                                                NULL));
+        IPVM_ASSERT(v->kind == IPVM_IPLD_INT && v->u.integer.neg);
+        IPVM_ASSERT_EQ_U64(v->u.integer.mag, wide[i].mag);
+        ipvm_buf_t t = IPVM_BUF_INIT;
+        IPVM_ASSERT_OK(ipvm_dagjson_encode(v, 0, &t, NULL));
+        IPVM_ASSERT_STREQ((const char *)t.data, wide[i].text);
+        ipvm_buf_dispose(&t);
+    }
+    /* beyond the CBOR range it is still a float */
+    IPVM_ASSERT_OK(ipvm_dagjson_decode_opts("-18446744073709551617", 21, &o, &a, &v, NULL));
+    IPVM_ASSERT_EQ(v->kind, IPVM_IPLD_FLOAT);
+    IPVM_ASSERT_OK(ipvm_dagjson_decode_opts("18446744073709551616", 20, &o, &a, &v, NULL));
+    IPVM_ASSERT_EQ(v->kind, IPVM_IPLD_FLOAT);
     /* -2^64 is a CBOR integer; DAG-JSON writes it and (by the serde rule) reads a float */
     ipvm_ipld_t *m = ipvm_ipld_new_uint(&a, UINT64_MAX);
     m->u.integer.neg = true;
