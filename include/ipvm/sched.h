@@ -187,7 +187,7 @@ typedef struct ipvm_sched_opts_s {
     ipvm_wasm_limits_t max;       /* caps on what meta may ask for (0 = no cap) */
     uint64_t workflow_timeout_ms; /* default per-workflow timeout; 0 = 3,600,000 (Homestar) */
     unsigned commit_interval_us;  /* group commit window; 0 = 2000 µs */
-    unsigned commit_max;          /* receipts per commit at most; 0 = 4096 */
+    unsigned commit_max;          /* receipts per commit at most; 0 = 1024 */
 } ipvm_sched_opts_t;
 
 /* Creates a scheduler and starts its worker threads. opts is copied (db_path too); engine and
@@ -203,8 +203,9 @@ IPVM_EXTERN void ipvm_sched_free(ipvm_sched_t *s);
 IPVM_EXTERN void ipvm_sched_set_net_hooks(ipvm_sched_t *s, const ipvm_sched_net_hooks_t *h);
 IPVM_EXTERN void ipvm_sched_set_trust_hooks(ipvm_sched_t *s, const ipvm_sched_trust_hooks_t *h);
 
-/* Parses a workflow (DAG-JSON) as ipvm_workflow_parse does, with awaits outside the workflow
- * checked against the store (a receipt for the awaited instruction must exist). */
+/* Parses a workflow (DAG-JSON) as ipvm_workflow_parse does, compact (only what running needs
+ * is kept: task->task, task->run, task->meta and wf->ipld are NULL), with awaits outside the
+ * workflow checked against the store (a receipt for the awaited instruction must exist). */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_sched_parse(ipvm_sched_t *s, const char *json, size_t len,
                                                  ipvm_arena_t *arena,
                                                  ipvm_workflow_t **out /* out */,

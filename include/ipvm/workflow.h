@@ -93,6 +93,9 @@ typedef struct ipvm_workflow_opts_s {
     ipvm_workflow_known_fn known; /* NULL: every await outside the workflow is an error */
     void *known_data;
     bool allow_outside_awaits; /* do not check awaits outside the workflow (inspect, tests) */
+    bool compact; /* keep only what running needs: the decoded document is freed at once and
+                     task->task, task->run, task->meta and wf->ipld are NULL (args, rsc and
+                     func are copies); a 10,000-task workflow then takes ~8 MB, not ~30 */
 } ipvm_workflow_opts_t;
 
 /* Parses a workflow from DAG-JSON (Homestar's format), normalises it and validates it:

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The main loop of a run: dispatch ready tasks to the workers (after asking the network for
  * their receipts when a hook is installed), take completions, let dependents go as soon as a
- * result is known, and commit receipts in groups - one durable transaction when the group is
- * full, when the commit window has passed, or when nothing is running - reporting each receipt
- * only after its commit. Stops early on cancellation, timeout or a store failure. */
+ * result is known, and commit receipts in groups on a writer thread - one durable transaction
+ * for everything that finished while the previous one was being written - reporting each
+ * receipt only after its commit. Stops early on cancellation, timeout or a store failure. */
 #include "run_int.h"
 
 #include <errno.h>
@@ -105,7 +105,14 @@ static int dispatch_one(ipvm__run_t *run, size_t t)
     run->state[t] = T_RUNNING;
     run->running++;
     ipvm__run_emit(run, IPVM_SCHED_TASK_STARTED, task, NULL, 0);
-    ipvm__pool_push(&run->s->pool, &job->job);
+    /* chained here, queued by dispatch() in one go */
+    job->job.next = NULL;
+    if (run->chain_tail)
+        run->chain_tail->next = &job->job;
+    else
+        run->chain_head = &job->job;
+    run->chain_tail = &job->job;
+    run->chain_n++;
     return 0;
 }
 
@@ -191,9 +198,21 @@ static int net_lookup(ipvm__run_t *run, size_t *idx, size_t *n)
     return rc;
 }
 
+/* How many more tasks may be sent to the workers now: bounded by max_running and by room
+ * for their receipts while the writer is busy. */
+static size_t dispatch_room(const ipvm__run_t *run)
+{
+    size_t busy = run->running + run->pend->n;
+    size_t cap = run->s->opts.commit_max;
+    if (run->running >= run->max_running || busy >= cap)
+        return 0;
+    size_t a = run->max_running - run->running, b = cap - busy;
+    return a < b ? a : b;
+}
+
 static int dispatch(ipvm__run_t *run)
 {
-    size_t room = run->max_running > run->running ? run->max_running - run->running : 0;
+    size_t room = dispatch_room(run);
     size_t n = run->rcount < room ? run->rcount : room;
     if (n == 0)
         return 0;
@@ -226,11 +245,41 @@ static int dispatch(ipvm__run_t *run)
     }
     for (size_t k = 0; rc == 0 && k < n; k++)
         rc = dispatch_one(run, wave[k]);
+    if (run->chain_n) {
+        pthread_mutex_lock(&run->lock);
+        run->outstanding += run->chain_n;
+        pthread_mutex_unlock(&run->lock);
+    }
+    ipvm__pool_push_many(&run->s->pool, run->chain_head, run->chain_tail, run->chain_n);
+    run->chain_head = run->chain_tail = NULL;
+    run->chain_n = 0;
     ipvm_free(wave);
     return rc;
 }
 
 /* ---- completions and commits ----------------------------------------------------------------- */
+/* Copies a job's store row (and its bytes) into the pending batch, so the job can go. */
+static int pend_row(ipvm__run_t *run, const ipvm__task_job_t *job)
+{
+    ipvm__batch_t *b = run->pend;
+    ipvm_receipt_row_t *row = &b->rows[b->n];
+    ipvm__row_from_job(job, row);
+    uint8_t *blobs = ipvm_arena_memdup(&b->arena, job->blobs.data, job->blobs.len);
+    if (blobs == NULL)
+        return IPVM_ENOMEM;
+    row->out = blobs;
+    row->meta = blobs + job->out_len;
+    row->prf = blobs + job->out_len + job->meta_len;
+    row->issuer = run->s->issuer; /* what the receipt was made with; lives as long as s */
+    if (job->sig.len &&
+        (row->signature = ipvm_arena_memdup(&b->arena, job->sig.data, job->sig.len)) == NULL)
+        return IPVM_ENOMEM;
+    b->task[b->n] = job->task;
+    b->status[b->n] = job->status;
+    b->n++;
+    return 0;
+}
+
 static int completed(ipvm__run_t *run, ipvm__task_job_t *job)
 {
     size_t t = job->task;
@@ -259,42 +308,129 @@ static int completed(ipvm__run_t *run, ipvm__task_job_t *job)
     }
     if (run->opts.keep_logs && job->log)
         rep->log = ipvm_arena_strdup(run->arena, job->log);
+    if ((rc = pend_row(run, job)) != 0) {
+        ipvm__sched_release(run->s, &run->wf->tasks[t].instruction);
+        job_put(run, job);
+        return ipvm_error_set(run->err, rc, IPVM_NO_OFFSET, "out of memory");
+    }
+    job_put(run, job);
     run->state[t] = T_AVAIL;
-    if (run->npending == 0)
-        run->pending_since = ipvm_now_ns();
-    run->pending[run->npending++] = job;
     ipvm__run_result_known(run, t);
     return 0;
 }
 
-/* One durable transaction for every pending receipt; then, and only then, report them. */
-static int commit(ipvm__run_t *run)
+/* ---- the writer: group commits off the coordinator's thread ---------------------------------
+ * The coordinator hands every receipt finished since the last commit to the writer, which
+ * commits them in one durable transaction on its own store handle while tasks keep running;
+ * the coordinator reports them (events, publish) only once the writer says they are on disk. */
+static void *writer_main(void *p)
 {
-    size_t n = run->npending;
-    for (size_t k = 0; k < n; k++)
-        ipvm__row_from_job(run->pending[k], &run->rows[k]);
-    uint64_t t0 = ipvm_now_ns();
-    int rc = ipvm_store_put_receipts(run->store, &run->wf->cid, run->rows, n, NULL, run->err);
-    run->res->stats.store_ns += ipvm_now_ns() - t0;
-    run->res->stats.commits++;
+    ipvm__run_t *run = p;
+    pthread_mutex_lock(&run->lock);
+    for (;;) {
+        while (!run->w_work && !run->w_stop)
+            pthread_cond_wait(&run->w_cond, &run->lock);
+        if (!run->w_work)
+            break;
+        ipvm__batch_t *b = run->wbatch;
+        pthread_mutex_unlock(&run->lock);
+        ipvm_error_t e;
+        ipvm_error_clear(&e);
+        uint64_t t0 = ipvm_now_ns();
+        int rc = ipvm_store_put_receipts(run->w_store, &run->wf->cid, b->rows, b->n, NULL, &e);
+        uint64_t dt = ipvm_now_ns() - t0;
+        pthread_mutex_lock(&run->lock);
+        run->w_work = false;
+        run->w_done = true;
+        run->w_rc = rc;
+        run->w_err = e;
+        run->w_ns += dt;
+        pthread_cond_signal(&run->cond);
+    }
+    pthread_mutex_unlock(&run->lock);
+    return NULL;
+}
+
+static int writer_start(ipvm__run_t *run)
+{
+    int rc = ipvm__sched_store_take(run->s, &run->w_store, run->err);
     if (rc != 0)
         return rc;
-    for (size_t k = 0; k < n; k++) {
-        ipvm__task_job_t *job = run->pending[k];
-        size_t t = job->task;
+    if (pthread_cond_init(&run->w_cond, NULL) != 0)
+        return ipvm_error_set(run->err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
+    run->w_cond_ok = true;
+    if (pthread_create(&run->w_thread, NULL, writer_main, run) != 0)
+        return ipvm_error_set(run->err, IPVM_ENOMEM, IPVM_NO_OFFSET,
+                              "cannot start the writer thread");
+    run->w_started = true;
+    return 0;
+}
+
+void ipvm__run_writer_stop(ipvm__run_t *run)
+{
+    if (run->w_started) {
+        pthread_mutex_lock(&run->lock);
+        run->w_stop = true;
+        pthread_cond_signal(&run->w_cond);
+        pthread_mutex_unlock(&run->lock);
+        pthread_join(run->w_thread, NULL);
+        run->w_started = false;
+    }
+    if (run->w_cond_ok)
+        pthread_cond_destroy(&run->w_cond);
+    run->w_cond_ok = false;
+    ipvm__sched_store_give(run->s, run->w_store, run->w_rc != 0);
+    run->w_store = NULL;
+}
+
+/* Gives the pending receipts to the writer (which must be idle). */
+static int submit(ipvm__run_t *run)
+{
+    if (!run->w_started) {
+        int rc = writer_start(run);
+        if (rc != 0)
+            return rc;
+    }
+    pthread_mutex_lock(&run->lock);
+    ipvm__batch_t *t = run->wbatch;
+    run->wbatch = run->pend;
+    run->pend = t;
+    run->w_work = true;
+    pthread_cond_signal(&run->w_cond);
+    pthread_mutex_unlock(&run->lock);
+    run->w_busy = true;
+    return 0;
+}
+
+/* The writer committed a batch (rc 0): only now are its receipts reported. */
+static int committed(ipvm__run_t *run, int rc, const ipvm_error_t *e)
+{
+    ipvm__batch_t *b = run->wbatch;
+    run->w_busy = false;
+    run->res->stats.commits++;
+    run->last_commit_ns = ipvm_now_ns();
+    for (size_t k = 0; k < b->n; k++) {
+        size_t t = b->task[k];
         const ipvm_sched_receipt_t *rep = &run->res->receipts[t];
+        ipvm__sched_release(run->s, &run->wf->tasks[t].instruction);
+        if (rc != 0) { /* not on disk: never reported (run_finish clears its entry, once no
+                          * worker can be reading it) */
+            run->state[t] = T_WAIT;
+            continue;
+        }
         run->state[t] = T_DONE;
         run->settled++;
         run->res->executed++;
         if (!rep->receipt.ok)
             run->res->failed++;
-        ipvm__sched_release(run->s, &run->wf->tasks[t].instruction);
-        ipvm__run_emit(run, IPVM_SCHED_TASK_FINISHED, &run->wf->tasks[t], rep, job->status);
+        ipvm__run_emit(run, IPVM_SCHED_TASK_FINISHED, &run->wf->tasks[t], rep, b->status[k]);
         ipvm__run_publish(run, rep);
-        job_put(run, job);
     }
-    run->npending = 0;
-    return 0;
+    b->n = 0;
+    ipvm_arena_reset(&b->arena);
+    if (rc != 0)
+        *run->err = *e;
+    return rc;
 }
 
 /* Another run released instructions we parked for: replay them if their receipt is stored
@@ -345,10 +481,11 @@ static int unpark(ipvm__run_t *run)
 }
 
 /* Waits (when asked) for completions, a wake-up, or `until`, then takes them all. */
-static ipvm__job_t *take_done(ipvm__run_t *run, bool wait, uint64_t until, bool *woken)
+static ipvm__job_t *take_done(ipvm__run_t *run, bool wait, uint64_t until, bool *woken,
+                              bool *wdone, int *wrc, ipvm_error_t *werr)
 {
     pthread_mutex_lock(&run->lock);
-    if (wait && run->done_head == NULL && !run->woken) {
+    if (wait && run->done_head == NULL && !run->woken && !run->w_done) {
         struct timespec ts;
         ts.tv_sec = (time_t)(until / 1000000000u);
         ts.tv_nsec = (long)(until % 1000000000u);
@@ -356,8 +493,16 @@ static ipvm__job_t *take_done(ipvm__run_t *run, bool wait, uint64_t until, bool 
     }
     ipvm__job_t *list = run->done_head;
     run->done_head = run->done_tail = NULL;
+    run->outstanding -= run->ndone;
+    run->ndone = 0;
     *woken = run->woken;
     run->woken = false;
+    *wdone = run->w_done;
+    run->w_done = false;
+    if (*wdone) {
+        *wrc = run->w_rc;
+        *werr = run->w_err;
+    }
     pthread_mutex_unlock(&run->lock);
     return list;
 }
@@ -387,8 +532,8 @@ static int check_stop(ipvm__run_t *run, uint64_t now)
 static uint64_t next_wakeup(const ipvm__run_t *run, uint64_t now)
 {
     uint64_t until = now + 50000000u; /* poll the cancel flag every 50 ms */
-    if (run->npending) {
-        uint64_t c = run->pending_since + (uint64_t)run->s->opts.commit_interval_us * 1000u;
+    if (run->pend->n && !run->w_busy) {
+        uint64_t c = run->last_commit_ns + (uint64_t)run->s->opts.commit_interval_us * 1000u;
         if (c < until)
             until = c;
     }
@@ -397,36 +542,40 @@ static uint64_t next_wakeup(const ipvm__run_t *run, uint64_t now)
     return until;
 }
 
+/* Group commit: whenever the writer is idle, give it what finished, unless tasks are still
+ * running and the last commit was less than commit_interval ago (so that fast disks do not
+ * get a transaction per receipt). */
 static bool should_commit(const ipvm__run_t *run, uint64_t now)
 {
-    if (run->npending == 0)
+    if (run->pend->n == 0 || run->w_busy)
         return false;
-    return run->npending >= run->s->opts.commit_max || run->running == 0 ||
-           now >= run->pending_since + (uint64_t)run->s->opts.commit_interval_us * 1000u;
+    return run->pend->n >= run->s->opts.commit_max || run->running == 0 ||
+           now >= run->last_commit_ns + (uint64_t)run->s->opts.commit_interval_us * 1000u;
 }
 
 /* Drops what the run still holds after a fatal error: finished jobs are not committed, and
  * their claims are released so other runs can execute those instructions. */
 void ipvm__run_drop_jobs(ipvm__run_t *run)
 {
-    for (size_t k = 0; k < run->npending; k++) {
-        ipvm__task_job_t *job = run->pending[k];
-        run->state[job->task] = T_WAIT;
-        memset(&run->res->receipts[job->task], 0, sizeof run->res->receipts[job->task]);
-        ipvm__sched_release(run->s, &run->wf->tasks[job->task].instruction);
-        job_put(run, job);
+    ipvm__batch_t *b = run->pend;
+    for (size_t k = 0; k < b->n; k++) {
+        run->state[b->task[k]] = T_WAIT; /* its entry is cleared by run_finish */
+        ipvm__sched_release(run->s, &run->wf->tasks[b->task[k]].instruction);
     }
-    run->npending = 0;
+    b->n = 0;
+    ipvm_arena_reset(&b->arena);
 }
 
 /* Takes the completions of one wait; returns a fatal error or 0. */
 static int absorb(ipvm__run_t *run, bool wait, bool fatal)
 {
-    bool woken = false;
+    bool woken = false, wdone = false;
+    int wrc = 0;
+    ipvm_error_t werr;
     uint64_t now = ipvm_now_ns();
-    ipvm__job_t *list = take_done(run, wait, next_wakeup(run, now), &woken);
+    ipvm__job_t *list = take_done(run, wait, next_wakeup(run, now), &woken, &wdone, &wrc, &werr);
     uint64_t t0 = ipvm_now_ns(), store0 = run->res->stats.store_ns;
-    int rc = 0;
+    int rc = wdone ? committed(run, wrc, &werr) : 0;
     while (list) {
         ipvm__task_job_t *job = (ipvm__task_job_t *)list;
         list = list->next;
@@ -458,18 +607,18 @@ int ipvm__run_loop(ipvm__run_t *run)
         if (!run->stop_rc && !fatal)
             rc = dispatch(run);
         if (rc == 0 && !fatal && should_commit(run, ipvm_now_ns()))
-            rc = commit(run);
+            rc = submit(run);
         if (rc != 0 && !fatal) {
             fatal = rc;
             ipvm__run_drop_jobs(run);
         }
         run->res->stats.schedule_ns += ipvm_now_ns() - t0 -
                                        (run->res->stats.store_ns + run->res->stats.lookup_ns - other0);
-        bool idle = run->running == 0 && run->npending == 0;
+        bool idle = run->running == 0 && run->pend->n == 0 && !run->w_busy;
         if (idle && (run->stop_rc || fatal || (run->rcount == 0 && run->nparked == 0)))
             break;
         /* wait when there is nothing to dispatch now */
-        bool wait = run->stop_rc || fatal || run->rcount == 0 || run->running >= run->max_running;
+        bool wait = run->stop_rc || fatal || run->rcount == 0 || dispatch_room(run) == 0;
         rc = absorb(run, wait, fatal != 0);
         if (rc != 0 && !fatal) {
             fatal = rc;

@@ -17,6 +17,7 @@ static void *worker_main(void *arg)
         p->head = job->next;
         if (p->head == NULL)
             p->tail = NULL;
+        __atomic_sub_fetch(&p->queued, 1, __ATOMIC_RELAXED);
         job->next = NULL;
         pthread_mutex_unlock(&p->lock);
         job->fn(job);
@@ -29,6 +30,7 @@ static void *worker_main(void *arg)
 int ipvm__pool_start(ipvm__pool_t *p, unsigned nthreads)
 {
     p->head = p->tail = NULL;
+    p->queued = 0;
     p->stopping = false;
     p->nthreads = 0;
     p->threads = ipvm_calloc(nthreads, sizeof *p->threads);
@@ -78,12 +80,29 @@ void ipvm__pool_stop(ipvm__pool_t *p)
 void ipvm__pool_push(ipvm__pool_t *p, ipvm__job_t *job)
 {
     job->next = NULL;
+    ipvm__pool_push_many(p, job, job, 1);
+}
+
+void ipvm__pool_push_many(ipvm__pool_t *p, ipvm__job_t *first, ipvm__job_t *last, size_t n)
+{
+    if (n == 0)
+        return;
+    last->next = NULL;
     pthread_mutex_lock(&p->lock);
     if (p->tail)
-        p->tail->next = job;
+        p->tail->next = first;
     else
-        p->head = job;
-    p->tail = job;
-    pthread_cond_signal(&p->cond);
+        p->head = first;
+    p->tail = last;
+    __atomic_add_fetch(&p->queued, n, __ATOMIC_RELAXED);
+    if (n == 1)
+        pthread_cond_signal(&p->cond);
+    else
+        pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->lock);
+}
+
+size_t ipvm__pool_queued(ipvm__pool_t *p)
+{
+    return __atomic_load_n(&p->queued, __ATOMIC_RELAXED);
 }

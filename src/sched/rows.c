@@ -38,6 +38,81 @@ static int decode_blob(const uint8_t *p, size_t len, ipvm_arena_t *a, ipvm_ipld_
     return 0;
 }
 
+/* Appends a CBOR head (major type, shortest length; RFC 8949 §3). */
+static int head(ipvm_buf_t *b, uint8_t major, uint64_t n)
+{
+    uint8_t h[9];
+    size_t len = 1;
+    h[0] = (uint8_t)(major << 5);
+    if (n < 24) {
+        h[0] |= (uint8_t)n;
+    } else {
+        int bytes = n <= 0xff ? 1 : n <= 0xffff ? 2 : n <= 0xffffffffu ? 4 : 8;
+        h[0] |= (uint8_t)(bytes == 1 ? 24 : bytes == 2 ? 25 : bytes == 4 ? 26 : 27);
+        for (int i = 0; i < bytes; i++)
+            h[len++] = (uint8_t)(n >> (8 * (bytes - 1 - i)));
+    }
+    return ipvm_buf_append(b, h, len);
+}
+
+/* The receipt's DAG-CBOR assembled from the stored columns, which are themselves canonical
+ * DAG-CBOR: {iss, out, prf, ran, meta} in DAG-CBOR key order (length first, then bytes). */
+static int assemble(const ipvm_receipt_row_t *row, ipvm_buf_t *b)
+{
+    int rc = ipvm_buf_append(b, "\xa5\x63iss", 5);
+    size_t il = row->issuer ? strlen(row->issuer) : 0;
+    if (rc == 0)
+        rc = row->issuer ? head(b, 3, il) : ipvm_buf_append_byte(b, 0xf6);
+    if (rc == 0 && row->issuer)
+        rc = ipvm_buf_append(b, row->issuer, il);
+    if (rc == 0)
+        rc = ipvm_buf_append(b, "\x63out", 4);
+    if (rc == 0)
+        rc = ipvm_buf_append(b, row->out, row->out_len);
+    if (rc == 0)
+        rc = ipvm_buf_append(b, "\x63prf", 4);
+    if (rc == 0)
+        rc = ipvm_buf_append(b, row->prf, row->prf_len);
+    if (rc == 0) /* a Link: tag 42, bytes 0x00 || cid */
+        rc = ipvm_buf_append(b, "\x63ran\xd8\x2a", 6);
+    if (rc == 0)
+        rc = head(b, 2, (uint64_t)row->ran.len + 1);
+    if (rc == 0)
+        rc = ipvm_buf_append_byte(b, 0);
+    if (rc == 0)
+        rc = ipvm_buf_append(b, row->ran.bytes, row->ran.len);
+    if (rc == 0)
+        rc = ipvm_buf_append(b, "\x64meta", 5);
+    if (rc == 0)
+        rc = ipvm_buf_append(b, row->meta, row->meta_len);
+    return rc;
+}
+
+/* The receipt's canonical DAG-CBOR, checked against row->cid: assembled from the columns, or
+ * (when a column was stored in another valid encoding) re-encoded from the decoded receipt. */
+static int canonical(const ipvm_receipt_row_t *row, ipvm_receipt_t *r, ipvm_buf_t *b,
+                     ipvm_error_t *err)
+{
+    int rc = assemble(row, b);
+    if (rc == 0)
+        rc = ipvm_cid_create(&r->cid, 1, IPVM_CODEC_DAG_CBOR, IPVM_MH_SHA3_256, b->data, b->len);
+    if (rc == 0 && ipvm_cid_equal(&r->cid, &row->cid))
+        return 0;
+    ipvm_buf_clear(b);
+    if (rc == 0)
+        rc = ipvm_receipt_encode(r, b, err);
+    if (rc == 0)
+        rc = ipvm_cid_create(&r->cid, 1, IPVM_CODEC_DAG_CBOR, IPVM_MH_SHA3_256, b->data, b->len);
+    if (rc == 0 && !ipvm_cid_equal(&r->cid, &row->cid)) {
+        char c[IPVM_CID_MAX_STR];
+        rc = ipvm_error_set(err, IPVM_ERECEIPT, IPVM_NO_OFFSET,
+                            "stored receipt %s does not hash to its CID (the database is "
+                            "damaged or was edited)",
+                            ipvm_cid_str(&row->cid, c));
+    }
+    return rc;
+}
+
 int ipvm__report_from_row(const ipvm_receipt_row_t *row, const ipvm_task_t *task,
                           ipvm_arena_t *a, ipvm_sched_receipt_t *out, ipvm_error_t *err)
 {
@@ -59,15 +134,7 @@ int ipvm__report_from_row(const ipvm_receipt_row_t *row, const ipvm_task_t *task
                               "stored receipt: out is not [\"ok\"|\"error\", value]");
     r->ok = ipvm_ipld_is_str(r->out->u.list.items[0], "ok");
     ipvm_buf_t b = IPVM_BUF_INIT;
-    if ((rc = ipvm_receipt_encode(r, &b, err)) == 0)
-        rc = ipvm_cid_create(&r->cid, 1, IPVM_CODEC_DAG_CBOR, IPVM_MH_SHA3_256, b.data, b.len);
-    if (rc == 0 && !ipvm_cid_equal(&r->cid, &row->cid)) {
-        char c[IPVM_CID_MAX_STR];
-        rc = ipvm_error_set(err, IPVM_ERECEIPT, IPVM_NO_OFFSET,
-                            "stored receipt %s does not hash to its CID (the database is "
-                            "damaged or was edited)",
-                            ipvm_cid_str(&row->cid, c));
-    }
+    rc = canonical(row, r, &b, err);
     if (rc == 0) {
         out->cbor = ipvm_arena_memdup(a, b.data, b.len);
         out->cbor_len = b.len;
@@ -78,7 +145,9 @@ int ipvm__report_from_row(const ipvm_receipt_row_t *row, const ipvm_task_t *task
     out->replayed = true;
     out->fuel = row->fuel;
     out->time_ns = row->time_ns;
-    out->source = ipvm_arena_strdup(a, row->source ? row->source : "local");
+    out->source = row->source == NULL || strcmp(row->source, "local") == 0
+                      ? "local"
+                      : ipvm_arena_strdup(a, row->source);
     if (row->signature_len) {
         out->signature = ipvm_arena_memdup(a, row->signature, row->signature_len);
         out->signature_len = row->signature_len;
@@ -91,11 +160,21 @@ int ipvm__report_from_job(const ipvm__task_job_t *job, const ipvm_task_t *task,
                           ipvm_arena_t *a, ipvm_sched_receipt_t *out, ipvm_error_t *err)
 {
     memset(out, 0, sizeof *out);
-    int rc = ipvm_receipt_decode(job->cbor.data, job->cbor.len, a, &out->receipt, err);
+    /* our own receipt: decode its bytes into the result arena and take its fields, without
+     * checking again what ipvm_receipt_make built */
+    ipvm_ipld_t *m = NULL;
+    int rc = ipvm_dagcbor_decode(job->cbor.data, job->cbor.len, a, &m, err);
     if (rc != 0)
         return rc;
-    out->receipt.instruction = job->receipt.instruction;
-    out->receipt.has_instruction = true;
+    ipvm_receipt_t *r = &out->receipt;
+    *r = job->receipt;
+    r->out = (ipvm_ipld_t *)ipvm_ipld_map_get(m, "out");
+    r->meta = (ipvm_ipld_t *)ipvm_ipld_map_get(m, "meta");
+    r->prf = (ipvm_ipld_t *)ipvm_ipld_map_get(m, "prf");
+    const ipvm_ipld_t *iss = ipvm_ipld_map_get(m, "iss");
+    r->iss = iss && iss->kind == IPVM_IPLD_STRING ? iss->u.str.ptr : NULL;
+    if (IPVM_NEVER(r->out == NULL || r->meta == NULL || r->prf == NULL))
+        return IPVM_EINTERNAL;
     out->task = task;
     out->cbor = ipvm_arena_memdup(a, job->cbor.data, job->cbor.len);
     out->cbor_len = job->cbor.len;

@@ -21,6 +21,16 @@ typedef struct {
     const ipvm_ipld_t *out; /* the result tuple, in the result arena */
 } outside_t;
 
+/* Receipts on their way to the store: rows with their bytes in the batch's own arena (the
+ * job that made them is recycled at once), and which task each one answers. */
+typedef struct ipvm__batch_s {
+    ipvm_receipt_row_t *rows; /* capacity: commit_max + max_running */
+    size_t *task;
+    int *status;
+    size_t n;
+    ipvm_arena_t arena;
+} ipvm__batch_t;
+
 struct ipvm__run_s {
     ipvm_sched_t *s;
     const ipvm_workflow_t *wf;
@@ -34,11 +44,14 @@ struct ipvm__run_s {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     ipvm__job_t *done_head, *done_tail;
+    size_t ndone, wake_batch; /* completions waiting; wake the coordinator at wake_batch */
+    size_t outstanding;       /* jobs queued or running, not yet taken back */
     bool woken;
     /* coordinator only */
     uint8_t *state;
     uint32_t *waiting;        /* in-workflow dependencies without a result yet */
     int *deny;                /* authorisation failure per task (0 = allowed) */
+    uint8_t *linked;          /* replayed from a receipt already linked to this workflow */
     char **deny_msg;
     size_t *ready, rhead, rcount; /* FIFO ring of ntasks */
     size_t *parked, nparked;
@@ -46,10 +59,20 @@ struct ipvm__run_s {
     size_t chain_left;        /* tasks in chains without a result; loners wait for 0 */
     bool loners_out;
     size_t running, max_running;
-    ipvm__task_job_t **pending;
-    size_t npending;
-    uint64_t pending_since;
-    ipvm_receipt_row_t *rows;
+    ipvm__job_t *chain_head, *chain_tail; /* jobs of the current dispatch, not yet queued */
+    size_t chain_n;
+    ipvm__batch_t batches[2];   /* one fills while the writer commits the other */
+    ipvm__batch_t *pend;        /* finished receipts waiting for the writer */
+    ipvm__batch_t *wbatch;      /* the writer's (w_busy) */
+    uint64_t last_commit_ns;
+    /* the writer thread (loop.c); w_work, w_done, w_rc, w_err, w_ns, w_stop under lock */
+    pthread_t w_thread;
+    pthread_cond_t w_cond;
+    bool w_started, w_cond_ok, w_busy, w_work, w_done, w_stop;
+    ipvm_store_t *w_store;
+    int w_rc;
+    ipvm_error_t w_err;
+    uint64_t w_ns;
     ipvm__task_job_t *free_jobs;
     module_t *modules;
     size_t nmodules;
@@ -58,6 +81,8 @@ struct ipvm__run_s {
     uint64_t start_ns, deadline_ns;
     int stop_rc;
     size_t settled;
+    ipvm_workflow_status_t wf_status; /* what the workflow row says now */
+    bool wf_stored;                   /* the row exists (store_workflow succeeded) */
 };
 
 static inline bool ipvm__is_chain(const ipvm_task_t *t)
@@ -76,5 +101,7 @@ int ipvm__run_cmp_outside(const void *a, const void *b);
 int ipvm__run_loop(ipvm__run_t *run);
 /* Releases the run's jobs and claims (loop.c). */
 void ipvm__run_drop_jobs(ipvm__run_t *run);
+/* Stops the writer thread (after the loop) and returns its store handle. */
+void ipvm__run_writer_stop(ipvm__run_t *run);
 
 #endif

@@ -52,7 +52,7 @@ int ipvm_sched_new(const ipvm_sched_opts_t *opts, ipvm_sched_t **out, ipvm_error
     if (s->opts.commit_interval_us == 0)
         s->opts.commit_interval_us = 2000;
     if (s->opts.commit_max == 0)
-        s->opts.commit_max = 4096;
+        s->opts.commit_max = 1024;
     int rc = s->db_path_copy ? 0 : IPVM_ENOMEM;
     if (rc == 0 && pthread_mutex_init(&s->lock, NULL) != 0)
         rc = IPVM_ENOMEM;
@@ -288,7 +288,7 @@ int ipvm_sched_parse(ipvm_sched_t *s, const char *json, size_t len, ipvm_arena_t
     int rc = ipvm__sched_store_take(s, &k.store, err);
     if (rc != 0)
         return rc;
-    ipvm_workflow_opts_t o = {.known = known_in_store, .known_data = &k};
+    ipvm_workflow_opts_t o = {.known = known_in_store, .known_data = &k, .compact = true};
     rc = ipvm_workflow_parse(json, len, &o, arena, out, err);
     ipvm__sched_store_give(s, k.store, false);
     ipvm_arena_dispose(&k.arena);

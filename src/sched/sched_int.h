@@ -28,6 +28,7 @@ typedef struct ipvm__pool_s {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     ipvm__job_t *head, *tail;
+    size_t queued; /* jobs in the queue; read without the lock (atomically) as a hint */
     bool stopping;
     unsigned nthreads;
     pthread_t *threads;
@@ -36,6 +37,10 @@ typedef struct ipvm__pool_s {
 int ipvm__pool_start(ipvm__pool_t *p, unsigned nthreads);
 void ipvm__pool_stop(ipvm__pool_t *p);
 void ipvm__pool_push(ipvm__pool_t *p, ipvm__job_t *job);
+/* Queues a chain of n jobs (linked by next) with one lock and one wake-up. */
+void ipvm__pool_push_many(ipvm__pool_t *p, ipvm__job_t *first, ipvm__job_t *last, size_t n);
+/* Jobs waiting in the queue now (a hint: it may change at once). */
+size_t ipvm__pool_queued(ipvm__pool_t *p);
 
 /* ---- the scheduler -------------------------------------------------------------------------- */
 typedef struct ipvm__inflight_s ipvm__inflight_t;

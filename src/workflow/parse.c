@@ -111,6 +111,13 @@ static int norm_rsc(ipvm_arena_t *a, size_t i, const ipvm_ipld_t *v, const char 
     if (k == 0 || k >= len || s[k] != ':')
         return task_err(err, IPVM_EWORKFLOW, i, "run.rsc",
                         "\"%.60s\" is not a URL (expected e.g. ipfs://<CID>)", s);
+    bool upper = false;
+    for (size_t j = 0; j < k; j++)
+        upper |= s[j] >= 'A' && s[j] <= 'Z';
+    if (!upper) { /* already normal: keep the caller's string */
+        *out = s;
+        return 0;
+    }
     char *copy = ipvm_arena_strndup(a, s, len);
     if (copy == NULL)
         return IPVM_ENOMEM;
@@ -218,6 +225,12 @@ static int norm_run(ipvm_arena_t *a, ipvm_task_t *t, const ipvm_ipld_t *run, ipv
         nnc_out = ipvm_ipld_new_string(a, "", 0); /* compat: missing nnc hashes as "" */
     else if ((rc = check_nonce(i, nnc, err)) != 0)
         return rc;
+    const ipvm_ipld_t *rsc_in = ipvm_ipld_map_get(run, "rsc");
+    if (nnc && run->u.map.len == 4 && rsc_in->kind == IPVM_IPLD_STRING &&
+        t->rsc == rsc_in->u.str.ptr) {
+        t->run = (ipvm_ipld_t *)run; /* already normal (the usual case): no copy */
+        return 0;
+    }
     ipvm_ipld_t *m = ipvm_ipld_new_map(a, 4);
     ipvm_ipld_t *rsc = ipvm_ipld_new_cstring(a, t->rsc);
     if (m == NULL || rsc == NULL || nnc_out == NULL)
@@ -266,6 +279,17 @@ static int norm_task(ipvm_arena_t *a, ipvm_task_t *t, const ipvm_ipld_t *v, ipvm
     /* compat: task.rs - a cause that is not a Link (absent, null or anything else) is None */
     const ipvm_ipld_t *cause = ipvm_ipld_map_get(v, "cause");
     ipvm_ipld_t *cause_out = (ipvm_ipld_t *)cause;
+    t->meta = meta;
+    if (meta->kind == IPVM_IPLD_MAP) {
+        t->limits.fuel = meta_u64(meta, "fuel");
+        t->limits.memory = meta_u64(meta, "memory");
+        t->limits.time_ms = meta_u64(meta, "time");
+    }
+    if (cause && (cause->kind == IPVM_IPLD_NULL || cause->kind == IPVM_IPLD_LINK) &&
+        v->u.map.len == 4 && t->run == ipvm_ipld_map_get(v, "run")) {
+        t->task = (ipvm_ipld_t *)v; /* already normal: no copy */
+        return 0;
+    }
     if (cause == NULL || cause->kind != IPVM_IPLD_LINK)
         cause_out = ipvm_ipld_new_null(a);
     ipvm_ipld_t *m = ipvm_ipld_new_map(a, 4);
@@ -278,12 +302,6 @@ static int norm_task(ipvm_arena_t *a, ipvm_task_t *t, const ipvm_ipld_t *v, ipvm
         return IPVM_ENOMEM;
     ipvm_ipld_map_sort(m);
     t->task = m;
-    t->meta = meta;
-    if (meta->kind == IPVM_IPLD_MAP) {
-        t->limits.fuel = meta_u64(meta, "fuel");
-        t->limits.memory = meta_u64(meta, "memory");
-        t->limits.time_ms = meta_u64(meta, "time");
-    }
     return 0;
 }
 
@@ -369,80 +387,120 @@ long ipvm_workflow_find(const ipvm_workflow_t *wf, const ipvm_cid_t *instruction
     return -1;
 }
 
-/* The normalised {"tasks": [...]} and the workflow CID from the encoding built task by task. */
-static int finish_workflow(ipvm_workflow_t *wf, ipvm_arena_t *a, ipvm_buf_t *wfbuf)
+/* The normalised {"tasks": [...]} (in tmp) and the workflow CID from the encoding built task by
+ * task; the encoding itself is handed to `keep` (the store saves it, to resume). */
+static int finish_workflow(ipvm_workflow_t *wf, ipvm_arena_t *keep, ipvm_arena_t *tmp,
+                           ipvm_buf_t *wfbuf)
 {
-    ipvm_ipld_t *list = ipvm_ipld_new_list(a, wf->ntasks);
-    ipvm_ipld_t *root = ipvm_ipld_new_map(a, 1);
+    ipvm_ipld_t *list = ipvm_ipld_new_list(tmp, wf->ntasks);
+    ipvm_ipld_t *root = ipvm_ipld_new_map(tmp, 1);
     if (list == NULL || root == NULL)
         return IPVM_ENOMEM;
     for (size_t i = 0; i < wf->ntasks; i++)
-        if (ipvm_ipld_list_push(a, list, wf->tasks[i].task) != 0)
+        if (ipvm_ipld_list_push(tmp, list, wf->tasks[i].task) != 0)
             return IPVM_ENOMEM;
-    if (ipvm_ipld_map_set_cstr(a, root, "tasks", list) != 0)
+    if (ipvm_ipld_map_set_cstr(tmp, root, "tasks", list) != 0)
         return IPVM_ENOMEM;
     wf->ipld = root;
     int rc = ipvm_cid_create(&wf->cid, 1, IPVM_CODEC_DAG_CBOR, IPVM_MH_SHA3_256, wfbuf->data,
                              wfbuf->len);
     if (rc != 0)
         return rc;
-    wf->cbor = ipvm_arena_memdup(a, wfbuf->data, wfbuf->len);
+    if (ipvm_arena_on_dispose(keep, ipvm_free, wfbuf->data) != 0)
+        return IPVM_ENOMEM;
     wf->cbor_len = wfbuf->len;
-    return wf->cbor ? 0 : IPVM_ENOMEM;
+    wf->cbor = ipvm_buf_take(wfbuf, NULL);
+    return 0;
 }
 
-static int build_workflow(const ipvm_ipld_t *value, const ipvm_workflow_opts_t *opts,
-                          ipvm_arena_t *a, ipvm_workflow_t *wf, ipvm_buf_t *wfbuf,
-                          ipvm_buf_t *scratch, ipvm_error_t *err)
+/* opts->compact: keep only what running needs, copied into `keep`, so the decoded document
+ * (several times the size of the text) can be freed. */
+static int compact_tasks(ipvm_workflow_t *wf, ipvm_arena_t *keep)
+{
+    for (size_t i = 0; i < wf->ntasks; i++) {
+        ipvm_task_t *t = &wf->tasks[i];
+        t->args = ipvm_ipld_clone(keep, t->args);
+        t->rsc = ipvm_arena_strdup(keep, t->rsc);
+        t->func = ipvm_arena_strdup(keep, t->func);
+        t->op = IPVM_OP_WASM_RUN;
+        t->task = t->run = NULL;
+        t->meta = NULL;
+        if (t->args == NULL || t->rsc == NULL || t->func == NULL)
+            return IPVM_ENOMEM;
+    }
+    wf->ipld = NULL;
+    return 0;
+}
+
+/* Checks the document's shape and sizes the task table. */
+static int check_shape(const ipvm_ipld_t *value, const ipvm_ipld_t **tasks, ipvm_error_t *err)
 {
     if (value->kind != IPVM_IPLD_MAP)
         return ipvm_error_set(err, IPVM_EWORKFLOW, IPVM_NO_OFFSET,
                               "a workflow is a map {\"tasks\": [...]}, not %s",
                               ipvm_ipld_kind_name(value->kind));
-    const ipvm_ipld_t *tasks = ipvm_ipld_map_get(value, "tasks");
-    if (tasks == NULL || tasks->kind != IPVM_IPLD_LIST)
+    *tasks = ipvm_ipld_map_get(value, "tasks");
+    if (*tasks == NULL || (*tasks)->kind != IPVM_IPLD_LIST)
         return ipvm_error_set(err, IPVM_EWORKFLOW, IPVM_NO_OFFSET,
                               "a workflow needs \"tasks\": a list of tasks%s",
-                              tasks ? " (it is not a list)" : "");
-    size_t n = tasks->u.list.len;
+                              *tasks ? " (it is not a list)" : "");
+    size_t n = (*tasks)->u.list.len;
     if (n == 0)
         return ipvm_error_set(err, IPVM_EWORKFLOW, IPVM_NO_OFFSET, "the workflow has no tasks");
     if (n > IPVM_WORKFLOW_MAX_TASKS)
         return ipvm_error_set(err, IPVM_ETOOBIG, IPVM_NO_OFFSET,
                               "the workflow has %zu tasks; at most %d are accepted", n,
                               IPVM_WORKFLOW_MAX_TASKS);
-    wf->tasks = ipvm_arena_calloc(a, n, sizeof *wf->tasks);
+    return 0;
+}
+
+/* Builds the workflow: its structures in `keep`, normalised IPLD in `tmp` (the same arena
+ * unless opts->compact). */
+static int build_workflow(const ipvm_ipld_t *value, const ipvm_workflow_opts_t *opts,
+                          ipvm_arena_t *keep, ipvm_arena_t *tmp, ipvm_workflow_t *wf,
+                          ipvm_buf_t *wfbuf, ipvm_buf_t *scratch, ipvm_error_t *err)
+{
+    const ipvm_ipld_t *tasks = NULL;
+    int rc = check_shape(value, &tasks, err);
+    if (rc != 0)
+        return rc;
+    size_t n = tasks->u.list.len;
+    wf->tasks = ipvm_arena_calloc(keep, n, sizeof *wf->tasks);
     if (wf->tasks == NULL)
         return IPVM_ENOMEM;
     wf->ntasks = n;
-    int rc = ipvm_buf_append(wfbuf, WORKFLOW_PREFIX, sizeof WORKFLOW_PREFIX);
+    rc = ipvm_buf_reserve(wfbuf, 64 + n * 320); /* a Homestar task is ~300 bytes */
+    if (rc == 0)
+        rc = ipvm_buf_append(wfbuf, WORKFLOW_PREFIX, sizeof WORKFLOW_PREFIX);
     if (rc == 0)
         rc = cbor_head(wfbuf, 4, n);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         wf->tasks[i].index = i;
-        rc = build_task(a, &wf->tasks[i], tasks->u.list.items[i], wfbuf, scratch, err);
+        rc = build_task(tmp, &wf->tasks[i], tasks->u.list.items[i], wfbuf, scratch, err);
     }
     if (rc == 0)
-        rc = finish_workflow(wf, a, wfbuf);
+        rc = finish_workflow(wf, keep, tmp, wfbuf);
     if (rc == 0)
-        rc = index_tasks(wf, a, err);
+        rc = index_tasks(wf, keep, err);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = ipvm__wf_scan_awaits(a, &wf->tasks[i], err);
+        rc = ipvm__wf_scan_awaits(keep, &wf->tasks[i], err);
     if (rc == 0)
-        rc = ipvm__wf_link_and_batch(wf, opts, a, err);
+        rc = ipvm__wf_link_and_batch(wf, opts, keep, err);
+    if (rc == 0 && opts->compact)
+        rc = compact_tasks(wf, keep);
     return rc;
 }
 
-int ipvm_workflow_from_ipld(const ipvm_ipld_t *value, const ipvm_workflow_opts_t *opts,
-                            ipvm_arena_t *arena, ipvm_workflow_t **out, ipvm_error_t *err)
+static int from_ipld(const ipvm_ipld_t *value, const ipvm_workflow_opts_t *opts,
+                     ipvm_arena_t *arena, ipvm_arena_t *tmp, ipvm_workflow_t **out,
+                     ipvm_error_t *err)
 {
-    IPVM_MISUSE_IF(value == NULL || arena == NULL || out == NULL);
     static const ipvm_workflow_opts_t none = {0};
     ipvm_buf_t wfbuf = IPVM_BUF_INIT, scratch = IPVM_BUF_INIT;
     ipvm_workflow_t *wf = ipvm_arena_calloc(arena, 1, sizeof *wf);
     if (wf == NULL)
         return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
-    int rc = build_workflow(value, opts ? opts : &none, arena, wf, &wfbuf, &scratch, err);
+    int rc = build_workflow(value, opts ? opts : &none, arena, tmp, wf, &wfbuf, &scratch, err);
     ipvm_buf_dispose(&wfbuf);
     ipvm_buf_dispose(&scratch);
     if (rc == IPVM_ENOMEM && (err == NULL || err->code != IPVM_ENOMEM))
@@ -453,26 +511,65 @@ int ipvm_workflow_from_ipld(const ipvm_ipld_t *value, const ipvm_workflow_opts_t
     return 0;
 }
 
+int ipvm_workflow_from_ipld(const ipvm_ipld_t *value, const ipvm_workflow_opts_t *opts,
+                            ipvm_arena_t *arena, ipvm_workflow_t **out, ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF(value == NULL || arena == NULL || out == NULL);
+    if (opts == NULL || !opts->compact)
+        return from_ipld(value, opts, arena, arena, out, err);
+    ipvm_arena_t tmp;
+    ipvm_arena_init(&tmp);
+    int rc = from_ipld(value, opts, arena, &tmp, out, err);
+    ipvm_arena_dispose(&tmp);
+    return rc;
+}
+
+/* Decodes with `decode` into the caller's arena, or (compact) into a scratch arena that is
+ * freed once the workflow is built. */
+typedef int (*decode_fn)(const void *buf, size_t len, ipvm_arena_t *a, ipvm_ipld_t **out,
+                         ipvm_error_t *err);
+
+static int json_fn(const void *buf, size_t len, ipvm_arena_t *a, ipvm_ipld_t **out,
+                   ipvm_error_t *err)
+{
+    int rc = ipvm_dagjson_decode(buf, len, a, out, err);
+    return rc ? ipvm_error_prefix(err, "the workflow is not valid DAG-JSON: ") : 0;
+}
+
+static int cbor_fn(const void *buf, size_t len, ipvm_arena_t *a, ipvm_ipld_t **out,
+                   ipvm_error_t *err)
+{
+    int rc = ipvm_dagcbor_decode(buf, len, a, out, err);
+    return rc ? ipvm_error_prefix(err, "the workflow is not valid DAG-CBOR: ") : 0;
+}
+
+static int parse_with(decode_fn decode, const void *buf, size_t len,
+                      const ipvm_workflow_opts_t *opts, ipvm_arena_t *arena,
+                      ipvm_workflow_t **out, ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF((buf == NULL && len > 0) || arena == NULL || out == NULL);
+    bool compact = opts && opts->compact;
+    ipvm_arena_t tmp;
+    ipvm_arena_init(&tmp);
+    ipvm_arena_t *doc = compact ? &tmp : arena;
+    ipvm_ipld_t *v = NULL;
+    int rc = decode(buf, len, doc, &v, err);
+    if (rc == 0)
+        rc = from_ipld(v, opts, arena, doc, out, err);
+    ipvm_arena_dispose(&tmp);
+    return rc;
+}
+
 int ipvm_workflow_parse(const char *json, size_t len, const ipvm_workflow_opts_t *opts,
                         ipvm_arena_t *arena, ipvm_workflow_t **out, ipvm_error_t *err)
 {
-    IPVM_MISUSE_IF(json == NULL && len > 0);
-    ipvm_ipld_t *v = NULL;
-    int rc = ipvm_dagjson_decode(json, len, arena, &v, err);
-    if (rc != 0)
-        return ipvm_error_prefix(err, "the workflow is not valid DAG-JSON: ");
-    return ipvm_workflow_from_ipld(v, opts, arena, out, err);
+    return parse_with(json_fn, json, len, opts, arena, out, err);
 }
 
 int ipvm_workflow_decode(const uint8_t *cbor, size_t len, const ipvm_workflow_opts_t *opts,
                          ipvm_arena_t *arena, ipvm_workflow_t **out, ipvm_error_t *err)
 {
-    IPVM_MISUSE_IF(cbor == NULL && len > 0);
-    ipvm_ipld_t *v = NULL;
-    int rc = ipvm_dagcbor_decode(cbor, len, arena, &v, err);
-    if (rc != 0)
-        return ipvm_error_prefix(err, "the workflow is not valid DAG-CBOR: ");
-    return ipvm_workflow_from_ipld(v, opts, arena, out, err);
+    return parse_with(cbor_fn, cbor, len, opts, arena, out, err);
 }
 
 int ipvm_workflow_encode(const ipvm_workflow_t *wf, ipvm_buf_t *out, ipvm_error_t *err)

@@ -299,7 +299,8 @@ IPVM_TEST(sched, cli_run_full_disk)
         IPVM_ASSERT(write(fd, zero, sizeof zero) == (ssize_t)sizeof zero);
     close(fd);
     const char *args[] = {"run", wfpath, NULL};
-    IPVM_ASSERT_EQ(ipvm(dir, args, &out, &err), 1);
+    int first = ipvm(dir, args, &out, &err);
+    IPVM_ASSERT_MSG(first == 1, "exit %d: %s", first, (const char *)err.data);
     IPVM_ASSERT_MSG(strstr((const char *)err.data, "IPVM_ENOSPC"), "%s", (const char *)err.data);
     IPVM_ASSERT_STRCONTAINS((const char *)err.data, "free some space and run again");
     ipvm_arena_t a;

@@ -88,6 +88,19 @@ IPVM_TEST(workflow, gold_cids_from_fixtures)
         ipvm_cid_t c;
         IPVM_ASSERT_OK(ipvm_ipld_cid(wf->ipld, IPVM_MH_SHA3_256, &c, NULL));
         IPVM_ASSERT(ipvm_cid_equal(&c, &wf->cid));
+        /* compact: the same identifiers, batches and arguments, without the document */
+        ipvm_workflow_opts_t co = {.compact = true};
+        ipvm_workflow_t *cw = NULL;
+        IPVM_ASSERT_OK(ipvm_workflow_decode(wf->cbor, wf->cbor_len, &co, &a, &cw, NULL));
+        IPVM_ASSERT(cw->ipld == NULL && cw->tasks[0].task == NULL);
+        IPVM_ASSERT(ipvm_cid_equal(&cw->cid, &wf->cid));
+        IPVM_ASSERT_EQ(cw->nbatches, wf->nbatches);
+        for (size_t t = 0; t < wf->ntasks; t++) {
+            IPVM_ASSERT(ipvm_cid_equal(&cw->tasks[t].invocation, &wf->tasks[t].invocation));
+            IPVM_ASSERT(ipvm_ipld_equal(cw->tasks[t].args, wf->tasks[t].args));
+            IPVM_ASSERT_STREQ(cw->tasks[t].rsc, wf->tasks[t].rsc);
+            IPVM_ASSERT_EQ_U64(cw->tasks[t].limits.memory, wf->tasks[t].limits.memory);
+        }
     }
     IPVM_ASSERT_EQ(checked, 3 + 6 + 1);
     ipvm_arena_dispose(&a);
