@@ -249,7 +249,7 @@ typedef struct ipvm_p2p_stats_s {
     uint64_t conns_opened, conns_failed, conns_closed;
     uint64_t bytes_in, bytes_out;
     uint64_t gossip_in, gossip_out, gossip_dup, gossip_invalid, gossip_dropped;
-    uint64_t dht_puts, dht_gets, dht_hits;
+    uint64_t dht_puts, dht_gets, dht_hits, dht_stored;
     uint64_t receipts_published, receipts_received, receipts_rejected;
 } ipvm_p2p_stats_t;
 
@@ -348,6 +348,52 @@ IPVM_EXTERN size_t ipvm_p2p_topic_peers(ipvm_p2p_host_t *h, const char *topic);
 IPVM_EXTERN size_t ipvm_p2p_gossip_msgid(int kind, const uint8_t *from, size_t from_len,
                                          uint64_t seqno, const uint8_t *data, size_t len,
                                          uint8_t out[64]);
+
+/* ----------------------------------------------------------------------------- Kademlia ---- */
+/* The DHT (/ipfs/kad/1.0.0, server mode): k-buckets of peers that advertise the protocol,
+ * FIND_NODE, GET_VALUE, PUT_VALUE (and ADD_PROVIDER/GET_PROVIDERS), iterative lookups with at
+ * most kad_alpha requests in flight and a deadline. Records live in memory (bounded, as
+ * Homestar's MemoryStore) and, through the lookup hook, wherever the application keeps them. */
+#define IPVM_P2P_DHT_MAX_KEY 256 /* bytes of a record key */
+
+/* Validates a record before it is stored (PUT_VALUE from a peer) or returned by a lookup.
+ * Returns 0 to accept, or an IPVM_E* code with a reason in *why (static text). */
+typedef int (*ipvm_p2p_dht_validate_fn)(const uint8_t *key, size_t klen, const uint8_t *value,
+                                        size_t vlen, const char **why, void *data);
+IPVM_EXTERN void ipvm_p2p_dht_set_validator(ipvm_p2p_host_t *h, ipvm_p2p_dht_validate_fn fn,
+                                            void *data);
+
+/* Looks a key up outside the memory store (the receipts database) for GET_VALUE requests.
+ * Call done(req, value, len) exactly once, on the loop thread (len 0 / value NULL: not found);
+ * the value is copied. */
+typedef void (*ipvm_p2p_dht_found_fn)(void *req, const uint8_t *value, size_t len);
+typedef void (*ipvm_p2p_dht_lookup_fn)(const uint8_t *key, size_t klen,
+                                       ipvm_p2p_dht_found_fn done, void *req, void *data);
+IPVM_EXTERN void ipvm_p2p_dht_set_lookup(ipvm_p2p_host_t *h, ipvm_p2p_dht_lookup_fn fn,
+                                         void *data);
+
+/* GET: the memory store first, then an iterative GET_VALUE lookup that ends at the first valid
+ * record or after timeout_ms (0: kad_query_timeout_ms). cb runs once: 0 with the value (valid
+ * during the call) and the peer that had it (NULL when local), or IPVM_ENOENT / ETIMEDOUT. */
+typedef void (*ipvm_p2p_dht_get_fn)(ipvm_p2p_host_t *h, int status, const uint8_t *value,
+                                    size_t len, const ipvm_peer_id_t *from, void *data);
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_p2p_dht_get(ipvm_p2p_host_t *h, const uint8_t *key,
+                                                 size_t klen, uint32_t timeout_ms,
+                                                 ipvm_p2p_dht_get_fn cb, void *data);
+/* PUT: stores locally, finds the k closest peers to the key and sends them PUT_VALUE. cb runs
+ * once with how many peers confirmed (status 0 when at least `quorum` did, else IPVM_EPEER;
+ * quorum 0 means 1). IPVM_ETOOBIG over kad_max_record. */
+typedef void (*ipvm_p2p_dht_put_fn)(ipvm_p2p_host_t *h, int status, size_t stored, void *data);
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_p2p_dht_put(ipvm_p2p_host_t *h, const uint8_t *key,
+                                                 size_t klen, const uint8_t *value, size_t vlen,
+                                                 int quorum, ipvm_p2p_dht_put_fn cb,
+                                                 void *data);
+/* Announces that we provide `key` (ADD_PROVIDER to the k closest peers); fire and forget. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_p2p_dht_provide(ipvm_p2p_host_t *h, const uint8_t *key,
+                                                     size_t klen);
+/* Peers in the routing table; records in the memory store. */
+IPVM_EXTERN size_t ipvm_p2p_dht_routing_size(const ipvm_p2p_host_t *h);
+IPVM_EXTERN size_t ipvm_p2p_dht_record_count(const ipvm_p2p_host_t *h);
 
 #ifdef __cplusplus
 }

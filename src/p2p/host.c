@@ -112,7 +112,7 @@ static void peers_gc(ipvm_p2p_host_t *h)
         return;
     for (p2p_peer_t **pp = &h->peers; *pp;) {
         p2p_peer_t *p = *pp;
-        if (p->nconns == 0 && !p->bootstrap && !p->kad_server && p->gossip == NULL) {
+        if (p->nconns == 0 && !p->bootstrap && !p->kad_rt && p->gossip == NULL && p->refs == 0) {
             *pp = p->next;
             peer_free(p);
             h->npeers--;

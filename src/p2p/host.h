@@ -144,6 +144,8 @@ struct p2p_peer_s {
     uint64_t rtt_us; /* last ping */
     p2p_gpeer_t *gossip; /* gossipsub state, when it speaks meshsub */
     bool kad_server;     /* advertises /ipfs/kad/1.0.0 */
+    bool kad_rt;         /* in our routing table */
+    int refs;            /* held by pending requests (not forgotten while > 0) */
     bool bootstrap;      /* from the config: keep connected */
 };
 
