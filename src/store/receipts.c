@@ -245,7 +245,9 @@ static int read_row(ipvm_store_t *s, sqlite3_stmt *st, ipvm_arena_t *arena,
     return 0;
 }
 
-/* Runs a prepared one-CID lookup and reads its row. 1 found, 0 not found, <0 error. */
+/* Runs a prepared one-CID lookup and reads its row: for ST_FIND_RECEIPT the best of the rows
+ * found (ok first, then the oldest by created, then by rowid, which the index returns in
+ * ascending order). 1 found, 0 not found, <0 error. */
 static int lookup(ipvm_store_t *s, store_stmt_id_t id, const ipvm_cid_t *key, ipvm_arena_t *arena,
                   ipvm_receipt_row_t *out, ipvm_error_t *err)
 {
@@ -253,15 +255,29 @@ static int lookup(ipvm_store_t *s, store_stmt_id_t id, const ipvm_cid_t *key, ip
     sqlite3_stmt *st = ipvm__store_stmt(s, id, &rc);
     if (st == NULL)
         return ipvm__store_fail(s, rc, err, "cannot look up a receipt");
-    if ((rc = ipvm__store_bind_cid(st, 1, key)) != SQLITE_OK ||
-        ((rc = sqlite3_step(st)) != SQLITE_ROW && rc != SQLITE_DONE)) {
+    if ((rc = ipvm__store_bind_cid(st, 1, key)) != SQLITE_OK) {
         sqlite3_reset(st);
         return ipvm__store_fail(s, rc, err, "cannot look up a receipt");
     }
-    int found = rc == SQLITE_ROW;
-    if (found && (rc = read_row(s, st, arena, out, err)) != 0)
-        found = rc;
+    int found = 0;
+    bool best_ok = false;
+    int64_t best_created = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        bool ok = sqlite3_column_int(st, 11) != 0;
+        int64_t created = sqlite3_column_int64(st, 10);
+        if (found && (best_ok > ok || (best_ok == ok && best_created <= created)))
+            continue;
+        if ((rc = read_row(s, st, arena, out, err)) != 0) {
+            sqlite3_reset(st);
+            return rc;
+        }
+        found = 1;
+        best_ok = ok;
+        best_created = created;
+    }
     sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return ipvm__store_fail(s, rc, err, "cannot look up a receipt");
     return found;
 }
 
