@@ -21,11 +21,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#pragma weak ipvm_wasm_engine_new
-#pragma weak ipvm_wasm_engine_free
-#pragma weak ipvm_wasm_module_load
-#pragma weak ipvm_wasm_module_release
-#pragma weak ipvm_wasm_call
 
 #define WASM_RSC "ipfs://bafybeibk42jwhq7w2zcpe6q3wgtleugp3ymfs3pa5gerjmnakqihhqx4zq"
 
@@ -352,7 +347,7 @@ static void print_report(const cfg_t *c, const stats_t *ex, const stats_t *re,
 
 int main(int argc, char **argv)
 {
-    cfg_t c = {.tasks = 10000, .threads = 2, .wasm = ipvm_wasm_call != NULL};
+    cfg_t c = {.tasks = 10000, .threads = 2, .wasm = true};
     const char *child = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -371,10 +366,6 @@ int main(int argc, char **argv)
         else
             usage();
         i++;
-    }
-    if (c.wasm && ipvm_wasm_call == NULL) {
-        fprintf(stderr, "bench_workflow: this build has no Wasm engine; using --engine native\n");
-        c.wasm = false;
     }
     if (child)
         return strcmp(child, "floor") == 0 ? child_floor(&c) : child_run(&c, child);

@@ -9,14 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The blockstore, resolver and engine are other areas; until each is linked into every build,
- * a program without one still runs what needs no execution (replays) and says what is missing. */
-#pragma weak ipvm_blockstore_open
-#pragma weak ipvm_blockstore_close
-#pragma weak ipvm_resolver_new
-#pragma weak ipvm_resolver_free
-#pragma weak ipvm_wasm_engine_new
-#pragma weak ipvm_wasm_engine_free
 
 extern const ipvm_cmd_t ipvm_cmd_run;
 
@@ -42,6 +34,9 @@ static const char HELP[] =
     "  --fuel N             fuel per task when its meta gives none (default: unlimited)\n"
     "  --memory BYTES       memory per task when its meta gives none (default: 4 GiB)\n"
     "  --time-limit MS      wall-clock limit per task when its meta gives none (default 100000)\n"
+    "  --tier tcc|gcc|both  how modules are compiled: tcc (in memory, at once), gcc (-O2, waits\n"
+    "                       for it, cached on disk), both (default: tcc now, gcc -O2 in the\n"
+    "                       background, cached for the next runs; ipvm waits for it at exit)\n"
     "  --save DIR           write every bytes output to DIR/task<N>-<func>.png|.bin\n"
     "  --json               one DAG-JSON line per receipt: {cid, instruction, task, func,\n"
     "                       status, replayed, fuel, time_ns, source, receipt}, then a summary\n"
@@ -63,6 +58,7 @@ typedef struct {
     const char *file, *name, *ipfs_api, *gateway, *save;
     uint64_t timeout_ms;
     unsigned threads;
+    int tier; /* ipvm_wasm_engine_opts_t.gcc_tier */
     ipvm_wasm_limits_t defaults;
 } run_args_t;
 
@@ -81,6 +77,7 @@ static int parse_u64(const char *s, uint64_t *out)
 static int parse_args(ipvm_cli_t *cli, int argc, char **argv, run_args_t *a)
 {
     memset(a, 0, sizeof *a);
+    a->tier = 1;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -104,6 +101,9 @@ static int parse_args(ipvm_cli_t *cli, int argc, char **argv, run_args_t *a)
             a->defaults.memory = n;
         else if (strcmp(o, "--time-limit") == 0 && parse_u64(v, &n) == 0)
             a->defaults.time_ms = n;
+        else if (strcmp(o, "--tier") == 0 && v &&
+                 (strcmp(v, "tcc") == 0 || strcmp(v, "gcc") == 0 || strcmp(v, "both") == 0))
+            a->tier = v[0] == 't' ? 0 : v[0] == 'g' ? 2 : 1;
         else if (o[0] == '-' && o[1] != '\0')
             return ipvm_cli_usage(cli, &ipvm_cmd_run, "%s: unknown option or bad value '%s'", o,
                                   v ? v : "");
@@ -132,11 +132,11 @@ typedef struct {
 static void node_close(node_t *n)
 {
     ipvm_sched_free(n->sched);
-    if (n->engine && ipvm_wasm_engine_free)
+    if (n->engine)
         ipvm_wasm_engine_free(n->engine);
-    if (n->resolver && ipvm_resolver_free)
+    if (n->resolver)
         ipvm_resolver_free(n->resolver);
-    if (n->bs && ipvm_blockstore_close)
+    if (n->bs)
         ipvm_blockstore_close(n->bs);
 }
 
@@ -147,14 +147,14 @@ static int node_open(ipvm_cli_t *cli, const run_args_t *a, node_t *n)
     ipvm_error_clear(&err);
     memset(n, 0, sizeof *n);
     snprintf(path, sizeof path, "%s/blocks", cli->data_dir);
-    if (ipvm_blockstore_open && ipvm_blockstore_open(path, &n->bs, &err) != 0)
+    if (ipvm_blockstore_open(path, &n->bs, &err) != 0)
         return ipvm_cli_fail(cli, err.code, "cannot open the blockstore: %s", err.msg);
     ipvm_resolver_opts_t ro = {.ipfs_api = a->ipfs_api, .gateway = a->gateway};
-    if (n->bs && ipvm_resolver_new && ipvm_resolver_new(n->bs, &ro, &n->resolver, &err) != 0)
+    if (ipvm_resolver_new(n->bs, &ro, &n->resolver, &err) != 0)
         return ipvm_cli_fail(cli, err.code, "cannot set up the resolver: %s", err.msg);
     snprintf(cache, sizeof cache, "%s/cache", cli->data_dir);
-    ipvm_wasm_engine_opts_t eo = {.cache_dir = cache, .gcc_tier = 1};
-    if (ipvm_wasm_engine_new && ipvm_wasm_engine_new(&eo, &n->engine, &err) != 0)
+    ipvm_wasm_engine_opts_t eo = {.cache_dir = cache, .gcc_tier = a->tier};
+    if (ipvm_wasm_engine_new(&eo, &n->engine, &err) != 0)
         return ipvm_cli_fail(cli, err.code, "cannot start the Wasm engine: %s", err.msg);
     snprintf(path, sizeof path, "%s/ipvm.db", cli->data_dir);
     ipvm_sched_opts_t so = {.db_path = path, .engine = n->engine, .resolver = n->resolver,

@@ -6,21 +6,14 @@
 
 #include <string.h>
 
-/* Until the engine and the resolver are linked into every program, the scheduler must not
- * force them in: a program without them gets a clear error from load(). */
-#pragma weak ipvm_wasm_module_load
-#pragma weak ipvm_wasm_module_release
-#pragma weak ipvm_wasm_call
-#pragma weak ipvm_resolver_fetch
-#pragma weak ipvm_resolver_fetch_cid
 
 static int d_load(void *data, const char *rsc, void **module, ipvm_error_t *err)
 {
     ipvm_sched_t *s = data;
-    if (s->opts.engine == NULL || ipvm_wasm_module_load == NULL)
+    if (s->opts.engine == NULL)
         return ipvm_error_set(err, IPVM_EUNSUPPORTED, IPVM_NO_OFFSET,
                               "no Wasm engine is configured to run %s", rsc);
-    if (s->opts.resolver == NULL || ipvm_resolver_fetch == NULL)
+    if (s->opts.resolver == NULL)
         return ipvm_error_set(err, IPVM_ENORESOURCE, IPVM_NO_OFFSET,
                               "no resolver is configured to fetch %s", rsc);
     ipvm_buf_t b = IPVM_BUF_INIT;
@@ -39,14 +32,14 @@ static int d_load(void *data, const char *rsc, void **module, ipvm_error_t *err)
 static void d_release(void *data, void *module)
 {
     (void)data;
-    if (module && ipvm_wasm_module_release)
+    if (module)
         ipvm_wasm_module_release(module);
 }
 
 static int d_fetch(void *data, const ipvm_cid_t *cid, ipvm_buf_t *out, ipvm_error_t *err)
 {
     ipvm_sched_t *s = data;
-    if (s->opts.resolver == NULL || ipvm_resolver_fetch_cid == NULL) {
+    if (s->opts.resolver == NULL) {
         char c[IPVM_CID_MAX_STR];
         return ipvm_error_set(err, IPVM_ENORESOURCE, IPVM_NO_OFFSET,
                               "no resolver is configured to fetch %s", ipvm_cid_str(cid, c));
