@@ -90,6 +90,8 @@ typedef struct pubmsg_s {
     char *method, *topic, *payload;
     size_t len;
     bool as_bytes;
+    void (*fn)(ipvm_rpc_server_t *s, void *data); /* instead of a publish: run fn(data) */
+    void *data;
 } pubmsg_t;
 
 #define SUB_BUCKETS 4096
@@ -131,6 +133,12 @@ void ipvm__rpc_conn_close(conn_t *c, int status, const char *reason);
 void ipvm__rpc_conn_unref(conn_t *c);
 void ipvm__rpc_dispatch(conn_t *c, const char *text, size_t len);
 bool ipvm__rpc_uv_any_closing(uv_loop_t *loop);
+/* Runs fn(s, data) on the loop thread, in order with the publishes queued before and after it
+ * (any thread). If the server is closing fn still runs (it must free data). */
+/* Delivers what is queued now (loop thread). */
+void ipvm__rpc_run_queue(ipvm_rpc_server_t *s);
+int ipvm__rpc_post(ipvm_rpc_server_t *s, void (*fn)(ipvm_rpc_server_t *s, void *data),
+                   void *data);
 const struct method_s *ipvm__rpc_method_find(const ipvm_rpc_server_t *s, const char *name);
 /* methods.c */
 int ipvm__rpc_node_info_json(ipvm_rpc_server_t *s, ipvm_buf_t *out);

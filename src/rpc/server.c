@@ -255,20 +255,50 @@ static void pub_free(pubmsg_t *p)
     ipvm_free(p);
 }
 
-static void on_async(uv_async_t *h)
+void ipvm__rpc_run_queue(ipvm_rpc_server_t *s)
 {
-    ipvm_rpc_server_t *s = h->data;
     pthread_mutex_lock(&s->pub_lock);
     pubmsg_t *q = s->pubq;
     s->pubq = s->pubq_tail = NULL;
     pthread_mutex_unlock(&s->pub_lock);
     while (q) {
         pubmsg_t *next = q->next;
-        if (!s->closing)
+        if (q->fn)
+            q->fn(s, q->data);
+        else if (!s->closing)
             ipvm_rpc_server_publish(s, q->method, q->topic, q->payload, q->len, q->as_bytes);
         pub_free(q);
         q = next;
     }
+}
+
+static void on_async(uv_async_t *h)
+{
+    ipvm__rpc_run_queue(h->data);
+}
+
+static void pub_enqueue(ipvm_rpc_server_t *s, pubmsg_t *p)
+{
+    pthread_mutex_lock(&s->pub_lock);
+    if (s->pubq_tail)
+        s->pubq_tail->next = p;
+    else
+        s->pubq = p;
+    s->pubq_tail = p;
+    pthread_mutex_unlock(&s->pub_lock);
+    uv_async_send(&s->async);
+}
+
+int ipvm__rpc_post(ipvm_rpc_server_t *s, void (*fn)(ipvm_rpc_server_t *s, void *data),
+                   void *data)
+{
+    pubmsg_t *p = ipvm_calloc(1, sizeof *p);
+    if (p == NULL)
+        return IPVM_ENOMEM;
+    p->fn = fn;
+    p->data = data;
+    pub_enqueue(s, p);
+    return 0;
 }
 
 int ipvm_rpc_server_publish_async(ipvm_rpc_server_t *s, const char *method, const char *topic,
@@ -288,14 +318,7 @@ int ipvm_rpc_server_publish_async(ipvm_rpc_server_t *s, const char *method, cons
     p->payload[len] = '\0';
     p->len = len;
     p->as_bytes = as_bytes;
-    pthread_mutex_lock(&s->pub_lock);
-    if (s->pubq_tail)
-        s->pubq_tail->next = p;
-    else
-        s->pubq = p;
-    s->pubq_tail = p;
-    pthread_mutex_unlock(&s->pub_lock);
-    uv_async_send(&s->async);
+    pub_enqueue(s, p);
     return 0;
 }
 
@@ -365,8 +388,10 @@ static int server_alloc(uv_loop_t *loop, const ipvm_rpc_server_opts_t *opts,
 
 static void server_free(ipvm_rpc_server_t *s)
 {
-    while (s->pubq) {
+    while (s->pubq) { /* posted closures still run, so that they free what they hold */
         pubmsg_t *n = s->pubq->next;
+        if (s->pubq->fn)
+            s->pubq->fn(s, s->pubq->data);
         pub_free(s->pubq);
         s->pubq = n;
     }
