@@ -36,12 +36,14 @@ struct conn_s {
     conn_t *prev, *next; /* server->conns */
     ipvm_buf_t rx;     /* the message being received (fragments joined) */
     bool rx_overflow;  /* the message went over max_message: drop the rest of it */
+    size_t rx_dropped; /* bytes of it dropped so far */
     outmsg_t *head, *tail;
     size_t queued;     /* bytes in the queue */
     size_t off;        /* bytes of head already written */
     sub_t *subs;       /* this client's subscriptions (sub->cnext) */
     size_t nsubs;
     bool close_after_drain; /* send the queue, then close with close_status */
+    bool close_sent;        /* our close frame is written */
     int close_status;
     char close_reason[96];
     char peer[64];
@@ -112,7 +114,9 @@ struct ipvm_rpc_server_s {
     uv_async_t async;            /* wakes the loop for pubq */
     pthread_mutex_t pub_lock;    /* guards pubq (any thread) */
     pubmsg_t *pubq, *pubq_tail;
-    uv_idle_t closer;            /* watches ctx during close */
+    uv_timer_t closer;           /* drives the close (server.c on_closer) */
+    uint64_t close_deadline_ns;  /* clients have until then to answer our close frame */
+    bool ctx_destroying;         /* lws_context_destroy was called */
     void (*close_cb)(void *);
     void *close_data;
     bool closing;

@@ -111,10 +111,14 @@ static int conn_writable(conn_t *c)
         lws_callback_on_writable(c->wsi);
         return 0;
     }
-    if (c->close_after_drain) {
+    if (c->close_after_drain && !c->close_sent) {
+        /* lws 4.1 drops the connection without a close frame when a writable callback
+         * returns -1 (service.c marks the socket unusable); from a timer callback it closes
+         * politely with the reason set here (ws role close_via_role_protocol). */
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_status,
                          (unsigned char *)c->close_reason, strlen(c->close_reason));
-        return -1;
+        c->close_sent = true;
+        lws_set_timer_usecs(c->wsi, 1);
     }
     return 0;
 }
@@ -158,13 +162,16 @@ static void conn_closed(conn_t *c)
     ipvm__rpc_conn_unref(c);
 }
 
-/* Joins fragments; dispatches a whole message; refuses one over max_message. */
+/* Joins fragments; dispatches a whole message; refuses one over max_message. The rest of an
+ * oversized message is read and dropped before the close, so that the client sees the error
+ * and a clean close frame rather than a reset (unread data makes the kernel send RST). */
 static int conn_receive(conn_t *c, struct lws *wsi, const void *in, size_t len)
 {
     ipvm_rpc_server_t *s = c->server;
     bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
     if (!c->rx_overflow && c->rx.len + len > s->opts.max_message) {
         c->rx_overflow = true;
+        c->rx_dropped = c->rx.len;
         ipvm_buf_dispose(&c->rx);
         ipvm_buf_t out = IPVM_BUF_INIT;
         char msg[128];
@@ -173,11 +180,18 @@ static int conn_receive(conn_t *c, struct lws *wsi, const void *in, size_t len)
         if (ipvm_rpc_format_error(&out, NULL, IPVM_RPC_OVERSIZED_REQUEST, msg) == 0)
             (void)ipvm__rpc_conn_send(c, (const char *)out.data, out.len);
         ipvm_buf_dispose(&out);
+        ipvm_metric_inc(s->m_requests, 1);
         ipvm_metric_inc(s->m_errors, 1);
-        ipvm__rpc_conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
     }
-    if (c->rx_overflow)
+    if (c->close_sent)
+        return 0; /* what comes after our close frame is not answered */
+    if (c->rx_overflow) {
+        c->rx_dropped += len;
+        /* a message that never ends is cut off after 4 times the limit */
+        if (final || c->rx_dropped > 4 * s->opts.max_message)
+            ipvm__rpc_conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
         return 0;
+    }
     if (ipvm_buf_append(&c->rx, in, len) != 0) {
         ipvm__rpc_conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
         return 0;
@@ -216,6 +230,8 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         if (pss->conn == NULL)
             return -1;
         return conn_writable(pss->conn);
+    case LWS_CALLBACK_TIMER: /* conn_writable's polite close */
+        return pss->conn && pss->conn->close_sent ? -1 : 0;
     case LWS_CALLBACK_CLOSED:
         if (pss->conn) {
             conn_closed(pss->conn);
@@ -445,7 +461,7 @@ int ipvm_rpc_server_new(void *loop_, const ipvm_rpc_server_opts_t *opts,
     info.user = s;
     info.pcontext = &s->ctx;
     info.timeout_secs = s->opts.handshake_timeout_s;
-    info.keepalive_timeout = 5;
+    info.keepalive_timeout = (int)s->opts.handshake_timeout_s;
     info.retry_and_idle_policy = retry_policy(s, &retry);
     info.fd_limit_per_thread = (unsigned)(s->opts.max_clients + 64);
     info.server_string = "ipvm";
@@ -506,23 +522,30 @@ bool ipvm__rpc_uv_any_closing(uv_loop_t *loop)
     return any;
 }
 
-/* Runs every loop turn while lws tears down. With a foreign loop, lws 4.1 closes its
+/* Runs every 2 ms during the close. First the clients get a close frame (1001 going away) and
+ * up to a second to answer it; then lws is destroyed. With a foreign loop, lws 4.1 closes its
  * connections and then its own timer and idle handles, but does not finish by itself
  * (lib/event-libs/libuv: the foreign case skips lws_context_destroy2): once no handle of the
  * loop is still closing, a second lws_context_destroy() frees the context and sets s->ctx to
- * NULL (info.pcontext). */
-static void on_closer(uv_idle_t *h)
+ * NULL (info.pcontext). Last, the calls still being answered and the thread-pool work. */
+static void on_closer(uv_timer_t *h)
 {
     ipvm_rpc_server_t *s = h->data;
+    if (!s->ctx_destroying) {
+        if (s->nconns > 0 && ipvm_now_ns() < s->close_deadline_ns)
+            return;
+        s->ctx_destroying = true;
+        lws_context_destroy(s->ctx);
+        return;
+    }
     if (s->ctx != NULL) {
         if (!ipvm__rpc_uv_any_closing(s->loop))
             lws_context_destroy(s->ctx);
         return;
     }
-    /* Wait for the calls still being answered and for the thread-pool work. */
     if (s->live_conns > 0 || s->pending_work > 0)
         return;
-    uv_idle_stop(h);
+    uv_timer_stop(h);
     uv_close((uv_handle_t *)h, on_closer_closed);
 }
 
@@ -533,11 +556,12 @@ void ipvm_rpc_server_close(ipvm_rpc_server_t *s, void (*cb)(void *data), void *d
     s->closing = true;
     s->close_cb = cb;
     s->close_data = data;
-    /* lws closes every connection (LWS_CALLBACK_CLOSED frees ours) and then its own handles. */
-    lws_context_destroy(s->ctx);
-    uv_idle_init(s->loop, &s->closer);
+    for (conn_t *c = s->conns; c; c = c->next)
+        ipvm__rpc_conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "the node is shutting down");
+    s->close_deadline_ns = ipvm_now_ns() + 1000000000u;
+    uv_timer_init(s->loop, &s->closer);
     s->closer.data = s;
-    uv_idle_start(&s->closer, on_closer);
+    uv_timer_start(&s->closer, on_closer, 0, 2);
 }
 
 void ipvm_rpc_server_set_node_info(ipvm_rpc_server_t *s, ipvm_rpc_node_info_fn fn, void *data)

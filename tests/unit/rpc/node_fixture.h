@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* An `ipvm node start` process for the integration tests: a fresh data dir, 127.0.0.1 and an
+ * ephemeral port, killed with the test if the test dies (PR_SET_PDEATHSIG), stopped with
+ * SIGTERM and checked for a clean exit. */
+#ifndef IPVM_TEST_NODE_FIXTURE_H
+#define IPVM_TEST_NODE_FIXTURE_H
+
+#include "test.h"
+
+typedef struct node_fixture_s {
+    char data_dir[4096];
+    char log[4200];
+    char url[128];
+    int port;
+    long pid;
+} node_fixture_t;
+
+/* Starts a node with extra arguments for `node start` (NULL-terminated, may be NULL) in
+ * data_dir (NULL: a new directory under the test's tmpdir). Waits until it serves. */
+void node_fixture_start(node_fixture_t *n, const char *data_dir, const char *const *extra);
+/* SIGTERM, wait for the exit (status 0, clean loop), within timeout_ms. */
+void node_fixture_stop(node_fixture_t *n, int timeout_ms);
+/* Sends SIGKILL and reaps it (a crash). */
+void node_fixture_kill(node_fixture_t *n);
+/* The node's resident memory in bytes (from /proc). */
+long node_fixture_rss(const node_fixture_t *n);
+/* Path of Node.js, or fails the test. */
+const char *node_fixture_nodejs(void);
+/* Runs tests/interop/rpc/<script> with node and args; fails the test unless it exits 0. The
+ * script's stdout goes into out (may be NULL). */
+void node_fixture_script(const char *script, const char *const *args, int timeout_ms,
+                         ipvm_buf_t *out);
+
+#endif
