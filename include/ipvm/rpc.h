@@ -34,19 +34,20 @@ extern "C" {
 #define IPVM_RPC_INVALID_PARAMS -32602
 #define IPVM_RPC_INTERNAL_ERROR -32603
 #define IPVM_RPC_OVERSIZED_REQUEST -32007 /* compat: jsonrpsee ErrorCode::OversizedRequest */
-#define IPVM_RPC_SERVER_BUSY -32009       /* compat: jsonrpsee ErrorCode::ServerIsBusy, which
-                                             Homestar uses for "not able to run workflow <cid>" */
+#define IPVM_RPC_SERVER_BUSY                                                                       \
+    -32009 /* compat: jsonrpsee ErrorCode::ServerIsBusy, which                                     \
+              Homestar uses for "not able to run workflow <cid>" */
 
 #define IPVM_RPC_MAX_BATCH 256 /* requests in one batch */
 
 /* One request of a message. When `code` is not 0 the request is invalid: `code` and `message`
  * say why, and the reply is that error (with `id` when it could be read). */
 typedef struct ipvm_rpc_request_s {
-    const ipvm_ipld_t *id;    /* string, integer, float or null; NULL: a notification (no id) */
-    const char *method;       /* NUL-terminated, NULL when invalid */
+    const ipvm_ipld_t *id;     /* string, integer, float or null; NULL: a notification (no id) */
+    const char *method;        /* NUL-terminated, NULL when invalid */
     const ipvm_ipld_t *params; /* list or map, NULL when absent */
-    int code;                 /* 0, or the IPVM_RPC_* error for this request */
-    const char *message;      /* the reason when code != 0 (in the arena) */
+    int code;                  /* 0, or the IPVM_RPC_* error for this request */
+    const char *message;       /* the reason when code != 0 (in the arena) */
 } ipvm_rpc_request_t;
 
 typedef struct ipvm_rpc_message_s {
@@ -77,8 +78,7 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_format_error(ipvm_buf_t *out, const ipv
  * {"jsonrpc":"2.0","method":M,"params":{"subscription":S,"result":R}}. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_format_notification(ipvm_buf_t *out, const char *method,
                                                              const char *subscription,
-                                                             const char *result_json,
-                                                             size_t len);
+                                                             const char *result_json, size_t len);
 /* Homestar's notification payload: the bytes of a document as a JSON array of numbers
  * ("[123,34,...]"; compat: homestar-runtime webserver/rpc.rs sends Vec<u8> through
  * SubscriptionMessage::from_json). */
@@ -113,11 +113,11 @@ IPVM_EXTERN void ipvm_metrics_free(ipvm_metrics_t *m);
 IPVM_EXTERN ipvm_metric_t *ipvm_metrics_add(ipvm_metrics_t *m, ipvm_metric_type_t type,
                                             const char *name, const char *help,
                                             const double *buckets, size_t nbuckets);
-IPVM_EXTERN void ipvm_metric_inc(ipvm_metric_t *x, uint64_t by);  /* counter or gauge */
+IPVM_EXTERN void ipvm_metric_inc(ipvm_metric_t *x, uint64_t by);   /* counter or gauge */
 IPVM_EXTERN void ipvm_metric_set(ipvm_metric_t *x, int64_t value); /* gauge */
 IPVM_EXTERN void ipvm_metric_add(ipvm_metric_t *x, int64_t delta); /* gauge */
 IPVM_EXTERN void ipvm_metric_observe(ipvm_metric_t *x, double v);  /* histogram */
-IPVM_EXTERN int64_t ipvm_metric_value(const ipvm_metric_t *x);    /* counter, gauge, hist count */
+IPVM_EXTERN int64_t ipvm_metric_value(const ipvm_metric_t *x);     /* counter, gauge, hist count */
 /* Prometheus text exposition format 0.0.4. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_metrics_render(ipvm_metrics_t *m, ipvm_buf_t *out);
 /* Homestar's JSON shape of the `metrics` method: {"metrics":[{"metric_type","metric_name",
@@ -132,9 +132,10 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_metrics_render_json(ipvm_metrics_t *m, ipvm
  * declared with its type, default and a sentence of documentation. */
 typedef enum {
     IPVM_CONF_STRING = 0,
-    IPVM_CONF_INT,  /* decimal, with optional k/M/G suffix (×1024) for sizes */
-    IPVM_CONF_BOOL, /* true/false, yes/no, on/off, 1/0 */
-    IPVM_CONF_DURATION, /* milliseconds; accepts "250ms", "30s", "5m", "2h" or a bare number of ms */
+    IPVM_CONF_INT,      /* decimal, with optional k/M/G suffix (×1024) for sizes */
+    IPVM_CONF_BOOL,     /* true/false, yes/no, on/off, 1/0 */
+    IPVM_CONF_DURATION, /* milliseconds; accepts "250ms", "30s", "5m", "2h" or a bare number of ms
+                         */
 } ipvm_conf_type_t;
 
 typedef struct ipvm_conf_key_s {
@@ -150,7 +151,8 @@ typedef struct ipvm_config_s ipvm_config_t;
 
 /* Registers a table of keys (borrowed: static storage), terminated by a {NULL} entry. Each area
  * registers its section once per process before ipvm_config_new (the node's own [node], [rpc]
- * and [limits] are always there; p2p registers [p2p]). Idempotent per table. Thread: before any config exists. */
+ * and [limits] are always there; p2p registers [p2p]). Idempotent per table. Thread: before any
+ * config exists. */
 IPVM_EXTERN void ipvm_config_register(const ipvm_conf_key_t *keys);
 
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_config_new(ipvm_config_t **out);
@@ -176,8 +178,7 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_config_set(ipvm_config_t *c, const char *na
  * Strings are owned by the config. */
 IPVM_EXTERN const char *ipvm_config_str(const ipvm_config_t *c, const char *section,
                                         const char *key);
-IPVM_EXTERN int64_t ipvm_config_int(const ipvm_config_t *c, const char *section,
-                                    const char *key);
+IPVM_EXTERN int64_t ipvm_config_int(const ipvm_config_t *c, const char *section, const char *key);
 IPVM_EXTERN bool ipvm_config_bool(const ipvm_config_t *c, const char *section, const char *key);
 /* Where the value came from: "default", "<file>:<line>", "env IPVM_RPC_PORT", "flag --port". */
 IPVM_EXTERN const char *ipvm_config_origin(const ipvm_config_t *c, const char *section,
@@ -193,23 +194,22 @@ typedef struct ipvm_rpc_server_s ipvm_rpc_server_t;
 typedef struct ipvm_rpc_call_s ipvm_rpc_call_t;
 
 typedef struct ipvm_rpc_server_opts_s {
-    const char *host;          /* listen address, "127.0.0.1" (NULL: that) */
-    int port;                  /* 1337; 0 binds an ephemeral port (read it back) */
-    size_t max_clients;        /* WebSocket clients at once (0: 1024) */
-    size_t max_message;        /* bytes of one incoming message (0: 8 MiB) */
-    size_t client_queue_bytes; /* unsent bytes per client before it is cut off (0: 64 MiB) */
-    unsigned idle_timeout_s;   /* a client that answers no ping this long is closed (0: 120) */
+    const char *host;             /* listen address, "127.0.0.1" (NULL: that) */
+    int port;                     /* 1337; 0 binds an ephemeral port (read it back) */
+    size_t max_clients;           /* WebSocket clients at once (0: 1024) */
+    size_t max_message;           /* bytes of one incoming message (0: 8 MiB) */
+    size_t client_queue_bytes;    /* unsent bytes per client before it is cut off (0: 64 MiB) */
+    unsigned idle_timeout_s;      /* a client that answers no ping this long is closed (0: 120) */
     unsigned handshake_timeout_s; /* HTTP request / WebSocket handshake must finish (0: 10) */
-    size_t max_subscriptions;  /* per client (0: 4096) */
-    ipvm_metrics_t *metrics;   /* borrowed; the registry served at /metrics (may be NULL) */
-    const char *node_name;     /* shown by the dashboard (copied; NULL: "ipvm") */
+    size_t max_subscriptions;     /* per client (0: 4096) */
+    ipvm_metrics_t *metrics;      /* borrowed; the registry served at /metrics (may be NULL) */
+    const char *node_name;        /* shown by the dashboard (copied; NULL: "ipvm") */
 } ipvm_rpc_server_opts_t;
 
 /* Creates the server on `loop` (a uv_loop_t *, borrowed: it must outlive the server) and starts
  * listening. Errors: IPVM_EIO with err naming the address when the port cannot be bound.
  * Thread: the loop thread, and so are all the functions below except those marked otherwise. */
-IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_server_new(void *loop,
-                                                    const ipvm_rpc_server_opts_t *opts,
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_server_new(void *loop, const ipvm_rpc_server_opts_t *opts,
                                                     ipvm_rpc_server_t **out, ipvm_error_t *err);
 /* The port actually bound. */
 IPVM_EXTERN int ipvm_rpc_server_port(const ipvm_rpc_server_t *s);
@@ -272,16 +272,14 @@ IPVM_EXTERN size_t ipvm_rpc_server_publish(ipvm_rpc_server_t *s, const char *met
                                            bool as_bytes);
 /* The same from any thread: queued and delivered on the loop thread. 0 or IPVM_ENOMEM. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_server_publish_async(ipvm_rpc_server_t *s,
-                                                              const char *method,
-                                                              const char *topic,
+                                                              const char *method, const char *topic,
                                                               const char *payload, size_t len,
                                                               bool as_bytes);
 /* Publishes a Homestar network event to subscribe_network_events subscribers and to the
  * dashboard: the document {"<event>": fields + {"timestamp": <ms>}} (fields: an IPLD map,
  * borrowed for the call, or NULL). Thread: any. */
-IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_server_publish_event(ipvm_rpc_server_t *s,
-                                                              const char *event,
-                                                              const ipvm_ipld_t *fields);
+IPVM_EXTERN IPVM_MUST_CHECK int
+ipvm_rpc_server_publish_event(ipvm_rpc_server_t *s, const char *event, const ipvm_ipld_t *fields);
 /* Sends a dashboard event (ours, not Homestar's) to subscribe_node_events subscribers as a
  * plain JSON object {"type": type, ...payload's keys}. `payload_json` is a JSON object text.
  * Thread: the loop thread. */
@@ -329,12 +327,12 @@ typedef int (*ipvm_rpc_admit_fn)(void *data, const ipvm_workflow_t *wf, const ch
 typedef void (*ipvm_rpc_auth_free_fn)(void *data, void *auth);
 
 typedef struct ipvm_rpc_workflows_opts_s {
-    ipvm_sched_t *sched;       /* borrowed */
-    const char *db_path;       /* the scheduler's database (resume, out-of-workflow awaits) */
-    unsigned runners;          /* workflows coordinated at once (0: 16) */
-    size_t max_workflows;      /* queued + running before -32009 (0: 10000) */
-    ipvm_metrics_t *metrics;   /* borrowed, may be NULL */
-    ipvm_rpc_admit_fn admit;   /* may be NULL: everything is admitted */
+    ipvm_sched_t *sched;     /* borrowed */
+    const char *db_path;     /* the scheduler's database (resume, out-of-workflow awaits) */
+    unsigned runners;        /* workflows coordinated at once (0: 16) */
+    size_t max_workflows;    /* queued + running before -32009 (0: 10000) */
+    ipvm_metrics_t *metrics; /* borrowed, may be NULL */
+    ipvm_rpc_admit_fn admit; /* may be NULL: everything is admitted */
     ipvm_rpc_auth_free_fn auth_free;
     void *admit_data;
 } ipvm_rpc_workflows_opts_t;
@@ -347,9 +345,8 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_workflows_new(ipvm_rpc_server_t *s,
                                                        ipvm_error_t *err);
 /* Queues every workflow the store says was running (a node that stopped or crashed mid-run),
  * under its stored name, with no subscriber; *count (may be NULL) gets how many. */
-IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_workflows_resume(ipvm_rpc_workflows_t *w,
-                                                          size_t *count /* out */,
-                                                          ipvm_error_t *err);
+IPVM_EXTERN IPVM_MUST_CHECK int
+ipvm_rpc_workflows_resume(ipvm_rpc_workflows_t *w, size_t *count /* out */, ipvm_error_t *err);
 /* Stops taking submissions (-32009 "shutting down"), cancels the runs (tasks already running
  * finish and their receipts are committed; the workflows stay "running" in the store, so the
  * next start resumes them), waits at most timeout_ms for that, then calls cb on the loop. */
@@ -368,13 +365,12 @@ typedef struct ipvm_rpc_client_s ipvm_rpc_client_t;
 /* Connects to "ws://host:port[/path]" within timeout_ms. Errors: IPVM_EINVAL (bad URL),
  * IPVM_ECLOSED (refused or closed; err says to start the node), IPVM_ETIMEDOUT. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_client_connect(const char *url, int timeout_ms,
-                                                        ipvm_rpc_client_t **out,
-                                                        ipvm_error_t *err);
+                                                        ipvm_rpc_client_t **out, ipvm_error_t *err);
 IPVM_EXTERN void ipvm_rpc_client_free(ipvm_rpc_client_t *c);
 /* Sends a request {method, params_json} and waits for its response. On a JSON-RPC error
  * returns IPVM_ERPC with err->msg "code: message" and *rpc_code (may be NULL) set. On success
- * `result` receives the result's JSON text. Notifications that arrive meanwhile are kept for
- * ipvm_rpc_client_next. */
+ * `result` (may be NULL) is replaced by the result's JSON text. Notifications that arrive
+ * meanwhile are kept for ipvm_rpc_client_next. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_client_call(ipvm_rpc_client_t *c, const char *method,
                                                      const char *params_json, int timeout_ms,
                                                      ipvm_buf_t *result, int *rpc_code,
@@ -390,10 +386,10 @@ typedef struct ipvm_rpc_receipt_note_s {
     const ipvm_ipld_t *doc;     /* the whole document {metadata, receipt, receipt_cid} */
     const ipvm_ipld_t *receipt; /* {iss, meta, out, prf, ran} */
     ipvm_cid_t receipt_cid;
-    ipvm_cid_t workflow;        /* metadata.workflow */
-    const char *name;           /* metadata.name */
-    bool replayed;              /* metadata.replayed */
-    const uint8_t *bytes;       /* the document's DAG-JSON bytes as sent */
+    ipvm_cid_t workflow;  /* metadata.workflow */
+    const char *name;     /* metadata.name */
+    bool replayed;        /* metadata.replayed */
+    const uint8_t *bytes; /* the document's DAG-JSON bytes as sent */
     size_t bytes_len;
 } ipvm_rpc_receipt_note_t;
 

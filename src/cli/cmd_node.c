@@ -72,8 +72,8 @@ static int node_start(ipvm_cli_t *cli, int argc, char **argv)
         else if (strcmp(argv[i], "--no-resume") == 0)
             sets[o.nsets++] = "node.resume=false";
         else
-            status = ipvm_cli_usage(cli, &ipvm_cmd_node, "node start: unknown argument '%s'",
-                                    argv[i]);
+            status =
+                ipvm_cli_usage(cli, &ipvm_cmd_node, "node start: unknown argument '%s'", argv[i]);
     }
     o.sets = sets;
     if (status == IPVM_EXIT_OK)
@@ -182,8 +182,7 @@ static int node_stop(ipvm_cli_t *cli, int argc, char **argv)
         else if ((v = arg_value(argc, argv, &i, "--timeout")) != NULL)
             wait_s = atof(v);
         else
-            return ipvm_cli_usage(cli, &ipvm_cmd_node, "node stop: unknown argument '%s'",
-                                  argv[i]);
+            return ipvm_cli_usage(cli, &ipvm_cmd_node, "node stop: unknown argument '%s'", argv[i]);
     }
     long pid = running_pid(cli->data_dir);
     if (pid == 0) {
@@ -197,8 +196,7 @@ static int node_stop(ipvm_cli_t *cli, int argc, char **argv)
     if (kill((pid_t)pid, force ? SIGKILL : SIGTERM) != 0)
         return ipvm_cli_fail(cli, 0, "cannot signal pid %ld: %s", pid, strerror(errno));
     if (!cli->quiet && !force)
-        fprintf(stderr, "ipvm: stopping the node (pid %ld): running tasks finish first...\n",
-                pid);
+        fprintf(stderr, "ipvm: stopping the node (pid %ld): running tasks finish first...\n", pid);
     uint64_t deadline = ipvm_now_ns() + (uint64_t)(wait_s * 1e9);
     while (running_pid(cli->data_dir) != 0) {
         if (ipvm_now_ns() > deadline)
@@ -232,8 +230,7 @@ static int node_init_cmd(ipvm_cli_t *cli, int argc, char **argv)
                  (v = arg_value(argc, argv, &i, "--output")) != NULL)
             out = v;
         else
-            return ipvm_cli_usage(cli, &ipvm_cmd_node, "node init: unknown argument '%s'",
-                                  argv[i]);
+            return ipvm_cli_usage(cli, &ipvm_cmd_node, "node init: unknown argument '%s'", argv[i]);
     }
     for (size_t i = 0; i < ipvm_node_nservices; i++)
         if (ipvm_node_services[i] && ipvm_node_services[i]->keys)

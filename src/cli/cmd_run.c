@@ -3,6 +3,7 @@
  * replays what already has a receipt, executes the rest with the Wasm engine on a thread pool,
  * keeps every receipt in <data-dir>/ipvm.db and prints them (table, or one DAG-JSON line each). */
 #include "cli.h"
+#include "run_remote.h"
 #include "run_table.h"
 
 #include <signal.h>
@@ -38,6 +39,9 @@ static const char HELP[] =
     "                       for it, cached on disk), both (default: tcc now, gcc -O2 in the\n"
     "                       background, cached for the next runs; ipvm waits for it at exit)\n"
     "  --save DIR           write every bytes output to DIR/task<N>-<func>.png|.bin\n"
+    "  --node URL           submit to a running node (ws://127.0.0.1:1337, see 'ipvm node')\n"
+    "                       instead of running here; receipts stream back into the same\n"
+    "                       table (--name, --timeout, --save and --json apply)\n"
     "  --json               one DAG-JSON line per receipt: {cid, instruction, task, func,\n"
     "                       status, replayed, fuel, time_ns, source, receipt}, then a summary\n"
     "                       line {workflow, status, tasks, executed, replayed, failed, ...}\n"
@@ -55,7 +59,7 @@ static const char HELP[] =
     "  ipvm run --json workflow.json | jq .receipt.out\n";
 
 typedef struct {
-    const char *file, *name, *ipfs_api, *gateway, *save;
+    const char *file, *name, *ipfs_api, *gateway, *save, *node;
     uint64_t timeout_ms;
     unsigned threads;
     int tier; /* ipvm_wasm_engine_opts_t.gcc_tier */
@@ -91,6 +95,8 @@ static int parse_args(ipvm_cli_t *cli, int argc, char **argv, run_args_t *a)
             a->gateway = v;
         else if (strcmp(o, "--save") == 0 && v)
             a->save = v;
+        else if (strcmp(o, "--node") == 0 && v)
+            a->node = v;
         else if (strcmp(o, "--timeout") == 0 && parse_u64(v, &n) == 0 && n > 0)
             a->timeout_ms = n * 1000;
         else if (strcmp(o, "--threads") == 0 && parse_u64(v, &n) == 0 && n > 0 && n <= 256)
@@ -223,6 +229,10 @@ static int cmd_run(ipvm_cli_t *cli, int argc, char **argv)
     int status = parse_args(cli, argc, argv, &a);
     if (status != 0)
         return status;
+    if (a.node) {
+        ipvm_run_remote_t r = {a.node, a.file, a.name, a.save, a.timeout_ms};
+        return ipvm_cli_run_remote(cli, &r);
+    }
     /* a full disk must be an error from write(), not a signal that kills us mid-way */
     signal(SIGXFSZ, SIG_IGN);
     ipvm_buf_t json = IPVM_BUF_INIT;

@@ -46,8 +46,8 @@ typedef struct ipvm_node_opts_s {
     const char *config_path; /* --config FILE, or NULL for DATA_DIR/ipvm.conf if it exists */
     const char **sets;       /* "section.key=value" from flags, nsets of them */
     size_t nsets;
-    bool detach;             /* --detach: run in the background, print the address, return */
-    bool json;               /* --json output for the ready line */
+    bool detach; /* --detach: run in the background, print the address, return */
+    bool json;   /* --json output for the ready line */
     bool quiet;
 } ipvm_node_opts_t;
 

@@ -29,7 +29,7 @@ struct ipvm_node_s {
     ipvm_rpc_admit_fn admit;
     void *admit_data;
     void *states[MAX_SERVICES];
-    size_t started; /* services[0..started) are running */
+    size_t started;  /* services[0..started) are running */
     size_t stopping; /* index+1 of the service being stopped, counting down */
     uv_signal_t sigterm, sigint;
     uv_timer_t sampler;
@@ -156,9 +156,9 @@ static int write_info(ipvm_node_t *n, ipvm_error_t *err)
     ipvm_buf_t b = IPVM_BUF_INIT;
     int port = n->rpc ? ipvm_rpc_server_port(n->rpc) : 0;
     const char *host = ipvm_config_str(n->cfg, "rpc", "host");
-    int rc = ipvm_buf_printf(&b, "{\"pid\":%ld,\"started_ms\":%llu,\"version\":\"%s\",\"rpc\":",
-                             (long)getpid(), (unsigned long long)n->started_ms,
-                             IPVM_VERSION_STRING);
+    int rc = ipvm_buf_printf(
+        &b, "{\"pid\":%ld,\"started_ms\":%llu,\"version\":\"%s\",\"rpc\":", (long)getpid(),
+        (unsigned long long)n->started_ms, IPVM_VERSION_STRING);
     char url[300];
     snprintf(url, sizeof url, strchr(host, ':') ? "ws://[%s]:%d" : "ws://%s:%d", host, port);
     if (rc == 0 && n->rpc)
@@ -220,8 +220,9 @@ static void on_signal(uv_signal_t *h, int signum)
         _exit(1);
     }
     n->shutting_down = true;
-    ipvm_log(IPVM_LOG_WARN, "node", "%s: draining (running tasks finish; send the signal again "
-                                    "to exit at once)",
+    ipvm_log(IPVM_LOG_WARN, "node",
+             "%s: draining (running tasks finish; send the signal again "
+             "to exit at once)",
              signum == SIGTERM ? "SIGTERM" : "SIGINT");
     stop_next(n);
 }

@@ -117,8 +117,7 @@ int ipvm_node_detach(const char *log_path, ipvm_error_t *err)
     int logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (logfd < 0 || nullfd < 0) {
-        dprintf(p[1], "-ipvm: error: cannot open the log file %s: %s\n", log_path,
-                strerror(errno));
+        dprintf(p[1], "-ipvm: error: cannot open the log file %s: %s\n", log_path, strerror(errno));
         _exit(1);
     }
     dup2(nullfd, STDIN_FILENO);

@@ -25,8 +25,7 @@ static int health_check(void *data, ipvm_error_t *err)
     int v = ipvm_store_schema_version(st->store);
     pthread_mutex_unlock(&st->lock);
     if (v <= 0)
-        return ipvm_error_set(err, IPVM_ESTORE, IPVM_NO_OFFSET,
-                              "database query is unreachable");
+        return ipvm_error_set(err, IPVM_ESTORE, IPVM_NO_OFFSET, "database query is unreachable");
     return 0;
 }
 
@@ -56,7 +55,8 @@ static void store_stop(ipvm_node_t *n, void *state, void (*done)(ipvm_node_t *))
 
 static const ipvm_node_service_t svc_store = {"store", NULL, store_start, store_stop};
 
-/* ---- rpc: the API server ------------------------------------------------------------------------ */
+/* ---- rpc: the API server ------------------------------------------------------------------------
+ */
 
 typedef struct {
     ipvm_node_t *node;
@@ -121,7 +121,8 @@ static void rpc_stop(ipvm_node_t *n, void *state, void (*done)(ipvm_node_t *))
 
 static const ipvm_node_service_t svc_rpc = {"rpc", NULL, rpc_start, rpc_stop};
 
-/* ---- the list --------------------------------------------------------------------------------- */
+/* ---- the list ---------------------------------------------------------------------------------
+ */
 
 extern const ipvm_node_service_t ipvm_node_service_sched __attribute__((weak));
 extern const ipvm_node_service_t ipvm_node_service_p2p __attribute__((weak));

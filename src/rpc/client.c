@@ -23,8 +23,8 @@ struct ipvm_rpc_client_s {
     struct lws_context *ctx; /* NULL once lws finished destroying it */
     struct lws *wsi;         /* NULL until established and after close */
     bool established, closed;
-    char why[256];           /* why it closed or failed */
-    outmsg_t *head, *tail;   /* to send */
+    char why[256];         /* why it closed or failed */
+    outmsg_t *head, *tail; /* to send */
     size_t off;
     ipvm_buf_t rx;
     inmsg_t *inbox, *inbox_tail; /* received, not yet taken */
@@ -94,8 +94,8 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
             outmsg_t *m = c->head;
             size_t chunk = m->len - c->off < 65536 ? m->len - c->off : 65536;
             bool last = c->off + chunk == m->len;
-            int flags = (c->off ? LWS_WRITE_CONTINUATION : LWS_WRITE_TEXT) |
-                        (last ? 0 : LWS_WRITE_NO_FIN);
+            int flags =
+                (c->off ? LWS_WRITE_CONTINUATION : LWS_WRITE_TEXT) | (last ? 0 : LWS_WRITE_NO_FIN);
             if (lws_write(wsi, m->buf + LWS_PRE + c->off, chunk, (enum lws_write_protocol)flags) <
                 (int)chunk)
                 return -1;
@@ -357,8 +357,8 @@ int ipvm_rpc_client_call(ipvm_rpc_client_t *c, const char *method, const char *p
 {
     uint64_t id = c->next_id++;
     ipvm_buf_t req = IPVM_BUF_INIT;
-    int rc = ipvm_buf_printf(&req, "{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":",
-                             (unsigned long long)id);
+    int rc = ipvm_buf_printf(
+        &req, "{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":", (unsigned long long)id);
     if (rc == 0)
         rc = ipvm_json_append_str(&req, method, strlen(method));
     if (rc == 0 && params_json)
@@ -393,8 +393,10 @@ int ipvm_rpc_client_call(ipvm_rpc_client_t *c, const char *method, const char *p
         rc = ipvm_error_set(err, IPVM_ERPC, IPVM_NO_OFFSET, "%lld: %s", (long long)ci,
                             msg && msg->kind == IPVM_IPLD_STRING ? msg->u.str.ptr : "(no message)");
     } else if (rc == 0 && r) {
-        if (result)
+        if (result) {
+            ipvm_buf_clear(result);
             rc = ipvm_dagjson_encode(r, 0, result, err);
+        }
     } else if (rc == 0) {
         rc = ipvm_error_set(err, IPVM_ERPC, IPVM_NO_OFFSET, "answer has neither result nor error");
     }

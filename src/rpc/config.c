@@ -39,6 +39,9 @@ static const ipvm_conf_key_t ipvm_node_conf_keys[] = {
     {"node", "max_workflows", IPVM_CONF_INT, "10000",
      "Workflows running or queued at once; more submissions are refused with -32009.",
      1, 10000000},
+    {"node", "runners", IPVM_CONF_INT, "16",
+     "Workflows coordinated at once (each waits on the workers for its tasks); more queue.",
+     1, 4096},
     {"rpc", "enable", IPVM_CONF_BOOL, "true",
      "Serve JSON-RPC over WebSocket, /health, /metrics and the dashboard.", 0, 0},
     {"rpc", "host", IPVM_CONF_STRING, "127.0.0.1",
@@ -67,6 +70,14 @@ static const ipvm_conf_key_t ipvm_node_conf_keys[] = {
      65536, INT64_MAX},
     {"limits", "time", IPVM_CONF_DURATION, "100s",
      "Default wall-clock limit of one task (Homestar's default is 100 s).", 1, 86400000},
+    {"resources", "ipfs_api", IPVM_CONF_STRING, NULL,
+     "HOST:PORT of a Kubo HTTP API to fetch modules and data the blockstore lacks (e.g. "
+     "127.0.0.1:5001, Homestar's default). Unset: none.", 0, 0},
+    {"resources", "gateway", IPVM_CONF_STRING, NULL,
+     "https://host of a trusted gateway to fetch from when the blockstore and Kubo lack a "
+     "resource. Unset: none.", 0, 0},
+    {"resources", "timeout", IPVM_CONF_DURATION, "30s",
+     "Time limit of one network fetch.", 100, 3600000},
     {NULL, NULL, 0, NULL, NULL, 0, 0},
 };
 /* clang-format on */
@@ -413,8 +424,7 @@ static int handler(void *user, const char *section, const char *name, const char
     return 1;
 }
 
-int ipvm_config_load_text(ipvm_config_t *c, const char *text, const char *path,
-                          ipvm_error_t *err)
+int ipvm_config_load_text(ipvm_config_t *c, const char *text, const char *path, ipvm_error_t *err)
 {
     load_t L = {.c = c, .path = path ? path : "config", .p = text, .end = text + strlen(text)};
     int line = ini_parse_stream(reader, &L, handler, &L);
@@ -479,8 +489,8 @@ int ipvm_config_load_env(ipvm_config_t *c, char *const *envp, ipvm_error_t *err)
             char hint[96];
             *us = '\0';
             suggest(c, name, us + 1, hint, sizeof hint);
-            return ipvm_error_set(err, IPVM_EINVAL, IPVM_NO_OFFSET,
-                                  "%s: no key '%s' in [%s]%s", origin, us + 1, name, hint);
+            return ipvm_error_set(err, IPVM_EINVAL, IPVM_NO_OFFSET, "%s: no key '%s' in [%s]%s",
+                                  origin, us + 1, name, hint);
         }
         int rc = ipvm_config_set(c, name, eq + 1, origin, err);
         if (rc)
@@ -504,8 +514,8 @@ int ipvm_config_set(ipvm_config_t *c, const char *name, const char *value, const
         char hint[96], sec[64];
         snprintf(sec, sizeof sec, "%.*s", (int)(sep - name), name);
         suggest(c, sec, sep + 1, hint, sizeof hint);
-        return ipvm_error_set(err, IPVM_EINVAL, IPVM_NO_OFFSET, "%s: no setting %s%s", origin,
-                              name, hint);
+        return ipvm_error_set(err, IPVM_EINVAL, IPVM_NO_OFFSET, "%s: no setting %s%s", origin, name,
+                              hint);
     }
     int64_t num;
     char why[160];
@@ -520,8 +530,7 @@ int ipvm_config_set(ipvm_config_t *c, const char *name, const char *value, const
 
 /* ---- getters --------------------------------------------------------------------------------- */
 
-static const entry_t *get(const ipvm_config_t *c, const char *section, const char *key,
-                          int want)
+static const entry_t *get(const ipvm_config_t *c, const char *section, const char *key, int want)
 {
     const entry_t *e = find(c, section, strlen(section), key);
     IPVM_MISUSE_IF(e == NULL);

@@ -163,7 +163,7 @@ void ipvm__rpc_dispatch(conn_t *c, const char *text, size_t len)
     if (rc != 0) {
         char why[400], desc[340];
         ipvm_buf_t out = IPVM_BUF_INIT;
-        int code = rc == IPVM_EJSON ? IPVM_RPC_PARSE_ERROR
+        int code = rc == IPVM_EJSON     ? IPVM_RPC_PARSE_ERROR
                    : rc == IPVM_ETOOBIG ? IPVM_RPC_INVALID_REQUEST
                                         : IPVM_RPC_INTERNAL_ERROR;
         snprintf(why, sizeof why, "%s: %s",

@@ -18,7 +18,7 @@ struct http_s {
     size_t off;
     unsigned status;
     const char *ctype;
-    bool ready;        /* body complete: headers may go out */
+    bool ready; /* body complete: headers may go out */
     bool headers_sent;
     bool work_pending; /* a health check runs on the thread pool */
     uv_work_t work;
@@ -66,7 +66,7 @@ static void health_done(uv_work_t *req, int status)
         return;
     }
     ipvm_buf_t esc = IPVM_BUF_INIT;
-    const char *why = status ? "canceled"
+    const char *why = status                 ? "canceled"
                       : h->health_err.msg[0] ? h->health_err.msg
                                              : ipvm_strerror(h->health_rc);
     if (status == 0 && h->health_rc == 0)
@@ -151,8 +151,7 @@ static int http_writable(pss_t *pss)
     unsigned char buf[LWS_PRE + CHUNK];
     if (n)
         memcpy(buf + LWS_PRE, body + h->off, n);
-    if (lws_write(h->wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
-        (int)n)
+    if (lws_write(h->wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n)
         return -1;
     h->off += n;
     if (!last) {
@@ -178,8 +177,9 @@ static int http_start(struct lws *wsi, pss_t *pss, const char *path)
     h->server = s;
     pss->http = h;
     if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
-        respond_json(h, 405, "{\"error\":\"only GET is served%s; JSON-RPC goes over a "
-                             "WebSocket connection\"}",
+        respond_json(h, 405,
+                     "{\"error\":\"only GET is served%s; JSON-RPC goes over a "
+                     "WebSocket connection\"}",
                      "");
         return 0;
     }
@@ -187,8 +187,8 @@ static int http_start(struct lws *wsi, pss_t *pss, const char *path)
     return 0;
 }
 
-int ipvm__rpc_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                            void *in, size_t len)
+int ipvm__rpc_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                            size_t len)
 {
     pss_t *pss = user;
     switch (reason) {

@@ -65,11 +65,13 @@ int ipvm_rpc_server_add_subscription(ipvm_rpc_server_t *s, const ipvm_rpc_method
     int rc = add(s, m, true, NULL);
     if (rc)
         return rc;
-    ipvm_rpc_method_t u = {unsubscribe, "Ends a subscription made with the method it undoes",
+    ipvm_rpc_method_t u = {unsubscribe,
+                           "Ends a subscription made with the method it undoes",
                            "[{\"name\":\"subscription\",\"required\":true,"
                            "\"schema\":{\"type\":\"string\"}}]",
                            "{\"name\":\"unsubscribed\",\"schema\":{\"type\":\"boolean\"}}",
-                           m_unsubscribe, NULL};
+                           m_unsubscribe,
+                           NULL};
     rc = add(s, &u, false, m->name);
     if (rc)
         s->nmethods--; /* take the subscription method back out */
@@ -100,8 +102,9 @@ int ipvm_rpc_server_openrpc(const ipvm_rpc_server_t *s, ipvm_buf_t *out)
             rc = ipvm_json_append_str(out, m->m.summary ? m->m.summary : "",
                                       m->m.summary ? strlen(m->m.summary) : 0);
         if (rc == 0)
-            rc = ipvm_buf_printf(out, ",\"paramStructure\":\"by-position\",\"params\":%s,"
-                                      "\"result\":%s",
+            rc = ipvm_buf_printf(out,
+                                 ",\"paramStructure\":\"by-position\",\"params\":%s,"
+                                 "\"result\":%s",
                                  m->m.params_json ? m->m.params_json : "[]",
                                  m->m.result_json ? m->m.result_json
                                                   : "{\"name\":\"result\",\"schema\":{}}");
@@ -190,7 +193,8 @@ static int m_health(ipvm_rpc_call_t *call, const ipvm_ipld_t *params, void *data
     return 0;
 }
 
-/* ---- metrics, node ---------------------------------------------------------------------------- */
+/* ---- metrics, node ----------------------------------------------------------------------------
+ */
 
 static int m_metrics(ipvm_rpc_call_t *call, const ipvm_ipld_t *params, void *data)
 {
@@ -245,7 +249,8 @@ static int m_node(ipvm_rpc_call_t *call, const ipvm_ipld_t *params, void *data)
     return rc;
 }
 
-/* ---- subscriptions to node-wide streams --------------------------------------------------------- */
+/* ---- subscriptions to node-wide streams ---------------------------------------------------------
+ */
 
 static int m_sub_all(ipvm_rpc_call_t *call, const ipvm_ipld_t *params, void *data)
 {
@@ -255,6 +260,22 @@ static int m_sub_all(ipvm_rpc_call_t *call, const ipvm_ipld_t *params, void *dat
         return 0;
     }
     (void)ipvm_rpc_call_subscribe(call, "", NULL);
+    return 0;
+}
+
+/* subscribe_node_events takes nothing (every event) or ["<workflow CID>"] (that workflow's). */
+static int m_sub_node(ipvm_rpc_call_t *call, const ipvm_ipld_t *params, void *data)
+{
+    (void)data;
+    const ipvm_ipld_t *cid = NULL;
+    if (params &&
+        (params->kind != IPVM_IPLD_LIST || params->u.list.len > 1 ||
+         (params->u.list.len == 1 && (cid = params->u.list.items[0])->kind != IPVM_IPLD_STRING))) {
+        ipvm_rpc_call_fail(call, IPVM_RPC_INVALID_PARAMS,
+                           "Invalid params: expected nothing or [\"<workflow CID>\"]");
+        return 0;
+    }
+    (void)ipvm_rpc_call_subscribe(call, cid ? cid->u.str.ptr : "", NULL);
     return 0;
 }
 
@@ -300,7 +321,8 @@ void ipvm_rpc_server_node_event(ipvm_rpc_server_t *s, const char *type, const ch
     ipvm_buf_dispose(&b);
 }
 
-/* ---- the table ---------------------------------------------------------------------------------- */
+/* ---- the table ----------------------------------------------------------------------------------
+ */
 
 #define NONE "[]"
 static const ipvm_rpc_method_t builtin[] = {
@@ -316,8 +338,9 @@ static const ipvm_rpc_method_t builtin[] = {
      "{\"name\":\"metrics\",\"schema\":{\"type\":\"object\",\"properties\":{\"metrics\":"
      "{\"type\":\"array\"}},\"required\":[\"metrics\"]}}",
      m_metrics, NULL},
-    {"node", "Node identity and network state: {static: {peer_id}, dynamic: {listeners, "
-             "connections}}",
+    {"node",
+     "Node identity and network state: {static: {peer_id}, dynamic: {listeners, "
+     "connections}}",
      NONE,
      "{\"name\":\"node_info\",\"schema\":{\"type\":\"object\",\"properties\":{\"static\":"
      "{\"type\":\"object\"},\"dynamic\":{\"type\":\"object\"}},\"required\":[\"static\","
@@ -332,8 +355,9 @@ static const ipvm_rpc_method_t subs[] = {
      NONE, "{\"name\":\"subscription id\",\"schema\":{\"type\":\"string\"}}", m_sub_all, NULL},
     {"subscribe_node_events",
      "ipvm extension for the dashboard: every workflow, receipt and metrics sample of the node "
-     "as plain JSON objects {type, ...}",
-     NONE, "{\"name\":\"subscription id\",\"schema\":{\"type\":\"string\"}}", m_sub_all, NULL},
+     "as plain JSON objects {type, ...}; with [\"<workflow CID>\"] only that workflow's",
+     "[{\"name\":\"workflow\",\"required\":false,\"schema\":{\"type\":\"string\"}}]",
+     "{\"name\":\"subscription id\",\"schema\":{\"type\":\"string\"}}", m_sub_node, NULL},
 };
 
 int ipvm__rpc_add_builtin_methods(ipvm_rpc_server_t *s)

@@ -16,9 +16,9 @@ struct ipvm_metric_s {
     ipvm_metric_type_t type;
     char *name; /* with the registry prefix */
     char *help;
-    _Atomic int64_t value;          /* counter, gauge; histogram: count */
-    _Atomic uint64_t sum_bits;      /* histogram: sum as the bits of a double */
-    double bounds[MAX_BUCKETS];     /* histogram upper bounds, increasing */
+    _Atomic int64_t value;      /* counter, gauge; histogram: count */
+    _Atomic uint64_t sum_bits;  /* histogram: sum as the bits of a double */
+    double bounds[MAX_BUCKETS]; /* histogram upper bounds, increasing */
     size_t nbounds;
     _Atomic uint64_t counts[MAX_BUCKETS]; /* per bucket, not cumulative */
 };
@@ -150,8 +150,8 @@ void ipvm_metric_observe(ipvm_metric_t *x, double v)
         memcpy(&d, &old, sizeof d);
         d += v;
         memcpy(&next, &d, sizeof next);
-    } while (!atomic_compare_exchange_weak_explicit(&x->sum_bits, &old, next,
-                                                    memory_order_relaxed, memory_order_relaxed));
+    } while (!atomic_compare_exchange_weak_explicit(&x->sum_bits, &old, next, memory_order_relaxed,
+                                                    memory_order_relaxed));
     atomic_fetch_add_explicit(&x->value, 1, memory_order_relaxed);
 }
 
@@ -239,8 +239,9 @@ static int render_json_one(ipvm_metric_t *x, ipvm_buf_t *out)
         return rc;
     int64_t v = ipvm_metric_value(x);
     if (x->type != IPVM_METRIC_HISTOGRAM)
-        return ipvm_buf_printf(out, ",\"data\":[{\"type\":\"metric\",\"labels\":null,"
-                                    "\"value\":\"%lld\"}]}",
+        return ipvm_buf_printf(out,
+                               ",\"data\":[{\"type\":\"metric\",\"labels\":null,"
+                               "\"value\":\"%lld\"}]}",
                                (long long)v);
     rc = ipvm_buf_append_str(out, ",\"data\":[{\"type\":\"histogram\",\"labels\":null,"
                                   "\"buckets\":{");

@@ -31,16 +31,16 @@ typedef struct outmsg_s {
 
 struct conn_s {
     ipvm_rpc_server_t *server;
-    struct lws *wsi;   /* NULL once lws closed the connection */
-    int refs;          /* the connection itself (until closed) + one per pending call */
+    struct lws *wsi;     /* NULL once lws closed the connection */
+    int refs;            /* the connection itself (until closed) + one per pending call */
     conn_t *prev, *next; /* server->conns */
-    ipvm_buf_t rx;     /* the message being received (fragments joined) */
-    bool rx_overflow;  /* the message went over max_message: drop the rest of it */
-    size_t rx_dropped; /* bytes of it dropped so far */
+    ipvm_buf_t rx;       /* the message being received (fragments joined) */
+    bool rx_overflow;    /* the message went over max_message: drop the rest of it */
+    size_t rx_dropped;   /* bytes of it dropped so far */
     outmsg_t *head, *tail;
-    size_t queued;     /* bytes in the queue */
-    size_t off;        /* bytes of head already written */
-    sub_t *subs;       /* this client's subscriptions (sub->cnext) */
+    size_t queued; /* bytes in the queue */
+    size_t off;    /* bytes of head already written */
+    sub_t *subs;   /* this client's subscriptions (sub->cnext) */
     size_t nsubs;
     bool close_after_drain; /* send the queue, then close with close_status */
     bool close_sent;        /* our close frame is written */
@@ -51,25 +51,25 @@ struct conn_s {
 };
 
 struct sub_s {
-    char id[17];          /* 16 random base62 characters + NUL */
-    const char *method;   /* the notification method (borrowed from the method table) */
-    char *topic;          /* heap */
+    char id[17];        /* 16 random base62 characters + NUL */
+    const char *method; /* the notification method (borrowed from the method table) */
+    char *topic;        /* heap */
     conn_t *conn;
-    sub_t *cnext;         /* next of the same connection */
-    sub_t *hnext;         /* next in the same (method, topic) bucket */
-    sub_t *inext;         /* next in the same id bucket */
-    uint64_t hash;        /* of (method, topic) */
+    sub_t *cnext;  /* next of the same connection */
+    sub_t *hnext;  /* next in the same (method, topic) bucket */
+    sub_t *inext;  /* next in the same id bucket */
+    uint64_t hash; /* of (method, topic) */
 };
 
 /* One received message: a single request or a batch. It owns the memory of its calls and is
  * freed when the last of them is answered. */
 struct batch_s {
-    conn_t *conn;        /* holds a ref */
-    size_t pending;      /* calls not answered yet (+1 while they are being started) */
-    size_t answers;      /* responses appended to out */
-    bool is_batch;       /* answer with a JSON array */
-    ipvm_buf_t out;      /* the response, or "[resp,resp" until the closing bracket */
-    ipvm_arena_t arena;  /* the parsed message and the calls */
+    conn_t *conn;       /* holds a ref */
+    size_t pending;     /* calls not answered yet (+1 while they are being started) */
+    size_t answers;     /* responses appended to out */
+    bool is_batch;      /* answer with a JSON array */
+    ipvm_buf_t out;     /* the response, or "[resp,resp" until the closing bracket */
+    ipvm_arena_t arena; /* the parsed message and the calls */
 };
 
 struct ipvm_rpc_call_s {
@@ -111,12 +111,12 @@ struct ipvm_rpc_server_s {
     size_t nconns;
     sub_t *by_topic[SUB_BUCKETS];
     sub_t *by_id[SUB_BUCKETS];
-    uv_async_t async;            /* wakes the loop for pubq */
-    pthread_mutex_t pub_lock;    /* guards pubq (any thread) */
+    uv_async_t async;         /* wakes the loop for pubq */
+    pthread_mutex_t pub_lock; /* guards pubq (any thread) */
     pubmsg_t *pubq, *pubq_tail;
-    uv_timer_t closer;           /* drives the close (server.c on_closer) */
-    uint64_t close_deadline_ns;  /* clients have until then to answer our close frame */
-    bool ctx_destroying;         /* lws_context_destroy was called */
+    uv_timer_t closer;          /* drives the close (server.c on_closer) */
+    uint64_t close_deadline_ns; /* clients have until then to answer our close frame */
+    bool ctx_destroying;        /* lws_context_destroy was called */
     void (*close_cb)(void *);
     void *close_data;
     bool closing;
@@ -141,8 +141,7 @@ bool ipvm__rpc_uv_any_closing(uv_loop_t *loop);
  * (any thread). If the server is closing fn still runs (it must free data). */
 /* Delivers what is queued now (loop thread). */
 void ipvm__rpc_run_queue(ipvm_rpc_server_t *s);
-int ipvm__rpc_post(ipvm_rpc_server_t *s, void (*fn)(ipvm_rpc_server_t *s, void *data),
-                   void *data);
+int ipvm__rpc_post(ipvm_rpc_server_t *s, void (*fn)(ipvm_rpc_server_t *s, void *data), void *data);
 const struct method_s *ipvm__rpc_method_find(const ipvm_rpc_server_t *s, const char *name);
 /* methods.c */
 int ipvm__rpc_node_info_json(ipvm_rpc_server_t *s, ipvm_buf_t *out);
@@ -154,7 +153,7 @@ sub_t *ipvm__rpc_sub_find(ipvm_rpc_server_t *s, const char *id);
 uint64_t ipvm__rpc_hash(const char *a, const char *b);
 void ipvm__rpc_random_id(char out[17]);
 /* http.c */
-int ipvm__rpc_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                            void *in, size_t len);
+int ipvm__rpc_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                            size_t len);
 
 #endif

@@ -10,10 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#define FRAGMENT 65536    /* bytes per WebSocket frame we send */
+#define FRAGMENT 65536     /* bytes per WebSocket frame we send */
 #define WRITES_PER_TURN 64 /* messages written per writable callback, for fairness */
 
-/* ---- connections ------------------------------------------------------------------------------ */
+/* ---- connections ------------------------------------------------------------------------------
+ */
 
 static void conn_free_queue(conn_t *c)
 {
@@ -57,8 +58,8 @@ int ipvm__rpc_conn_send(conn_t *c, const char *text, size_t len)
     if (c->queued + len > s->opts.client_queue_bytes) {
         /* A client that does not read what it asked for is cut off rather than letting its
          * queue grow without bound; it can reconnect and replay (receipts are memoized). */
-        ipvm_log(IPVM_LOG_WARN, "rpc", "%s: %zu bytes queued and not read: disconnecting",
-                 c->peer, c->queued);
+        ipvm_log(IPVM_LOG_WARN, "rpc", "%s: %zu bytes queued and not read: disconnecting", c->peer,
+                 c->queued);
         ipvm_metric_inc(s->m_dropped, 1);
         conn_free_queue(c);
         ipvm__rpc_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "client too slow");
@@ -305,8 +306,7 @@ static void pub_enqueue(ipvm_rpc_server_t *s, pubmsg_t *p)
     uv_async_send(&s->async);
 }
 
-int ipvm__rpc_post(ipvm_rpc_server_t *s, void (*fn)(ipvm_rpc_server_t *s, void *data),
-                   void *data)
+int ipvm__rpc_post(ipvm_rpc_server_t *s, void (*fn)(ipvm_rpc_server_t *s, void *data), void *data)
 {
     pubmsg_t *p = ipvm_calloc(1, sizeof *p);
     if (p == NULL)
@@ -427,8 +427,8 @@ static const lws_retry_bo_t *retry_policy(ipvm_rpc_server_t *s, lws_retry_bo_t *
     return r;
 }
 
-int ipvm_rpc_server_new(void *loop_, const ipvm_rpc_server_opts_t *opts,
-                        ipvm_rpc_server_t **out, ipvm_error_t *err)
+int ipvm_rpc_server_new(void *loop_, const ipvm_rpc_server_opts_t *opts, ipvm_rpc_server_t **out,
+                        ipvm_error_t *err)
 {
     uv_loop_t *loop = loop_;
     IPVM_MISUSE_IF(loop == NULL || out == NULL);
@@ -451,8 +451,7 @@ int ipvm_rpc_server_new(void *loop_, const ipvm_rpc_server_opts_t *opts,
     void *foreign[1] = {loop};
     info.foreign_loops = foreign;
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN |
-                   LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND |
-                   LWS_SERVER_OPTION_VALIDATE_UTF8;
+                   LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND | LWS_SERVER_OPTION_VALIDATE_UTF8;
     if (strchr(s->host, ':') == NULL)
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.port = s->opts.port;
@@ -471,8 +470,7 @@ int ipvm_rpc_server_new(void *loop_, const ipvm_rpc_server_opts_t *opts,
         server_free(s);
         return ipvm_error_set(err, IPVM_EIO, IPVM_NO_OFFSET,
                               "cannot listen on %s:%d (in use? try another rpc.port)",
-                              opts && opts->host ? opts->host : "127.0.0.1",
-                              opts ? opts->port : 0);
+                              opts && opts->host ? opts->host : "127.0.0.1", opts ? opts->port : 0);
     }
     s->vhost = lws_get_vhost_by_name(s->ctx, "default");
     s->port = s->vhost ? lws_get_vhost_listen_port(s->vhost) : s->opts.port;

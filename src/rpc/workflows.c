@@ -67,12 +67,12 @@ struct ipvm_rpc_workflows_s {
 typedef struct post_s {
     ipvm_rpc_workflows_t *w;
     ipvm_rpc_call_t *call;
-    int code;        /* reject: the JSON-RPC error */
-    char *message;   /* reject: the reason */
-    char *topic;     /* accept */
-    char *event;     /* a node event's JSON ({"type":...}) */
+    int code;      /* reject: the JSON-RPC error */
+    char *message; /* reject: the reason */
+    char *topic;   /* accept */
+    char *event;   /* a node event's JSON ({"type":...}) */
     char cid[IPVM_CID_MAX_STR];
-    int kind;        /* 0 reject, 1 accept, 2 workflow event, 3 receipt event, 4 done event */
+    int kind; /* 0 reject, 1 accept, 2 workflow event, 3 receipt event, 4 done event */
 } post_t;
 
 static void post_free(post_t *p)
@@ -160,6 +160,8 @@ static void on_post(ipvm_rpc_server_t *s, void *data)
     default:
         recent_note(p->w, p);
         ipvm_rpc_server_publish(s, "subscribe_node_events", "", p->event, strlen(p->event), false);
+        ipvm_rpc_server_publish(s, "subscribe_node_events", p->cid, p->event, strlen(p->event),
+                                false);
         break;
     }
     post_free(p);
@@ -213,7 +215,8 @@ static void post_event(job_t *j, int kind, const ipvm_buf_t *json)
     post(j->w, p);
 }
 
-/* ---- building notification documents (runner thread) ------------------------------------------ */
+/* ---- building notification documents (runner thread) ------------------------------------------
+ */
 
 /* Homestar's receipt notification: {"metadata": {"name", "replayed", "workflow"}, "receipt",
  * "receipt_cid"} (compat: homestar-runtime worker.rs builds the metadata map,
@@ -275,14 +278,14 @@ static int receipt_event(job_t *j, const ipvm_sched_event_t *ev, ipvm_buf_t *b)
     const ipvm_sched_receipt_t *r = ev->receipt;
     char cid[IPVM_CID_MAX_STR], summary[160];
     ipvm_ipld_summary(ipvm_receipt_value(&r->receipt), summary, sizeof summary);
-    int rc = ipvm_buf_printf(b,
-                             "{\"type\":\"receipt\",\"workflow\":\"%s\",\"task\":%zu,"
-                             "\"receipt_cid\":\"%s\",\"ok\":%s,\"replayed\":%s,\"fuel\":%llu,"
-                             "\"time_ms\":%.3f,\"done\":%zu,\"total\":%zu,\"out\":",
-                             j->cid, r->task ? r->task->index : 0,
-                             ipvm_cid_str(&r->receipt.cid, cid), r->receipt.ok ? "true" : "false",
-                             r->replayed ? "true" : "false", (unsigned long long)r->fuel,
-                             (double)r->time_ns / 1e6, ev->done, ev->total);
+    int rc =
+        ipvm_buf_printf(b,
+                        "{\"type\":\"receipt\",\"workflow\":\"%s\",\"task\":%zu,"
+                        "\"receipt_cid\":\"%s\",\"ok\":%s,\"replayed\":%s,\"fuel\":%llu,"
+                        "\"time_ms\":%.3f,\"done\":%zu,\"total\":%zu,\"out\":",
+                        j->cid, r->task ? r->task->index : 0, ipvm_cid_str(&r->receipt.cid, cid),
+                        r->receipt.ok ? "true" : "false", r->replayed ? "true" : "false",
+                        (unsigned long long)r->fuel, (double)r->time_ns / 1e6, ev->done, ev->total);
     if (rc == 0)
         rc = ipvm_json_append_str(b, summary, strlen(summary));
     if (rc == 0)
@@ -292,11 +295,11 @@ static int receipt_event(job_t *j, const ipvm_sched_event_t *ev, ipvm_buf_t *b)
 
 static int done_event(job_t *j, const ipvm_sched_event_t *ev, ipvm_buf_t *b)
 {
-    const char *status = ev->status == 0                    ? "completed"
-                         : ev->status == IPVM_ETASKFAILED   ? "failed"
-                         : ev->status == IPVM_ECANCELED     ? "canceled"
+    const char *status = ev->status == 0                       ? "completed"
+                         : ev->status == IPVM_ETASKFAILED      ? "failed"
+                         : ev->status == IPVM_ECANCELED        ? "canceled"
                          : ev->status == IPVM_EWORKFLOWTIMEOUT ? "timed out"
-                                                            : "error";
+                                                               : "error";
     return ipvm_buf_printf(b,
                            "{\"type\":\"workflow_done\",\"cid\":\"%s\",\"status\":\"%s\","
                            "\"executed\":%zu,\"replayed\":%zu,\"failed\":%zu,\"total\":%zu,"
@@ -336,8 +339,9 @@ static void on_event(const ipvm_sched_event_t *ev, void *data)
         if (receipt_doc(j, ev->workflow, ev->receipt, &j->buf) != 0 ||
             ipvm_rpc_server_publish_async(w->server, "subscribe_run_workflow", j->topic,
                                           (const char *)j->buf.data, j->buf.len, true) != 0)
-            ipvm_log(IPVM_LOG_ERROR, "rpc", "workflow %s: a receipt notification was lost "
-                                            "(out of memory); it is in the store",
+            ipvm_log(IPVM_LOG_ERROR, "rpc",
+                     "workflow %s: a receipt notification was lost "
+                     "(out of memory); it is in the store",
                      j->cid);
         ipvm_buf_clear(&j->buf);
         if (receipt_event(j, ev, &j->buf) == 0)
@@ -374,8 +378,8 @@ static int parse_job(job_t *j, ipvm_workflow_t **wf, ipvm_error_t *err)
     ipvm_workflow_opts_t wo = {known_receipt, j, false};
     if (j->cbor)
         return ipvm_workflow_decode(j->cbor, j->cbor_len, &wo, &j->arena, wf, err);
-    return ipvm_workflow_from_ipld(ipvm_ipld_map_get(j->submission, "workflow"), &wo, &j->arena,
-                                   wf, err);
+    return ipvm_workflow_from_ipld(ipvm_ipld_map_get(j->submission, "workflow"), &wo, &j->arena, wf,
+                                   err);
 }
 
 static void run_job(job_t *j)
@@ -498,7 +502,8 @@ static void *runner_main(void *arg)
     return NULL;
 }
 
-/* ---- submissions (loop thread) ---------------------------------------------------------------- */
+/* ---- submissions (loop thread) ----------------------------------------------------------------
+ */
 
 static int enqueue(ipvm_rpc_workflows_t *w, job_t *j)
 {
@@ -668,13 +673,15 @@ static const ipvm_rpc_method_t run_method = {
     "subscribe_run_workflow",
     "Runs a workflow and streams one notification per receipt: the DAG-JSON bytes of "
     "{metadata: {name, replayed, workflow}, receipt, receipt_cid} as an array of numbers",
-    run_params, "{\"name\":\"subscription id\",\"schema\":{\"type\":\"string\"}}",
-    m_subscribe_run, NULL};
+    run_params,
+    "{\"name\":\"subscription id\",\"schema\":{\"type\":\"string\"}}",
+    m_subscribe_run,
+    NULL};
 
 static const ipvm_rpc_method_t workflows_method = {
-    "workflows",
-    "ipvm extension: recent workflows with their task graph, receipts and outcome",
-    "[]", "{\"name\":\"workflows\",\"schema\":{\"type\":\"object\"}}", m_workflows, NULL};
+    "workflows", "ipvm extension: recent workflows with their task graph, receipts and outcome",
+    "[]",        "{\"name\":\"workflows\",\"schema\":{\"type\":\"object\"}}",
+    m_workflows, NULL};
 
 static void register_metrics(ipvm_rpc_workflows_t *w)
 {
@@ -808,8 +815,8 @@ static void on_drain_tick(uv_timer_t *t)
         cb(w->drain_data);
 }
 
-void ipvm_rpc_workflows_drain(ipvm_rpc_workflows_t *w, uint64_t timeout_ms,
-                              void (*cb)(void *data), void *data)
+void ipvm_rpc_workflows_drain(ipvm_rpc_workflows_t *w, uint64_t timeout_ms, void (*cb)(void *data),
+                              void *data)
 {
     pthread_mutex_lock(&w->lock);
     w->draining = true;

@@ -50,8 +50,8 @@ IPVM_FUZZ_TARGET(jsonrpc)
         IPVM_FUZZ_CHECK(note.receipt && note.receipt->kind == IPVM_IPLD_MAP && note.name);
         /* the bytes it carried decode to the same document again */
         ipvm_ipld_t *doc = NULL;
-        IPVM_FUZZ_CHECK(ipvm_dagjson_decode((const char *)note.bytes, note.bytes_len, &a, &doc,
-                                            NULL) == 0);
+        IPVM_FUZZ_CHECK(
+            ipvm_dagjson_decode((const char *)note.bytes, note.bytes_len, &a, &doc, NULL) == 0);
         IPVM_FUZZ_CHECK(ipvm_ipld_equal(doc, note.doc));
     } else {
         IPVM_FUZZ_CHECK(rc == IPVM_ENOMEM || err.msg[0] != '\0');

@@ -28,7 +28,8 @@ IPVM_FUZZ_TARGET(node_config)
     if (rc != 0) {
         IPVM_FUZZ_CHECK(rc == IPVM_EINVAL || rc == IPVM_ENOMEM);
         IPVM_FUZZ_CHECK(rc == IPVM_ENOMEM || strncmp(err.msg, "fuzz.conf:", 10) == 0);
-        IPVM_FUZZ_CHECK(before.len == after.len && memcmp(before.data, after.data, before.len) == 0);
+        IPVM_FUZZ_CHECK(before.len == after.len &&
+                        memcmp(before.data, after.data, before.len) == 0);
     } else {
         int64_t port = ipvm_config_int(c, "rpc", "port");
         IPVM_FUZZ_CHECK(port >= 0 && port <= 65535);

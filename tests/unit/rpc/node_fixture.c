@@ -50,8 +50,8 @@ void node_fixture_start(node_fixture_t *n, const char *data_dir, const char *con
     char info[4200];
     snprintf(info, sizeof info, "%s/node.json", n->data_dir);
     unlink(info);
-    const char *argv[64] = {ipvm_test_bin("ipvm"), "--data-dir", n->data_dir, "node", "start",
-                            "--port", "0"};
+    const char *argv[64] = {
+        ipvm_test_bin("ipvm"), "--data-dir", n->data_dir, "node", "start", "--port", "0"};
     int argc = 7;
     for (size_t i = 0; extra && extra[i] && argc < 62; i++)
         argv[argc++] = extra[i];
@@ -108,8 +108,8 @@ void node_fixture_stop(node_fixture_t *n, int timeout_ms)
     if (ipvm_file_read(n->log, &log, NULL) != 0)
         ipvm_buf_clear(&log);
     const char *text = log.data ? (char *)log.data : "";
-    IPVM_ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the node exited with %d:\n%.2000s",
-                    st, text);
+    IPVM_ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the node exited with %d:\n%.2000s", st,
+                    text);
     IPVM_ASSERT_MSG(strstr(text, "handles still open") == NULL, "unclean exit:\n%.2000s", text);
     ipvm_buf_dispose(&log);
     n->pid = 0;

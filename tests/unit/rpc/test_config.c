@@ -111,8 +111,8 @@ IPVM_TEST(rpc, config_template_roundtrip)
 {
     ipvm_buf_t t = IPVM_BUF_INIT;
     IPVM_ASSERT_OK(ipvm_config_write_template(&t));
-    const char *keys[] = {"#port = 1337", "#host = 127.0.0.1", "#workers = 0", "#fuel = 0",
-                          "IPVM_RPC_PORT", "IPVM_LIMITS_MEMORY", "[limits]", "[node]"};
+    const char *keys[] = {"#port = 1337",  "#host = 127.0.0.1",  "#workers = 0", "#fuel = 0",
+                          "IPVM_RPC_PORT", "IPVM_LIMITS_MEMORY", "[limits]",     "[node]"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         IPVM_ASSERT_STRCONTAINS((char *)t.data, keys[i]);
     /* the template as written loads and changes nothing */

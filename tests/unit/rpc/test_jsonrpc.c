@@ -110,7 +110,8 @@ IPVM_TEST(rpc, format)
     ipvm_arena_init(&a);
     ipvm_ipld_t *id = ipvm_ipld_new_int(&a, 7);
     IPVM_ASSERT_OK(ipvm_rpc_format_result(&out, id, "{\"healthy\":true}", 16));
-    IPVM_ASSERT_STREQ((char *)out.data, "{\"jsonrpc\":\"2.0\",\"result\":{\"healthy\":true},\"id\":7}");
+    IPVM_ASSERT_STREQ((char *)out.data,
+                      "{\"jsonrpc\":\"2.0\",\"result\":{\"healthy\":true},\"id\":7}");
     ipvm_buf_clear(&out);
     IPVM_ASSERT_OK(ipvm_rpc_format_error(&out, NULL, IPVM_RPC_METHOD_NOT_FOUND, "no \"x\"\n"));
     IPVM_ASSERT_STREQ((char *)out.data, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32601,"

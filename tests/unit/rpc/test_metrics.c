@@ -10,8 +10,8 @@ IPVM_TEST(rpc, metrics_render)
 {
     ipvm_metrics_t *m;
     IPVM_ASSERT_OK(ipvm_metrics_new("ipvm_", &m));
-    ipvm_metric_t *c = ipvm_metrics_add(m, IPVM_METRIC_COUNTER, "tasks_run_total", "Tasks\nrun",
-                                        NULL, 0);
+    ipvm_metric_t *c =
+        ipvm_metrics_add(m, IPVM_METRIC_COUNTER, "tasks_run_total", "Tasks\nrun", NULL, 0);
     ipvm_metric_t *g = ipvm_metrics_add(m, IPVM_METRIC_GAUGE, "queue", "Depth", NULL, 0);
     double b[] = {0.1, 1};
     ipvm_metric_t *h = ipvm_metrics_add(m, IPVM_METRIC_HISTOGRAM, "secs", "Time", b, 2);
@@ -47,8 +47,8 @@ IPVM_TEST(rpc, metrics_render)
     ipvm_ipld_t *v;
     ipvm_error_t err;
     IPVM_ASSERT_OK_ERR(ipvm_dagjson_decode((char *)out.data, out.len, &a, &v, &err), &err);
-    IPVM_ASSERT(ipvm_ipld_is_str(ipvm_ipld_select(v, "metrics/0/metric_name"),
-                                 "ipvm_tasks_run_total"));
+    IPVM_ASSERT(
+        ipvm_ipld_is_str(ipvm_ipld_select(v, "metrics/0/metric_name"), "ipvm_tasks_run_total"));
     IPVM_ASSERT(ipvm_ipld_is_str(ipvm_ipld_select(v, "metrics/0/data/0/value"), "3"));
     IPVM_ASSERT(ipvm_ipld_is_str(ipvm_ipld_select(v, "metrics/0/data/0/type"), "metric"));
     IPVM_ASSERT(ipvm_ipld_is_str(ipvm_ipld_select(v, "metrics/2/data/0/buckets/1"), "2"));

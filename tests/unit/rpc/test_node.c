@@ -10,8 +10,10 @@
 IPVM_TEST(rpc, node_robustness)
 {
     node_fixture_t n;
-    const char *extra[] = {"--set", "rpc.max_message=65536", "--set", "rpc.client_queue=65536",
-                           "--set", "rpc.handshake_timeout=1s", "--max-clients", "20", NULL};
+    const char *extra[] = {
+        "--set", "rpc.max_message=65536",    "--set",         "rpc.client_queue=65536",
+        "--set", "rpc.handshake_timeout=1s", "--max-clients", "20",
+        NULL};
     node_fixture_start(&n, NULL, extra);
     char pid[32];
     snprintf(pid, sizeof pid, "%ld", n.pid);

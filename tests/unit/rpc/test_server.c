@@ -44,7 +44,11 @@ IPVM_TEST(rpc, server_builtin_methods)
     IPVM_ASSERT_OK_ERR(ipvm_dagjson_decode(v->u.str.ptr, v->u.str.len, &a, &doc, &err), &err);
     IPVM_ASSERT(ipvm_ipld_is_str(ipvm_ipld_map_get(doc, "openrpc"), "1.2.6"));
     const ipvm_ipld_t *methods = ipvm_ipld_map_get(doc, "methods");
-    const char *want[] = {"rpc_discover", "health", "metrics", "node", "subscribe_network_events",
+    const char *want[] = {"rpc_discover",
+                          "health",
+                          "metrics",
+                          "node",
+                          "subscribe_network_events",
                           "unsubscribe_network_events"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         bool found = false;
@@ -85,9 +89,9 @@ IPVM_TEST(rpc, server_errors)
                     IPVM_ERPC);
     IPVM_ASSERT_EQ(code, IPVM_RPC_METHOD_NOT_FOUND);
     IPVM_ASSERT_STRCONTAINS(err.msg, "no_such_method");
-    IPVM_ASSERT_ERR(ipvm_rpc_client_call(c, "unsubscribe_network_events", "[1,2]", 5000, &r, &code,
-                                         &err),
-                    IPVM_ERPC);
+    IPVM_ASSERT_ERR(
+        ipvm_rpc_client_call(c, "unsubscribe_network_events", "[1,2]", 5000, &r, &code, &err),
+        IPVM_ERPC);
     IPVM_ASSERT_EQ(code, IPVM_RPC_INVALID_PARAMS);
     IPVM_ASSERT_ERR(ipvm_rpc_client_call(c, "metrics", "[1,2,3]", 5000, &r, &code, &err),
                     IPVM_ERPC);
@@ -140,7 +144,8 @@ IPVM_TEST(rpc, server_network_events)
     IPVM_ASSERT_OK(ipvm_dagjson_decode((char *)bytes.data, bytes.len, &a, &doc, &err));
     IPVM_ASSERT(ipvm_ipld_is_str(ipvm_ipld_select(doc, "connection_established/peer_id"), "12D3x"));
     uint64_t ts = 0;
-    IPVM_ASSERT_OK(ipvm_ipld_get_u64(ipvm_ipld_select(doc, "connection_established/timestamp"), &ts));
+    IPVM_ASSERT_OK(
+        ipvm_ipld_get_u64(ipvm_ipld_select(doc, "connection_established/timestamp"), &ts));
     IPVM_ASSERT_LT(ipvm_wall_ms() - ts, 60000);
     /* unsubscribe: true, then nothing more arrives */
     char params[40];
@@ -168,8 +173,8 @@ static int http_get(int port, const char *path, ipvm_buf_t *resp)
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     IPVM_ASSERT_EQ(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     char req[256];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                     path);
+    int n =
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
     IPVM_ASSERT_EQ(write(fd, req, (size_t)n), n);
     ipvm_buf_clear(resp);
     char buf[4096];
