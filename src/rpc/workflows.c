@@ -375,7 +375,9 @@ static bool known_receipt(void *data, const ipvm_cid_t *instruction)
 
 static int parse_job(job_t *j, ipvm_workflow_t **wf, ipvm_error_t *err)
 {
-    ipvm_workflow_opts_t wo = {known_receipt, j, false};
+    ipvm_workflow_opts_t wo = {0};
+    wo.known = known_receipt;
+    wo.known_data = j;
     if (j->cbor)
         return ipvm_workflow_decode(j->cbor, j->cbor_len, &wo, &j->arena, wf, err);
     return ipvm_workflow_from_ipld(ipvm_ipld_map_get(j->submission, "workflow"), &wo, &j->arena, wf,
