@@ -32,3 +32,10 @@ else()
   message(STATUS "clang/wasm-ld for wasm32 not found: example guests not built "
                  "(tools/deps.sh test installs them)")
 endif()
+
+# The image tests of the canonical ABI decode the guests' PNGs with libpng (tools/deps.sh test).
+find_package(PNG)
+if(PNG_FOUND)
+  target_link_libraries(ipvm_tests PRIVATE PNG::PNG)
+  target_compile_definitions(ipvm_tests PRIVATE IPVM_HAVE_PNG=1)
+endif()
