@@ -174,6 +174,39 @@ int ipvm__abi_lift_results(const ipvm__wit_func_t *f, ipvm__abi_mem_t *mem,
                            const uint64_t *flat, ipvm_arena_t *arena, ipvm_ipld_t **out,
                            ipvm_error_t *err);
 
+/* Where inside a value lift or lower is, kept cheaply (no formatting until an error). */
+typedef struct ipvm__abi_path_s {
+    struct {
+        const char *label; /* field or key, or NULL for an index */
+        size_t len;        /* bytes in label */
+        size_t idx;
+    } seg[IPVM__ABI_MAX_DEPTH + 8];
+    size_t n;
+} ipvm__abi_path_t;
+
+static inline size_t ipvm__abi_path_index(ipvm__abi_path_t *p, size_t idx)
+{
+    size_t old = p->n;
+    if (p->n < sizeof p->seg / sizeof p->seg[0]) {
+        p->seg[p->n].label = NULL;
+        p->seg[p->n++].idx = idx;
+    }
+    return old;
+}
+
+static inline size_t ipvm__abi_path_label(ipvm__abi_path_t *p, const char *label, size_t len)
+{
+    size_t old = p->n;
+    if (p->n < sizeof p->seg / sizeof p->seg[0]) {
+        p->seg[p->n].label = label;
+        p->seg[p->n++].len = len;
+    }
+    return old;
+}
+
+/* "[3].name" into out (cut at cap). */
+void ipvm__abi_path_format(const ipvm__abi_path_t *p, char *out, size_t cap);
+
 /* Rust's `Decimal::from_f32(v).to_f64()` (rust_decimal 1.34), which Homestar uses to lift
  * float32. Returns false for NaN and infinities (Homestar fails those). */
 bool ipvm__abi_f32_to_f64(float v, double *out);

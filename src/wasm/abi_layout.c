@@ -6,6 +6,7 @@
 #include "wasm/abi_int.h"
 #include "wasm/wasm_int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define I32 IPVM__WASM_I32
@@ -427,5 +428,21 @@ void ipvm__wit_func_render(const ipvm__wit_func_t *f, ipvm_buf_t *out)
     } else if (f->nresults == 1) {
         put(out, " -> ");
         render(f->results[0].type, false, out);
+    }
+}
+
+void ipvm__abi_path_format(const ipvm__abi_path_t *p, char *out, size_t cap)
+{
+    size_t o = 0;
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    for (size_t i = 0; i < p->n && o + 1 < cap; i++) {
+        int n = p->seg[i].label
+                    ? snprintf(out + o, cap - o, ".%.*s", (int)p->seg[i].len, p->seg[i].label)
+                    : snprintf(out + o, cap - o, "[%zu]", p->seg[i].idx);
+        if (n < 0)
+            break;
+        o += (size_t)n < cap - o ? (size_t)n : cap - 1 - o;
     }
 }

@@ -15,8 +15,7 @@ typedef struct lift_s {
     ipvm__abi_mem_t *mem;
     ipvm_arena_t *a;
     ipvm_error_t *err;
-    char path[160]; /* where inside the result: "[2].val" */
-    size_t plen;
+    ipvm__abi_path_t path; /* where inside the result */
     int code; /* the error recorded, for callers that pass no err */
 } lift_t;
 
@@ -30,10 +29,12 @@ static ipvm_ipld_t *ffail(lift_t *l, const ipvm__wit_type_t *t, const char *fmt,
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
     l->code = IPVM_EABI;
+    char path[200];
+    ipvm__abi_path_format(&l->path, path, sizeof path);
     ipvm_buf_t ty = IPVM_BUF_INIT;
     ipvm__wit_type_render(t, false, &ty);
     ipvm_error_set(l->err, IPVM_EABI, IPVM_NO_OFFSET, "result%s%.*s (%s): %s",
-                   l->plen ? " at " : "", (int)l->plen, l->path,
+                   path[0] ? " at " : "", (int)strlen(path), path,
                    ty.data ? (const char *)ty.data : "?", why);
     ipvm_buf_dispose(&ty);
     return NULL;
@@ -44,21 +45,6 @@ static ipvm_ipld_t *oom(lift_t *l)
     l->code = IPVM_ENOMEM;
     ipvm_error_set(l->err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
     return NULL;
-}
-
-static size_t path_push(lift_t *l, const char *fmt, ...) IPVM_PRINTF(2, 3);
-static size_t path_push(lift_t *l, const char *fmt, ...)
-{
-    size_t old = l->plen;
-    if (l->plen < sizeof l->path - 1) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(l->path + l->plen, sizeof l->path - l->plen, fmt, ap);
-        va_end(ap);
-        if (n > 0)
-            l->plen += (size_t)n < sizeof l->path - l->plen ? (size_t)n : sizeof l->path - 1 - l->plen;
-    }
-    return old;
 }
 
 /* Charges n bytes of output against IPVM__ABI_MAX_LIFT. */
@@ -414,12 +400,12 @@ static bool is_map_list(const ipvm__wit_type_t *t)
 static ipvm_ipld_t *lift_map(lift_t *l, const ipvm__wit_type_t *t, uint32_t ptr, uint32_t len)
 {
     const ipvm__wit_type_t *tup = t->elem[0];
-    ipvm_ipld_t *m = ipvm_ipld_new_map(l->a, len < 1024 ? len : 1024);
+    ipvm_ipld_t *m = ipvm_ipld_new_map(l->a, len);
     if (m == NULL)
         return oom(l);
     for (uint32_t i = 0; i < len; i++) {
         uint64_t e = (uint64_t)ptr + (uint64_t)i * tup->size, kp, kl;
-        size_t old = path_push(l, "[%u]", i);
+        size_t old = ipvm__abi_path_index(&l->path, i);
         if (!get_le(l, tup, e + tup->offset[0], 4, &kp) ||
             !get_le(l, tup, e + tup->offset[0] + 4, 4, &kl))
             return NULL;
@@ -434,7 +420,7 @@ static ipvm_ipld_t *lift_map(lift_t *l, const ipvm__wit_type_t *t, uint32_t ptr,
             return NULL;
         if (ipvm_ipld_map_set(l->a, m, (const char *)k, kl, v) < 0)
             return oom(l);
-        l->plen = old;
+        l->path.n = old;
     }
     ipvm_ipld_map_sort(m);
     return m;
@@ -458,17 +444,17 @@ static ipvm_ipld_t *lift_list(lift_t *l, const ipvm__wit_type_t *t, uint32_t ptr
     }
     if (is_map_list(t))
         return lift_map(l, t, ptr, len);
-    ipvm_ipld_t *list = ipvm_ipld_new_list(l->a, len < 1024 ? len : 1024);
+    ipvm_ipld_t *list = ipvm_ipld_new_list(l->a, len); /* len was charged: bounded */
     if (list == NULL)
         return oom(l);
     for (uint32_t i = 0; i < len; i++) {
-        size_t old = path_push(l, "[%u]", i);
+        size_t old = ipvm__abi_path_index(&l->path, i);
         ipvm_ipld_t *v = load(l, e, (uint64_t)ptr + (uint64_t)i * e->size);
         if (v == NULL)
             return NULL;
         if (ipvm_ipld_list_push(l->a, list, v) < 0)
             return oom(l);
-        l->plen = old;
+        l->path.n = old;
     }
     return list;
 }
@@ -490,8 +476,8 @@ static int struct_add(lift_t *l, const ipvm__wit_type_t *t, ipvm_ipld_t *s, uint
 
 static size_t item_path(lift_t *l, const ipvm__wit_type_t *t, uint32_t i)
 {
-    return t->kind == IPVM__WIT_RECORD ? path_push(l, ".%s", t->label[i])
-                                       : path_push(l, "[%u]", i);
+    return t->kind == IPVM__WIT_RECORD ? ipvm__abi_path_label(&l->path, t->label[i], strlen(t->label[i]))
+                                       : ipvm__abi_path_index(&l->path, i);
 }
 
 /* A case and its lifted payload (NULL payload when the case has none). */
@@ -572,7 +558,7 @@ static ipvm_ipld_t *load(lift_t *l, const ipvm__wit_type_t *t, uint64_t addr)
                 return NULL;
             if (struct_add(l, t, s, i, v) < 0)
                 return oom(l);
-            l->plen = old;
+            l->path.n = old;
         }
         if (s && t->kind == IPVM__WIT_RECORD)
             ipvm_ipld_map_sort(s);
@@ -636,7 +622,7 @@ static ipvm_ipld_t *lift_flat(lift_t *l, const ipvm__wit_type_t *t, const uint64
             if (struct_add(l, t, s, i, x) < 0)
                 return oom(l);
             v += t->elem[i]->nflat;
-            l->plen = old;
+            l->path.n = old;
         }
         if (s && t->kind == IPVM__WIT_RECORD)
             ipvm_ipld_map_sort(s);

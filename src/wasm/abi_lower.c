@@ -18,8 +18,7 @@ typedef struct lower_s {
     ipvm_error_t *err;
     uint32_t arg;                /* 1-based argument number */
     const ipvm__wit_param_t *param;
-    char path[160];              /* where inside the argument: "[3].name" */
-    size_t plen;
+    ipvm__abi_path_t path; /* where inside the argument */
     ipvm_buf_t tmp;              /* scratch for strings made from bytes and links */
 } lower_t;
 
@@ -33,33 +32,20 @@ static int lfail(lower_t *l, const ipvm__wit_type_t *t, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
+    char path[200];
+    ipvm__abi_path_format(&l->path, path, sizeof path);
     ipvm_buf_t ty = IPVM_BUF_INIT, inner = IPVM_BUF_INIT;
     ipvm__wit_type_render(l->param->type, false, &ty);
     if (t && t != l->param->type)
         ipvm__wit_type_render(t, false, &inner);
     ipvm_error_set(l->err, IPVM_EABI, IPVM_NO_OFFSET, "argument %u (%s: %s)%s%.*s%s%s%s: %s",
                    l->arg, l->param->name ? l->param->name : "_",
-                   ty.data ? (const char *)ty.data : "?", l->plen ? " at " : "", (int)l->plen,
-                   l->path, inner.data ? " (" : "", inner.data ? (const char *)inner.data : "",
+                   ty.data ? (const char *)ty.data : "?", path[0] ? " at " : "", (int)strlen(path),
+                   path, inner.data ? " (" : "", inner.data ? (const char *)inner.data : "",
                    inner.data ? ")" : "", why);
     ipvm_buf_dispose(&ty);
     ipvm_buf_dispose(&inner);
     return IPVM_EABI;
-}
-
-static size_t path_push(lower_t *l, const char *fmt, ...) IPVM_PRINTF(2, 3);
-static size_t path_push(lower_t *l, const char *fmt, ...)
-{
-    size_t old = l->plen;
-    if (l->plen < sizeof l->path - 1) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(l->path + l->plen, sizeof l->path - l->plen, fmt, ap);
-        va_end(ap);
-        if (n > 0)
-            l->plen += (size_t)n < sizeof l->path - l->plen ? (size_t)n : sizeof l->path - 1 - l->plen;
-    }
-    return old;
 }
 
 static const char *kind_of(const ipvm_ipld_t *v)
@@ -486,8 +472,8 @@ static const ipvm_ipld_t *struct_item(const ipvm__wit_type_t *t, const ipvm_ipld
 
 static size_t item_path(lower_t *l, const ipvm__wit_type_t *t, uint32_t i)
 {
-    return t->kind == IPVM__WIT_RECORD ? path_push(l, ".%s", t->label[i])
-                                       : path_push(l, "[%u]", i);
+    return t->kind == IPVM__WIT_RECORD ? ipvm__abi_path_label(&l->path, t->label[i], strlen(t->label[i]))
+                                       : ipvm__abi_path_index(&l->path, i);
 }
 
 static int store(lower_t *l, const ipvm__wit_type_t *t, const ipvm_ipld_t *v, uint64_t addr);
@@ -511,11 +497,11 @@ static int store_map_list(lower_t *l, const ipvm__wit_type_t *t, const ipvm_ipld
         key.u.str.ptr = order[i]->key;
         key.u.str.len = order[i]->key_len;
         uint64_t at = (uint64_t)ptr + i * tup->size;
-        size_t old = path_push(l, ".%.*s", (int)order[i]->key_len, order[i]->key);
+        size_t old = ipvm__abi_path_label(&l->path, order[i]->key, order[i]->key_len);
         rc = store(l, tup->elem[0], &key, at + tup->offset[0]);
         if (rc == 0)
             rc = store(l, tup->elem[1], order[i]->value, at + tup->offset[1]);
-        l->plen = old;
+        l->path.n = old;
     }
     free(order);
     return rc;
@@ -557,9 +543,9 @@ static int lower_list(lower_t *l, const ipvm__wit_type_t *t, const ipvm_ipld_t *
     if (v->kind == IPVM_IPLD_MAP)
         return store_map_list(l, t, v, *ptr);
     for (size_t i = 0; i < n; i++) {
-        size_t old = path_push(l, "[%zu]", i);
+        size_t old = ipvm__abi_path_index(&l->path, i);
         rc = store(l, e, v->u.list.items[i], (uint64_t)*ptr + i * e->size);
-        l->plen = old;
+        l->path.n = old;
         if (rc < 0)
             return rc;
     }
@@ -607,7 +593,7 @@ static int store(lower_t *l, const ipvm__wit_type_t *t, const ipvm_ipld_t *v, ui
         for (uint32_t i = 0; i < t->n && rc == 0; i++) {
             size_t old = item_path(l, t, i);
             rc = store(l, t->elem[i], struct_item(t, v, i), addr + t->offset[i]);
-            l->plen = old;
+            l->path.n = old;
         }
         return rc;
     case IPVM__WIT_OPTION:
@@ -663,7 +649,7 @@ static int flat(lower_t *l, const ipvm__wit_type_t *t, const ipvm_ipld_t *v, uin
             size_t old = item_path(l, t, i);
             rc = flat(l, t->elem[i], struct_item(t, v, i), out);
             out += t->elem[i]->nflat;
-            l->plen = old;
+            l->path.n = old;
         }
         return rc;
     case IPVM__WIT_OPTION:
@@ -718,7 +704,7 @@ int ipvm__abi_lower_args(const ipvm__wit_func_t *f, ipvm__abi_mem_t *mem,
     for (uint32_t i = 0; i < f->nparams && rc == 0; i++) {
         l.arg = i + 1;
         l.param = &f->params[i];
-        l.plen = 0;
+        l.path.n = 0;
         const ipvm_ipld_t *v = args->u.list.items[i];
         if (f->params_spill) {
             rc = store(&l, f->params[i].type, v, (uint64_t)base + f->params_tuple->offset[i]);
