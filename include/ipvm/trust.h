@@ -9,6 +9,8 @@
 #define IPVM_TRUST_H
 
 #include "ipld.h"
+#include "sched.h"
+#include "workflow.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -163,6 +165,8 @@ typedef struct ipvm_ucan_s {
     size_t nprf;
     bool has_cause;              /* invocations: cause (a receipt CID) is present */
     ipvm_cid_t cause;
+    bool verified; /* its signature was checked: set by ipvm_ucan_store_add only, so tokens
+                      taken from a store are not verified twice (memoized validation) */
 } ipvm_ucan_t;
 
 /* What to put in a new token. Pointers are copied into the token's arena. */
@@ -289,6 +293,8 @@ typedef struct ipvm_ucan_validate_opts_s {
     const char *executor;     /* if set: the invocation's aud (or sub when aud is absent) must
                                  name it */
     ipvm_ucan_store_t *store; /* resolves prf CIDs and knows revocations; NULL = none */
+    ipvm_ucan_store_t *extra; /* more proofs, e.g. a submission's own (its revocations are
+                                 not consulted); NULL = none */
 } ipvm_ucan_validate_opts_t;
 
 /* Validates an invocation and its proof chain (ucan-wg/invocation "Proof Chains",
@@ -362,6 +368,144 @@ typedef struct ipvm_jwt_validate_opts_s {
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_jwt_validate(const ipvm_jwt_t *t,
                                                   const ipvm_jwt_validate_opts_t *o,
                                                   ipvm_error_t *err);
+
+/* ----------------------------------------------------------------- signed receipts ---- */
+/* A receipt keeps Homestar's shape {ran, out, meta, iss, prf} and CID (so that with iss null
+ * the CID is exactly Homestar's). When the node signs, iss is its DID (part of the CID) and the
+ * signature lives beside the receipt (the store's signature column, gossip payloads) as an
+ * envelope in the UCAN 1.0 style, self-describing like a UCAN:
+ *   [signature, {"h": varsig (Ed25519, DAG-CBOR), "ipvm/rct@0.1.0": {"iss": DID, "rct": &Receipt}}]
+ * The signature covers the DAG-CBOR of the second element: the receipt's CID and the issuer.
+ * (Not a ucan/ tag: that namespace is reserved; the ucan-wg receipt spec is not final.) */
+#define IPVM_RECEIPT_SIG_TAG "ipvm/rct@0.1.0"
+
+/* Appends the signature envelope of the receipt whose CID is `receipt` to out. The receipt's
+ * iss must be signer->did (the caller made it so). */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_receipt_sign(const ipvm_signer_t *signer,
+                                                  const ipvm_cid_t *receipt, ipvm_buf_t *out);
+/* Checks a signature envelope against a receipt: the envelope names this CID and this issuer,
+ * and the issuer's key signed it. IPVM_ESIGNATURE (or IPVM_EUCAN for a malformed envelope)
+ * with the reason. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_receipt_verify_signature(const ipvm_cid_t *receipt,
+                                                              const char *iss,
+                                                              const uint8_t *sig, size_t len,
+                                                              ipvm_error_t *err);
+
+typedef enum {
+    IPVM_RECEIPT_SIGNED = 0,     /* iss set and its signature verifies */
+    IPVM_RECEIPT_UNSIGNED = 1,   /* iss null, no signature: Homestar's receipts (open mode) */
+    IPVM_RECEIPT_BAD = 2,        /* a signature that fails, or an iss without signature */
+} ipvm_receipt_trust_t;
+
+/* Classifies a receipt (its 5-key DAG-CBOR in cbor, which must hash to its CID) and its
+ * optional signature. 0 with *verdict, or an error for bytes that are not a receipt. err
+ * explains a BAD verdict. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_receipt_check(const uint8_t *cbor, size_t cbor_len,
+                                                   const uint8_t *sig, size_t sig_len,
+                                                   ipvm_receipt_trust_t *verdict,
+                                                   ipvm_error_t *err);
+
+/* ------------------------------------------------------------ the node's trust layer ---- */
+typedef enum {
+    IPVM_TRUST_OPEN = 0, /* anyone may run anything (Homestar) */
+    IPVM_TRUST_UCAN = 1, /* every task needs a UCAN proving /wasm/run on its module */
+} ipvm_trust_mode_t;
+
+typedef struct ipvm_trust_opts_s {
+    ipvm_trust_mode_t mode;
+    bool sign_receipts;        /* iss = node DID and a signature on every receipt made here */
+    bool require_signed;       /* refuse receipts from elsewhere that are not signed */
+    const char *ucan_dir;      /* the node's UCAN store (delegations, revocations); NULL: memory */
+    const char *evidence_dir;  /* where redundancy evidence is kept; NULL: not kept */
+    int64_t skew_s;            /* clock skew allowed (-1: IPVM_UCAN_SKEW_S) */
+    unsigned max_k;            /* largest k a task may ask for (0: 5) */
+} ipvm_trust_opts_t;
+
+typedef struct ipvm_trust_s ipvm_trust_t;
+
+/* The node's trust layer over its signer (borrowed: must outlive it). */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_trust_new(const ipvm_trust_opts_t *opts,
+                                               const ipvm_signer_t *node, ipvm_trust_t **out,
+                                               ipvm_error_t *err);
+IPVM_EXTERN void ipvm_trust_free(ipvm_trust_t *t);
+/* The node's UCAN store (borrowed). */
+IPVM_EXTERN ipvm_ucan_store_t *ipvm_trust_store(ipvm_trust_t *t);
+/* The node's DID. */
+IPVM_EXTERN const char *ipvm_trust_did(const ipvm_trust_t *t);
+IPVM_EXTERN ipvm_trust_mode_t ipvm_trust_mode(const ipvm_trust_t *t);
+
+/* Fills the scheduler's trust hooks (sched.h) with this layer's authorize, sign, verify and
+ * confirm, and issuer (the node's DID when signing, else NULL: iss stays null as Homestar's). */
+IPVM_EXTERN void ipvm_trust_sched_hooks(ipvm_trust_t *t, ipvm_sched_trust_hooks_t *out);
+
+/* What a submission carries to prove it may run (the run's opts.auth): the tokens given with
+ * it. Binding of an invocation to a task (docs/trust.md):
+ *  - args equal to the task's instruction (the `run` map {rsc, op, input, nnc}), or
+ *  - args {"workflow": &Workflow} naming the submitted workflow: it invokes every task of it.
+ * Either way the invocation has cmd /wasm/run, is addressed to this node (aud, or sub when no
+ * aud), its proof chain is rooted at this node, and every policy of the chain holds on the
+ * task's instruction (so policies see rsc and the Link arguments: the resources it fetches).
+ * A task whose own `prf` lists CIDs must be proven by exactly that chain. UCAN 0.8-0.10 JWTs
+ * addressed to the node and granting (rsc, "wasm/run") from the node are accepted too. */
+typedef struct ipvm_trust_auth_s ipvm_trust_auth_t;
+
+/* Reads the tokens of a bundle (ipvm_ucan_read_tokens forms; delegations are added to a store
+ * of the submission's own, consulted after the node's). The workflow CID is kept for the
+ * {"workflow"} binding. IPVM_EUCAN and friends for tokens that do not parse or verify. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_trust_auth_new(ipvm_trust_t *t, const uint8_t *bundle,
+                                                    size_t len, ipvm_trust_auth_t **out,
+                                                    ipvm_error_t *err);
+IPVM_EXTERN void ipvm_trust_auth_free(ipvm_trust_auth_t *a);
+/* Checks one task (what the authorize hook does). 0, or IPVM_EDENIED / IPVM_EEXPIRED /
+ * IPVM_EREVOKED… with err naming the task, the capability missing and the failing link. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_trust_authorize(ipvm_trust_t *t, const ipvm_trust_auth_t *a,
+                                                     const ipvm_workflow_t *wf,
+                                                     const ipvm_task_t *task, ipvm_error_t *err);
+
+/* Makes, for each task of wf, an invocation of /wasm/run by `invoker` on this node with args =
+ * the task's instruction, proven by the delegations in `proofs` (ordered into a chain), and
+ * appends the bundle (invocations then proofs, base64 lines) to out: what `ipvm run --ucan`
+ * sends. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_trust_bundle_for(const ipvm_signer_t *invoker,
+                                                      const char *node_did,
+                                                      const ipvm_workflow_t *wf,
+                                                      const uint8_t *proofs, size_t len,
+                                                      int64_t ttl_s, ipvm_buf_t *out,
+                                                      ipvm_error_t *err);
+
+/* ---------------------------------------------------------------------- redundancy ---- */
+/* A task's meta may ask for k independent results: {"redundancy": k} (1 <= k <= max_k). After
+ * this node executed it, the confirm hook asks peers for receipts of the same instruction until
+ * it has k from distinct issuers (itself counted), verifies each (signature, `ran`, the
+ * instruction), compares their `out`, writes the evidence, and fails the task with
+ * IPVM_ECONFLICT naming the issuers when outputs differ (IPVM_ENORESOURCE when too few peers
+ * answered). */
+typedef struct ipvm_trust_peer_result_s {
+    const uint8_t *receipt; /* DAG-CBOR of the 5-key receipt, in the arena given */
+    size_t receipt_len;
+    const uint8_t *signature; /* its signature envelope */
+    size_t signature_len;
+    char source[96];          /* "peer:12D3KooW…", "node:ws://127.0.0.1:…" */
+} ipvm_trust_peer_result_t;
+
+/* Runs (or finds) the task elsewhere and returns that node's signed receipt. Called on a
+ * scheduler worker thread; may block up to timeout_ms. */
+typedef int (*ipvm_trust_peer_fn)(void *data, const ipvm_task_t *task, int timeout_ms,
+                                  ipvm_arena_t *arena, ipvm_trust_peer_result_t *out,
+                                  ipvm_error_t *err);
+
+/* Adds a peer the confirm hook may ask (asked in order). Call before runs. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_trust_add_peer(ipvm_trust_t *t, const char *name,
+                                                    ipvm_trust_peer_fn fn, void *data);
+/* The k asked for by a task's meta (1 when absent). */
+IPVM_EXTERN unsigned ipvm_trust_task_k(const ipvm_task_t *task);
+/* The evidence recorded for an instruction (<evidence_dir>/<instruction CID>.cbor): DAG-CBOR of
+ * {"instruction": &, "k": n, "verdict": "agree"|"conflict"|"insufficient", "at": ms,
+ *  "results": [{"iss": DID, "receipt": &, "out": &, "source": text}]}, where out is the CID
+ * (DAG-CBOR, sha3-256) of each receipt's out. IPVM_ENOENT when none. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_trust_evidence_get(const char *evidence_dir,
+                                                        const ipvm_cid_t *instruction,
+                                                        ipvm_buf_t *out, ipvm_error_t *err);
 
 #ifdef __cplusplus
 }

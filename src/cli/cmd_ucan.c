@@ -550,7 +550,7 @@ static int cmd_verify(ipvm_cli_t *cli, const opts_t *o, ipvm_arena_t *a)
         if (t.ucans[i] != target && t.ucans[i]->kind == IPVM_UCAN_DELEGATION)
             rc = ipvm_ucan_store_add(store, t.ucans[i]->bytes, t.ucans[i]->len, NULL, &err);
     int link = IPVM_UCAN_LINK_NONE;
-    ipvm_ucan_validate_opts_t vo = {now, -1, executor, store};
+    ipvm_ucan_validate_opts_t vo = {now, -1, executor, store, NULL};
     if (rc == 0)
         rc = target->kind == IPVM_UCAN_INVOCATION ? ipvm_ucan_validate(target, &vo, &link, &err)
                                                   : ipvm_ucan_validate_delegation(target, &vo, &err);

@@ -186,9 +186,11 @@ int ipvm_ucan_store_add(ipvm_ucan_store_t *s, const uint8_t *buf, size_t len,
     bool added = false;
     if (u == NULL) {
         rc = ipvm_ucan_decode(buf, len, &s->arena, &nu, err);
-        if (rc == 0 && (rc = ipvm_ucan_verify_signature(nu, err)) == 0 &&
-            (rc = insert(s, nu)) == IPVM_ENOMEM)
-            ipvm_error_set(err, rc, IPVM_NO_OFFSET, "out of memory");
+        if (rc == 0 && (rc = ipvm_ucan_verify_signature(nu, err)) == 0) {
+            nu->verified = true;
+            if ((rc = insert(s, nu)) == IPVM_ENOMEM)
+                ipvm_error_set(err, rc, IPVM_NO_OFFSET, "out of memory");
+        }
         u = nu;
         added = rc == 0;
     }
@@ -267,7 +269,7 @@ int ipvm_ucan_store_revoke(ipvm_ucan_store_t *s, const ipvm_ucan_t *rev, ipvm_er
     const char *revoker = rev->iss;
     if (rev->nprf > 0) {
         /* delegated revocation: it must prove /ucan/revoke over its subject */
-        ipvm_ucan_validate_opts_t o = {0, -1, NULL, s};
+        ipvm_ucan_validate_opts_t o = {0, -1, NULL, s, NULL};
         if ((rc = ipvm_ucan_validate(rev, &o, NULL, err)) != 0) {
             ipvm_error_prefix(err, "delegated revocation: ");
             return rc;
@@ -322,16 +324,21 @@ typedef struct {
 /* Fails link i (-1: the invocation) with the message already in err, prefixed by the link. */
 static int fail_link(vctx_t *c, int i, const ipvm_ucan_t *u, int rc)
 {
-    char cid[IPVM_CID_MAX_STR] = "?", a[40], b[40];
-    if (u && ipvm_cid_format(&u->cid, IPVM_BASE58BTC, cid, sizeof cid) != 0)
-        ipvm_cid_str(&u->cid, cid);
+    char full[IPVM_CID_MAX_STR] = "?", cid[40], a[40], b[40];
+    if (u && ipvm_cid_format(&u->cid, IPVM_BASE58BTC, full, sizeof full) != 0)
+        ipvm_cid_str(&u->cid, full);
+    /* short forms keep the whole story within the error's 320 characters */
+    if (strlen(full) > 24)
+        snprintf(cid, sizeof cid, "%.12s…%s", full, full + strlen(full) - 6);
+    else
+        snprintf(cid, sizeof cid, "%s", full);
     if (c->failed)
         *c->failed = i;
     if (i < 0)
         ipvm_error_prefix(c->err, "invocation %s (%s, %s): ", cid, short_did(u->iss, a), u->cmd);
     else if (u)
-        ipvm_error_prefix(c->err, "proof %d of %zu (%s, %s → %s, %s): ", i + 1, c->inv->nprf, cid,
-                          short_did(u->iss, a), short_did(u->aud, b), u->cmd);
+        ipvm_error_prefix(c->err, "proof %d of %zu (%s, %s → %s): ", i + 1, c->inv->nprf, cid,
+                          short_did(u->iss, a), short_did(u->aud, b));
     else
         ipvm_error_prefix(c->err, "proof %d of %zu: ", i + 1, c->inv->nprf);
     return rc;
@@ -339,7 +346,7 @@ static int fail_link(vctx_t *c, int i, const ipvm_ucan_t *u, int rc)
 
 static int check_token(vctx_t *c, const ipvm_ucan_t *u)
 {
-    int rc = ipvm_ucan_verify_signature(u, c->err);
+    int rc = u->verified ? 0 : ipvm_ucan_verify_signature(u, c->err);
     if (rc == 0)
         rc = ipvm_ucan_check_time(u, c->now, c->skew, c->err);
     return rc;
@@ -368,7 +375,7 @@ static int check_link(vctx_t *c, size_t i, const ipvm_ucan_t *d, const ipvm_ucan
     int rc = ipvm_policy_eval(d->pol, inv->args, &ok, &why, c->err);
     if (rc == 0 && !ok)
         rc = ipvm_error_set(c->err, IPVM_EDENIED, IPVM_NO_OFFSET,
-                            "the invocation's args fail its policy statement %.160s",
+                            "the args fail its policy %.160s",
                             why.data ? (char *)why.data : "");
     ipvm_buf_dispose(&why);
     (void)i;
@@ -380,7 +387,9 @@ static int check_chain(vctx_t *c, const ipvm_ucan_t **chain, const char **issuer
     const ipvm_ucan_t *inv = c->inv;
     int rc;
     for (size_t i = 0; i < inv->nprf; i++) {
-        const ipvm_ucan_t *d = c->o->store ? ipvm_ucan_store_get(c->o->store, &inv->prf[i]) : NULL;
+        const ipvm_ucan_t *d = ipvm_ucan_store_get(c->o->store, &inv->prf[i]);
+        if (d == NULL)
+            d = ipvm_ucan_store_get(c->o->extra, &inv->prf[i]);
         if (d == NULL) {
             char cid[IPVM_CID_MAX_STR];
             ipvm_cid_str(&inv->prf[i], cid);

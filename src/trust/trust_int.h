@@ -11,4 +11,30 @@ int ipvm__trust_write_secret(const char *path, const void *data, size_t len, ipv
 /* Reads a secret file, refusing one that is not a regular file or that others may read. */
 int ipvm__trust_read_secret(const char *path, ipvm_buf_t *out, ipvm_error_t *err);
 
+#include <pthread.h>
+
+#define IPVM__TRUST_MAX_PEERS 16
+
+typedef struct {
+    char *name;
+    ipvm_trust_peer_fn fn;
+    void *data;
+} ipvm__trust_peer_t;
+
+struct ipvm_trust_s {
+    ipvm_trust_opts_t o;       /* ucan_dir/evidence_dir pointers not kept: see below */
+    ipvm_signer_t node;        /* the node's signer (its key borrowed) */
+    int64_t skew;
+    unsigned max_k;
+    char *evidence_dir;        /* owned copy, or NULL */
+    ipvm_ucan_store_t *store;  /* the node's delegations and revocations */
+    ipvm__trust_peer_t peers[IPVM__TRUST_MAX_PEERS];
+    size_t npeers;
+    pthread_mutex_t mu;        /* evidence writes */
+};
+
+/* The scheduler's confirm hook (redundancy.c). */
+int ipvm__trust_confirm(void *data, const ipvm_task_t *task, const ipvm_sched_receipt_t *r,
+                        int timeout_ms, ipvm_error_t *err);
+
 #endif

@@ -108,7 +108,7 @@ IPVM_TEST(trust, interop_iso_ucan_tokens_verify_in_ipvm)
     unb64(jstr(r, "inv"), &b);
     ipvm_ucan_t *inv = NULL;
     IPVM_ASSERT_OK_ERR(ipvm_ucan_decode(b.data, b.len, &a, &inv, &err), &err);
-    ipvm_ucan_validate_opts_t o = {0, -1, node.s.did, st};
+    ipvm_ucan_validate_opts_t o = {0, -1, node.s.did, st, NULL};
     int link;
     IPVM_ASSERT_OK_ERR(ipvm_ucan_validate(inv, &o, &link, &err), &err);
     char cid[IPVM_CID_MAX_STR];
@@ -178,7 +178,7 @@ static bool ipvm_accepts(ipvm_arena_t *a, const badcase_t *c, const char *node, 
     ipvm_ucan_t *u = NULL;
     if (rc == 0)
         rc = ipvm_ucan_decode(bytes, len, a, &u, &err);
-    ipvm_ucan_validate_opts_t o = {0, -1, node, st};
+    ipvm_ucan_validate_opts_t o = {0, -1, node, st, NULL};
     if (rc == 0)
         rc = u->kind == IPVM_UCAN_INVOCATION ? ipvm_ucan_validate(u, &o, NULL, &err)
                                              : ipvm_ucan_validate_delegation(u, &o, &err);

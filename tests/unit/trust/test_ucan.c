@@ -410,7 +410,7 @@ IPVM_TEST(trust, chain_validation)
                                      "[[\"like\", \".rsc\", \"ipfs://*\"]]", later);
     const ipvm_ucan_t *d2 = delegate(&a, st, &bob, carol.s.did, NULL, "/wasm/run", NULL, 0);
     const ipvm_ucan_t *chain[] = {d0, d1, d2};
-    ipvm_ucan_validate_opts_t o = {0, -1, node.s.did, st};
+    ipvm_ucan_validate_opts_t o = {0, -1, node.s.did, st, NULL};
     int link = 0;
     ipvm_error_t err;
     const ipvm_ucan_t *inv = invoke(&a, &carol, node.s.did, "/wasm/run", args, chain, 3);
@@ -449,7 +449,7 @@ IPVM_TEST(trust, chain_validation)
         IPVM_ASSERT_STRCONTAINS(err.msg, bad[i].why);
     }
     /* another subject, when the executor is not checked: the chain's subject differs */
-    ipvm_ucan_validate_opts_t anyexec = {0, -1, NULL, st};
+    ipvm_ucan_validate_opts_t anyexec = {0, -1, NULL, st, NULL};
     IPVM_ASSERT_ERR(ipvm_ucan_validate(invoke(&a, &carol, alice.s.did, "/wasm/run", args, chain, 3),
                                        &anyexec, &link, &err),
                     IPVM_EDENIED);
@@ -467,13 +467,13 @@ IPVM_TEST(trust, chain_validation)
     /* the subject invoking itself needs no proof; another executor is refused */
     const ipvm_ucan_t *self = invoke(&a, &node, node.s.did, "/wasm/run", args, NULL, 0);
     IPVM_ASSERT_OK(ipvm_ucan_validate(self, &o, &link, NULL));
-    ipvm_ucan_validate_opts_t other = {0, -1, alice.s.did, st};
+    ipvm_ucan_validate_opts_t other = {0, -1, alice.s.did, st, NULL};
     IPVM_ASSERT_ERR(ipvm_ucan_validate(self, &other, &link, &err), IPVM_EDENIED);
     IPVM_ASSERT_STRCONTAINS(err.msg, "not to this node");
     /* a proof the store does not have */
     ipvm_ucan_store_t *empty = NULL;
     IPVM_ASSERT_OK(ipvm_ucan_store_open(NULL, &empty, NULL));
-    ipvm_ucan_validate_opts_t o2 = {0, -1, node.s.did, empty};
+    ipvm_ucan_validate_opts_t o2 = {0, -1, node.s.did, empty, NULL};
     IPVM_ASSERT_ERR(ipvm_ucan_validate(inv, &o2, &link, &err), IPVM_EUCAN);
     IPVM_ASSERT_STRCONTAINS(err.msg, "not available");
     ipvm_ucan_store_free(empty);
@@ -493,7 +493,7 @@ IPVM_TEST(trust, chain_time_bounds)
     int64_t now = 1700000000;
     const ipvm_ucan_t *d = delegate(&a, st, &node, alice.s.did, node.s.did, "/wasm/run", NULL,
                                     now + 100);
-    ipvm_ucan_validate_opts_t o = {now, -1, NULL, st};
+    ipvm_ucan_validate_opts_t o = {now, -1, NULL, st, NULL};
     int link;
     ipvm_error_t err;
     /* build an invocation without expiry so only the delegation's bounds matter */
@@ -570,7 +570,7 @@ IPVM_TEST(trust, chain_revocation)
     const ipvm_ucan_t *d1 = delegate(&a, st, &alice, bob.s.did, node.s.did, "/wasm/run", NULL, 0);
     const ipvm_ucan_t *chain[] = {d0, d1};
     const ipvm_ucan_t *inv = invoke(&a, &bob, node.s.did, "/wasm/run", NULL, chain, 2);
-    ipvm_ucan_validate_opts_t o = {0, -1, node.s.did, st};
+    ipvm_ucan_validate_opts_t o = {0, -1, node.s.did, st, NULL};
     int link;
     ipvm_error_t err;
     IPVM_ASSERT_OK(ipvm_ucan_validate(inv, &o, &link, NULL));

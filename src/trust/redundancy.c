@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Verification by redundancy: a task's meta may ask for k independent results
+ * ({"redundancy": k}). After the node executed it, receipts of the same invocation are obtained
+ * from k-1 other issuers through the peer functions, verified, their `out` compared, and the
+ * evidence written to <evidence_dir>/<instruction CID>.cbor; a disagreement fails the task. */
+#include "trust_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    char iss[IPVM_DID_MAX + 64];
+    ipvm_cid_t receipt, out;
+    char source[96];
+} result_t;
+
+unsigned ipvm_trust_task_k(const ipvm_task_t *task)
+{
+    uint64_t k = 1;
+    const ipvm_ipld_t *v = ipvm_ipld_map_get(task->meta, "redundancy");
+    if (v == NULL || v->kind != IPVM_IPLD_INT || ipvm_ipld_get_u64(v, &k) != 0 || k == 0)
+        return 1;
+    return k > 1000 ? 1000 : (unsigned)k;
+}
+
+static int out_cid(const ipvm_receipt_t *r, ipvm_cid_t *out, ipvm_error_t *err)
+{
+    return ipvm_ipld_cid(r->out, IPVM_MH_SHA3_256, out, err);
+}
+
+/* Checks one peer's answer: a receipt of this task's invocation, signed by a new issuer. */
+static int take_peer(const ipvm_task_t *task, const ipvm_trust_peer_result_t *pr,
+                     const result_t *have, size_t nhave, ipvm_arena_t *a, result_t *out,
+                     ipvm_error_t *err)
+{
+    ipvm_receipt_t r;
+    int rc = ipvm_receipt_decode(pr->receipt, pr->receipt_len, a, &r, err);
+    if (rc != 0)
+        return rc;
+    if (!ipvm_cid_equal(&r.ran, &task->invocation))
+        return ipvm_error_set(err, IPVM_ERECEIPT, IPVM_NO_OFFSET,
+                              "its receipt is for another invocation");
+    ipvm_receipt_trust_t v;
+    if ((rc = ipvm_receipt_check(pr->receipt, pr->receipt_len, pr->signature, pr->signature_len,
+                                 &v, err)) != 0)
+        return rc;
+    if (v != IPVM_RECEIPT_SIGNED)
+        return v == IPVM_RECEIPT_UNSIGNED
+                   ? ipvm_error_set(err, IPVM_ESIGNATURE, IPVM_NO_OFFSET,
+                                    "its receipt is unsigned, so it names no issuer")
+                   : IPVM_ESIGNATURE;
+    for (size_t i = 0; i < nhave; i++)
+        if (ipvm_did_equal(have[i].iss, r.iss))
+            return ipvm_error_set(err, IPVM_EEXIST, IPVM_NO_OFFSET,
+                                  "%.60s already gave a result: not independent", r.iss);
+    snprintf(out->iss, sizeof out->iss, "%s", r.iss);
+    snprintf(out->source, sizeof out->source, "%s", pr->source[0] ? pr->source : "peer");
+    out->receipt = r.cid;
+    return out_cid(&r, &out->out, err);
+}
+
+static int write_evidence(ipvm_trust_t *t, const ipvm_task_t *task, unsigned k,
+                          const char *verdict, const result_t *res, size_t n)
+{
+    if (t->evidence_dir == NULL)
+        return 0;
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_ipld_t *m = ipvm_ipld_new_map(&a, 5), *list = ipvm_ipld_new_list(&a, n);
+    int rc = m && list ? 0 : IPVM_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        ipvm_ipld_t *e = ipvm_ipld_new_map(&a, 4);
+        if (e == NULL ||
+            ipvm_ipld_map_set_cstr(&a, e, "iss", ipvm_ipld_new_cstring(&a, res[i].iss)) ||
+            ipvm_ipld_map_set_cstr(&a, e, "receipt", ipvm_ipld_new_link(&a, &res[i].receipt)) ||
+            ipvm_ipld_map_set_cstr(&a, e, "out", ipvm_ipld_new_link(&a, &res[i].out)) ||
+            ipvm_ipld_map_set_cstr(&a, e, "source", ipvm_ipld_new_cstring(&a, res[i].source)) ||
+            ipvm_ipld_list_push(&a, list, e))
+            rc = IPVM_ENOMEM;
+    }
+    if (rc == 0 &&
+        (ipvm_ipld_map_set_cstr(&a, m, "instruction", ipvm_ipld_new_link(&a, &task->instruction)) ||
+         ipvm_ipld_map_set_cstr(&a, m, "k", ipvm_ipld_new_uint(&a, k)) ||
+         ipvm_ipld_map_set_cstr(&a, m, "verdict", ipvm_ipld_new_cstring(&a, verdict)) ||
+         ipvm_ipld_map_set_cstr(&a, m, "at", ipvm_ipld_new_uint(&a, ipvm_wall_ms())) ||
+         ipvm_ipld_map_set_cstr(&a, m, "results", list)))
+        rc = IPVM_ENOMEM;
+    ipvm_buf_t b = IPVM_BUF_INIT;
+    if (rc == 0)
+        rc = ipvm_dagcbor_encode(m, &b, NULL);
+    if (rc == 0) {
+        char cid[IPVM_CID_MAX_STR], path[4096];
+        snprintf(path, sizeof path, "%s/%s.cbor", t->evidence_dir,
+                 ipvm_cid_str(&task->instruction, cid));
+        pthread_mutex_lock(&t->mu);
+        ipvm_error_t e;
+        rc = ipvm_file_write_atomic(path, b.data, b.len, &e);
+        pthread_mutex_unlock(&t->mu);
+        if (rc)
+            ipvm_log(IPVM_LOG_WARN, "trust", "cannot keep the evidence: %s", e.msg);
+    }
+    ipvm_buf_dispose(&b);
+    ipvm_arena_dispose(&a);
+    return rc;
+}
+
+static const char *shorten(const char *s, char out[48])
+{
+    size_t n = strlen(s);
+    if (n <= 30)
+        return s;
+    snprintf(out, 48, "%.18s…%s", s, s + n - 6);
+    return out;
+}
+
+/* The message naming who got what, for a conflict (short forms: the evidence has them all). */
+static void describe(const result_t *res, size_t n, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && used + 1 < size; i++) {
+        char c[IPVM_CID_MAX_STR], sd[48], sc[48];
+        int w = snprintf(out + used, size - used, "%s%s: %s", i ? "; " : "",
+                         shorten(res[i].iss, sd), shorten(ipvm_cid_str(&res[i].out, c), sc));
+        used += w > 0 ? (size_t)w : 0;
+    }
+}
+
+int ipvm__trust_confirm(void *data, const ipvm_task_t *task, const ipvm_sched_receipt_t *r,
+                        int timeout_ms, ipvm_error_t *err)
+{
+    ipvm_trust_t *t = data;
+    unsigned k = ipvm_trust_task_k(task);
+    if (k <= 1)
+        return 0;
+    if (k > t->max_k)
+        return ipvm_error_set(err, IPVM_EDENIED, IPVM_NO_OFFSET,
+                              "task %zu asks for %u independent results; this node allows at "
+                              "most %u",
+                              task->index, k, t->max_k);
+    result_t res[IPVM__TRUST_MAX_PEERS + 1];
+    size_t n = 1;
+    snprintf(res[0].iss, sizeof res[0].iss, "%s", t->node.did); /* itself counts as one */
+    snprintf(res[0].source, sizeof res[0].source, "local");
+    res[0].receipt = r->receipt.cid;
+    int rc = out_cid(&r->receipt, &res[0].out, err);
+    if (rc != 0)
+        return rc;
+    char why[600] = "";
+    uint64_t deadline = ipvm_now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 1) * 1000000u;
+    for (size_t p = 0; p < t->npeers && n < k; p++) {
+        uint64_t now = ipvm_now_ns();
+        int left = now < deadline ? (int)((deadline - now) / 1000000u) : 0;
+        ipvm_arena_t a;
+        ipvm_arena_init(&a);
+        ipvm_trust_peer_result_t pr;
+        memset(&pr, 0, sizeof pr);
+        ipvm_error_t e;
+        ipvm_error_clear(&e);
+        int prc = left > 0 ? t->peers[p].fn(t->peers[p].data, task, left, &a, &pr, &e)
+                           : ipvm_error_set(&e, IPVM_ETIMEDOUT, IPVM_NO_OFFSET, "no time left");
+        if (prc == 0)
+            prc = take_peer(task, &pr, res, n, &a, &res[n], &e);
+        if (prc == 0)
+            n++;
+        else
+            snprintf(why + strlen(why), sizeof why - strlen(why), "%s%s: %s", why[0] ? "; " : "",
+                     t->peers[p].name, e.msg);
+        ipvm_arena_dispose(&a);
+    }
+    bool agree = true;
+    for (size_t i = 1; i < n; i++)
+        agree = agree && ipvm_cid_equal(&res[i].out, &res[0].out);
+    const char *verdict = n < k ? "insufficient" : agree ? "agree" : "conflict";
+    write_evidence(t, task, k, verdict, res, n);
+    if (!agree) {
+        char d[1200];
+        describe(res, n, d, sizeof d);
+        return ipvm_error_set(err, IPVM_ECONFLICT, IPVM_NO_OFFSET,
+                              "task %zu (%s): %zu independent results disagree (issuer: out): %s", task->index,
+                              task->func ? task->func : "?", n, d);
+    }
+    if (n < k)
+        return ipvm_error_set(err, IPVM_ENORESOURCE, IPVM_NO_OFFSET,
+                              "task %zu (%s) asks for %u independent results, only %zu issuers "
+                              "answered%s%s",
+                              task->index, task->func ? task->func : "?", k, n,
+                              why[0] ? ": " : "", why);
+    return 0;
+}
+
+int ipvm_trust_evidence_get(const char *dir, const ipvm_cid_t *instruction, ipvm_buf_t *out,
+                            ipvm_error_t *err)
+{
+    char cid[IPVM_CID_MAX_STR], path[4096];
+    snprintf(path, sizeof path, "%s/%s.cbor", dir, ipvm_cid_str(instruction, cid));
+    return ipvm_file_read(path, out, err);
+}
