@@ -204,8 +204,9 @@ IPVM_EXTERN void ipvm_sched_set_net_hooks(ipvm_sched_t *s, const ipvm_sched_net_
 IPVM_EXTERN void ipvm_sched_set_trust_hooks(ipvm_sched_t *s, const ipvm_sched_trust_hooks_t *h);
 
 /* Parses a workflow (DAG-JSON) as ipvm_workflow_parse does, compact (only what running needs
- * is kept: task->task, task->run, task->meta and wf->ipld are NULL), with awaits outside the
- * workflow checked against the store (a receipt for the awaited instruction must exist). */
+ * is kept: task->task, task->run, task->meta and wf->ipld are NULL) unless trust hooks that
+ * read tasks (authorize, confirm) are installed, with awaits outside the workflow checked
+ * against the store (a receipt for the awaited instruction must exist). */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_sched_parse(ipvm_sched_t *s, const char *json, size_t len,
                                                  ipvm_arena_t *arena,
                                                  ipvm_workflow_t **out /* out */,

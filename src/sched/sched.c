@@ -288,7 +288,9 @@ int ipvm_sched_parse(ipvm_sched_t *s, const char *json, size_t len, ipvm_arena_t
     int rc = ipvm__sched_store_take(s, &k.store, err);
     if (rc != 0)
         return rc;
-    ipvm_workflow_opts_t o = {.known = known_in_store, .known_data = &k, .compact = true};
+    /* the trust hooks read each task's instruction, meta (redundancy) and prf: keep them */
+    bool trust = s->trust.authorize != NULL || s->trust.confirm != NULL;
+    ipvm_workflow_opts_t o = {.known = known_in_store, .known_data = &k, .compact = !trust};
     rc = ipvm_workflow_parse(json, len, &o, arena, out, err);
     ipvm__sched_store_give(s, k.store, false);
     ipvm_arena_dispose(&k.arena);
