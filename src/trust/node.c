@@ -151,22 +151,45 @@ void ipvm_trust_auth_free(ipvm_trust_auth_t *a)
 
 /* ---- authorization --------------------------------------------------------------------------- */
 
-/* Does invocation u speak for this task? (its args are the instruction, or name the workflow) */
-static bool binds(const ipvm_ucan_t *u, const ipvm_workflow_t *wf, const ipvm_task_t *task)
+/* Does invocation u speak for this task? Its args are the instruction itself (they hash to the
+ * task's instruction CID), or {"workflow": &W} naming the submitted workflow. */
+static bool binds(const ipvm_ucan_t *u, const ipvm_workflow_t *wf, const ipvm_task_t *task,
+                  bool *exact)
 {
+    *exact = false;
     if (strcmp(u->cmd, "/wasm/run") != 0)
         return false;
-    if (ipvm_ipld_equal(u->args, task->run))
-        return true;
     const ipvm_ipld_t *w = ipvm_ipld_map_get(u->args, "workflow");
-    return u->args->u.map.len == 1 && w && w->kind == IPVM_IPLD_LINK &&
-           ipvm_cid_equal(w->u.link, &wf->cid);
+    if (u->args->u.map.len == 1 && w && w->kind == IPVM_IPLD_LINK)
+        return ipvm_cid_equal(w->u.link, &wf->cid);
+    ipvm_cid_t cid;
+    if (ipvm_ipld_cid(u->args, IPVM_MH_SHA3_256, &cid, NULL) != 0)
+        return false;
+    *exact = ipvm_cid_equal(&cid, &task->instruction);
+    return *exact;
+}
+
+/* The instruction the policies are evaluated on: the task's `run`, or, from a compact
+ * workflow, {rsc, op, input: {func, args}} rebuilt from what it kept. */
+static const ipvm_ipld_t *instruction_of(const ipvm_task_t *task, ipvm_arena_t *a)
+{
+    if (task->run)
+        return task->run;
+    ipvm_ipld_t *run = ipvm_ipld_new_map(a, 3), *in = ipvm_ipld_new_map(a, 2);
+    if (run == NULL || in == NULL ||
+        ipvm_ipld_map_set_cstr(a, in, "func", ipvm_ipld_new_cstring(a, task->func ? task->func : "")) ||
+        ipvm_ipld_map_set_cstr(a, in, "args", (ipvm_ipld_t *)task->args) ||
+        ipvm_ipld_map_set_cstr(a, run, "rsc", ipvm_ipld_new_cstring(a, task->rsc)) ||
+        ipvm_ipld_map_set_cstr(a, run, "op", ipvm_ipld_new_cstring(a, task->op ? task->op : "")) ||
+        ipvm_ipld_map_set_cstr(a, run, "input", in))
+        return NULL;
+    return run;
 }
 
 /* A task's own prf (a list of links) must equal the invocation's when it is not empty. */
 static bool prf_matches(const ipvm_task_t *task, const ipvm_ucan_t *u)
 {
-    const ipvm_ipld_t *prf = ipvm_ipld_map_get(task->task, "prf");
+    const ipvm_ipld_t *prf = task->task ? ipvm_ipld_map_get(task->task, "prf") : NULL;
     if (prf == NULL || prf->kind != IPVM_IPLD_LIST || prf->u.list.len == 0)
         return true;
     if (prf->u.list.len != u->nprf)
@@ -179,7 +202,7 @@ static bool prf_matches(const ipvm_task_t *task, const ipvm_ucan_t *u)
 }
 
 static int check_invocation(ipvm_trust_t *t, const ipvm_trust_auth_t *a, const ipvm_ucan_t *u,
-                            const ipvm_task_t *task, ipvm_error_t *err)
+                            const ipvm_task_t *task, bool exact, ipvm_error_t *err)
 {
     if (!ipvm_did_equal(u->sub, t->node.did))
         return ipvm_error_set(err, IPVM_EDENIED, IPVM_NO_OFFSET,
@@ -188,10 +211,19 @@ static int check_invocation(ipvm_trust_t *t, const ipvm_trust_auth_t *a, const i
         return ipvm_error_set(err, IPVM_EDENIED, IPVM_NO_OFFSET,
                               "the task's prf does not list the invocation's proof chain");
     /* policies are evaluated on the task's instruction, whichever way the invocation binds */
+    ipvm_arena_t arena;
+    ipvm_arena_init(&arena);
     ipvm_ucan_t view = *u;
-    view.args = task->run;
-    ipvm_ucan_validate_opts_t o = {0, t->skew, t->node.did, t->store, a->own};
-    return ipvm_ucan_validate(&view, &o, NULL, err);
+    view.args = exact ? u->args : instruction_of(task, &arena);
+    int rc;
+    if (view.args == NULL) {
+        rc = ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
+    } else {
+        ipvm_ucan_validate_opts_t o = {0, t->skew, t->node.did, t->store, a->own};
+        rc = ipvm_ucan_validate(&view, &o, NULL, err);
+    }
+    ipvm_arena_dispose(&arena);
+    return rc;
 }
 
 static int deny(const ipvm_task_t *task, int rc, const char *why, ipvm_error_t *err)
@@ -227,10 +259,11 @@ int ipvm_trust_authorize(ipvm_trust_t *t, const ipvm_trust_auth_t *a, const ipvm
     ipvm_error_clear(&e);
     why[0] = '\0';
     for (size_t i = 0; i < a->ninv; i++) {
-        if (!binds(a->invs[i], wf, task))
+        bool exact;
+        if (!binds(a->invs[i], wf, task, &exact))
             continue;
         ipvm_error_clear(&e);
-        int rc = check_invocation(t, a, a->invs[i], task, &e);
+        int rc = check_invocation(t, a, a->invs[i], task, exact, &e);
         if (rc == 0)
             return 0;
         if (best == 0) { /* keep the first failure of an invocation meant for this task */
@@ -384,6 +417,11 @@ int ipvm_trust_bundle_for(const ipvm_signer_t *invoker, const char *node_did,
         q.aud = node_did;
         q.cmd = "/wasm/run";
         q.args = wf->tasks[i].run;
+        if (q.args == NULL) {
+            rc = ipvm_error_set(err, IPVM_EINVAL, IPVM_NO_OFFSET,
+                                "the workflow was parsed compact: its instructions are gone");
+            break;
+        }
         q.prf = cids;
         q.nprf = p.n;
         q.has_exp = true;

@@ -17,7 +17,8 @@ typedef struct {
 unsigned ipvm_trust_task_k(const ipvm_task_t *task)
 {
     uint64_t k = 1;
-    const ipvm_ipld_t *v = ipvm_ipld_map_get(task->meta, "redundancy");
+    /* a compact task has no meta (sched.h: ipvm_sched_parse keeps it when trust hooks read it) */
+    const ipvm_ipld_t *v = task->meta ? ipvm_ipld_map_get(task->meta, "redundancy") : NULL;
     if (v == NULL || v->kind != IPVM_IPLD_INT || ipvm_ipld_get_u64(v, &k) != 0 || k == 0)
         return 1;
     return k > 1000 ? 1000 : (unsigned)k;

@@ -144,7 +144,7 @@ IPVM_TEST(trust, ucan_mode_authorizes_each_task)
     wf = parse(&n, &a, two_tasks(&a, "1sod60ml6g26mfhsrsa0"));
     ipvm_trust_auth_t *auth = bundle(&n, &alice, wf, d);
     IPVM_ASSERT_ERR(run(&n, wf, auth, &a, &res), IPVM_ETASKFAILED);
-    IPVM_ASSERT(res.receipts[0].receipt.ok);
+    IPVM_ASSERT_MSG(res.receipts[0].receipt.ok, "task 0: %s", error_message(&res.receipts[0]));
     IPVM_ASSERT(!res.receipts[1].receipt.ok);
     IPVM_ASSERT_STRCONTAINS(error_message(&res.receipts[1]), "fail its policy");
     IPVM_ASSERT_EQ(n.fx.calls, 1);
