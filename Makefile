@@ -5,6 +5,7 @@
 #   make test       build, then run every test (add WERROR=1 for -Werror, as CI does)
 #   make test-asan  the same suite built with ASan+UBSan (build-asan/)
 #   make fuzz       build the libFuzzer targets with clang and fuzz each for FUZZ_SECONDS
+#                   (FUZZ_TARGETS="dagcbor cid" for some of them)
 #   make bench      build and run every benchmark in bench/
 #   make examples   build the example guests (examples/functions -> build/examples/*.wasm)
 BUILD      ?= build
@@ -13,6 +14,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 WERROR     ?= 0
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 CMAKE_ARGS ?=
 TEST_ARGS  ?=
 
@@ -59,7 +61,7 @@ fuzz: test-deps
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DIPVM_FUZZ=ON -DIPVM_ASAN=ON -DIPVM_UBSAN=ON $(CMAKE_ARGS)
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
-	@tools/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+	@tools/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 examples: test-deps build
 	cmake --build $(BUILD) --target examples

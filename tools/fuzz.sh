@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Runs each libFuzzer target in BUILD for SECONDS, starting from (and adding to) its committed
-# corpus in tests/fuzz/corpus/<target>/. Crashes land in tests/fuzz/crashes/.
+# Runs each libFuzzer target in BUILD for SECONDS (all of them, or only the TARGETs named),
+# starting from its committed corpus tests/fuzz/corpus/<target>/. New inputs go to a working
+# corpus in BUILD/corpus/<target>/ so the committed one stays small (add an input to it by
+# hand when it covers something new). Crashes land in tests/fuzz/crashes/; replay one with
+#   BUILD/fuzz_<target> tests/fuzz/crashes/<file>
+# Usage: tools/fuzz.sh [BUILD] [SECONDS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-fuzz}; secs=${2:-60}
+shift $(( $# < 2 ? $# : 2 ))
 mkdir -p tests/fuzz/crashes
 status=0
 for bin in "$build"/fuzz_*; do
   [ -x "$bin" ] || continue
   name=$(basename "$bin"); target=${name#fuzz_}
-  corpus=tests/fuzz/corpus/$target
-  mkdir -p "$corpus"
-  echo "== $target: fuzzing for ${secs}s (corpus $(ls "$corpus" | wc -l) files)"
-  if ! ASAN_OPTIONS=detect_leaks=1 "$bin" -max_total_time="$secs" -print_final_stats=1 \
-        -artifact_prefix=tests/fuzz/crashes/"$target"- "$corpus" 2>&1 | tail -n 12; then
+  if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "$target"; then continue; fi
+  seeds=tests/fuzz/corpus/$target
+  work=$build/corpus/$target
+  mkdir -p "$seeds" "$work"
+  echo "== $target: fuzzing for ${secs}s (seeds: $(ls "$seeds" | wc -l) files, working corpus: $work)"
+  if ! ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} "$bin" -max_total_time="$secs" \
+        -print_final_stats=1 -artifact_prefix=tests/fuzz/crashes/"$target"- \
+        "$work" "$seeds" 2>&1 | tail -n 12; then
     status=1
   fi
 done

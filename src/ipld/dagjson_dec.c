@@ -479,7 +479,7 @@ static int slash_form(jdec_t *d, size_t start, sentry_t *e, size_t n, ipvm_ipld_
 static int finish_map(jdec_t *d, size_t start, size_t base, ipvm_ipld_t **out)
 {
     size_t n = d->nents - base;
-    sentry_t *e = d->ents + base;
+    sentry_t *e = d->ents ? d->ents + base : NULL; /* no map had entries yet */
     int rc = slash_form(d, start, e, n, out);
     if (rc <= 0) {
         d->nents = base;
