@@ -80,12 +80,16 @@ static int w_call(void *d, void *m, const char *func, const ipvm_ipld_t *args,
     return ipvm_wasm_call(m, func, args, l, a, out, e);
 }
 
-static int open_wasm(wasm_t *w)
+static int open_wasm(wasm_t *w, const char *dir)
 {
     ipvm_buf_t b = IPVM_BUF_INIT;
     ipvm_error_t err;
     ipvm_error_clear(&err);
-    ipvm_wasm_engine_opts_t eo = {.gcc_tier = 2};
+    /* gcc -O2 code, compiled once (the "warm" child) and then loaded from the disk cache, as a
+     * node that has run the module before does */
+    char cache[4096];
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    ipvm_wasm_engine_opts_t eo = {.gcc_tier = 2, .cache_dir = cache};
     int rc = ipvm_file_read(IPVM_SOURCE_DIR "/tests/vectors/homestar/wasm/example_test.wasm", &b,
                             &err);
     if (rc == 0)
@@ -113,6 +117,28 @@ static ipvm_sched_executor_t executor(cfg_t *c, wasm_t *w)
 static double now_s(void)
 {
     return (double)ipvm_now_ns() / 1e9;
+}
+
+/* Peak resident memory of this process alone (not of the compilers it ran), in KiB. */
+static long self_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* With BENCH_WORKFLOW_TRACE set, prints the resident and peak memory at a point of a child. */
+static void trace(const char *where)
+{
+    if (getenv("BENCH_WORKFLOW_TRACE") == NULL)
+        return;
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f && fscanf(f, "%ld %ld", &pages, &resident) == 2)
+        fprintf(stderr, "%-12s resident %6.1f MB, peak %6.1f MB\n", where,
+                resident * (double)sysconf(_SC_PAGESIZE) / 1048576.0, self_rss_kb() / 1024.0);
+    if (f)
+        fclose(f);
 }
 
 /* CPU time of the process (all threads), in seconds. */
@@ -154,9 +180,12 @@ static int child_run(cfg_t *c, const char *mode)
 {
     ipvm_buf_t js = IPVM_BUF_INIT;
     gen(c, &js);
+    trace("start");
     wasm_t w = {0};
-    if (c->wasm && open_wasm(&w) != 0)
+    bool replay = strcmp(mode, "replay") == 0; /* a replay needs no engine: none is opened */
+    if (c->wasm && !replay && open_wasm(&w, c->dir) != 0)
         return 2;
+    trace("engine");
     ipvm_sched_executor_t x = executor(c, &w);
     char db[4096];
     snprintf(db, sizeof db, "%s/ipvm.db", c->dir);
@@ -179,27 +208,29 @@ static int child_run(cfg_t *c, const char *mode)
     }
     double parse = now_s() - t0, cparse = cpu_s() - c0;
     ipvm_buf_dispose(&js);
+    trace("parsed");
     ipvm_sched_result_t res;
     t0 = now_s();
     c0 = cpu_s();
     int rc = ipvm_sched_run(s, wf, NULL, &a, &res, &err);
     double run = now_s() - t0, crun = cpu_s() - c0;
+    trace("run");
     if (rc != 0) {
         fprintf(stderr, "bench_workflow: run: %s\n", err.msg);
         return 2;
     }
-    bool replay = strcmp(mode, "replay") == 0;
     if ((replay ? res.replayed : res.executed) != wf->ntasks) {
         fprintf(stderr, "bench_workflow: %s: %zu executed, %zu replayed of %zu\n", mode,
                 res.executed, res.replayed, wf->ntasks);
         return 2;
     }
     printf("tasks %zu\nparse %.6f\nrun %.6f\nschedule %.6f\nstore %.6f\nexecute %.6f\n"
-           "receipt %.6f\nlookup %.6f\ncommits %llu\ncpu_parse %.6f\ncpu_run %.6f\n",
+           "receipt %.6f\nlookup %.6f\ncommits %llu\ncpu_parse %.6f\ncpu_run %.6f\n"
+           "rss_kb %ld\n",
            wf->ntasks, parse, run, (double)res.stats.schedule_ns / 1e9,
            (double)res.stats.store_ns / 1e9, (double)res.stats.execute_ns / 1e9,
            (double)res.stats.receipt_ns / 1e9, (double)res.stats.lookup_ns / 1e9,
-           (unsigned long long)res.stats.commits, cparse, crun);
+           (unsigned long long)res.stats.commits, cparse, crun, self_rss_kb());
     ipvm_arena_dispose(&a);
     ipvm_sched_free(s);
     if (w.module)
@@ -216,7 +247,7 @@ static int child_floor(cfg_t *c)
     ipvm_buf_t js = IPVM_BUF_INIT;
     gen(c, &js);
     wasm_t w = {0};
-    if (c->wasm && open_wasm(&w) != 0)
+    if (c->wasm && open_wasm(&w, c->dir) != 0)
         return 2;
     ipvm_sched_executor_t x = executor(c, &w);
     ipvm_arena_t a, t;
@@ -229,7 +260,7 @@ static int child_floor(cfg_t *c)
     int64_t *val = calloc(wf->ntasks, sizeof *val);
     void *m = NULL;
     x.load(x.data, WASM_RSC, &m, NULL);
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     for (size_t k = 0; k < wf->ntasks; k++) {
         const ipvm_task_t *task = &wf->tasks[wf->order[k]];
         int64_t in = 0;
@@ -247,8 +278,9 @@ static int child_floor(cfg_t *c)
             return 2;
         ipvm_arena_reset(&t);
     }
-    double run = now_s() - t0;
-    printf("tasks %zu\nrun %.6f\ncpu_run %.6f\n", wf->ntasks, run, run);
+    double run = now_s() - t0, crun = cpu_s() - c0;
+    printf("tasks %zu\nrun %.6f\ncpu_run %.6f\nrss_kb %ld\n", wf->ntasks, run, crun,
+           self_rss_kb());
     free(val);
     if (w.module)
         ipvm_wasm_module_release(w.module);
@@ -267,7 +299,7 @@ typedef struct {
 } stats_t;
 
 static const char *KEYS[] = {"tasks",   "parse",   "run",     "schedule",  "store",  "execute",
-                             "receipt", "lookup",  "commits", "cpu_parse", "cpu_run"};
+                             "receipt", "lookup",  "commits", "cpu_parse", "cpu_run", "rss_kb"};
 
 static int spawn(cfg_t *c, const char *mode, stats_t *st)
 {
@@ -299,7 +331,7 @@ static int spawn(cfg_t *c, const char *mode, stats_t *st)
     struct rusage ru;
     if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return -1;
-    st->maxrss_kb = ru.ru_maxrss;
+    st->maxrss_kb = st->v[11] > 0 ? (long)st->v[11] : ru.ru_maxrss;
     st->cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
                 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
     return 0;
@@ -324,8 +356,8 @@ static void print_report(const cfg_t *c, const stats_t *ex, const stats_t *re,
            sysconf(_SC_NPROCESSORS_ONLN), load[0]);
     printf("%-36s %10s %9s %12s %9s\n", "scenario", "tasks/s", "us/task", "CPU us/task",
            "peak MB");
-    printf("%-36s %10.0f %9.2f %12s %9.1f\n", "floor: direct calls, no runtime", n / fl->v[2],
-           fl->v[2] / n * 1e6, "-", fl->maxrss_kb / 1024.0);
+    printf("%-36s %10.0f %9.2f %12.2f %9.1f\n", "floor: direct calls, no runtime",
+           n / fl->v[2], fl->v[2] / n * 1e6, fl->v[10] / n * 1e6, fl->maxrss_kb / 1024.0);
     printf("%-36s %10.0f %9.2f %12.2f %9.1f\n", "executed (fresh database)", n / ex->v[2],
            ex->v[2] / n * 1e6, ex->v[10] / n * 1e6, ex->maxrss_kb / 1024.0);
     printf("%-36s %10.0f %9.2f %12.2f %9.1f\n", "replayed (second run)", n / re->v[2],
@@ -367,14 +399,24 @@ int main(int argc, char **argv)
             usage();
         i++;
     }
+    if (child && strcmp(child, "warm") == 0) { /* compile the module into the cache, once */
+        wasm_t w = {0};
+        int rc = c.wasm ? open_wasm(&w, c.dir) : 0;
+        if (w.module)
+            ipvm_wasm_module_release(w.module);
+        if (w.engine)
+            ipvm_wasm_engine_free(w.engine);
+        printf("tasks 0\n");
+        return rc ? 2 : 0;
+    }
     if (child)
         return strcmp(child, "floor") == 0 ? child_floor(&c) : child_run(&c, child);
     char tmp[] = "/tmp/bench_workflow.XXXXXX";
     if (c.dir == NULL && (c.dir = mkdtemp(tmp)) == NULL)
         return 2;
-    stats_t ex, re, fl;
+    stats_t ex, re, fl, warm;
     gen_file(&c);
-    if (spawn(&c, "floor", &fl) != 0 || spawn(&c, "execute", &ex) != 0 ||
+    if (spawn(&c, "warm", &warm) != 0 || spawn(&c, "floor", &fl) != 0 || spawn(&c, "execute", &ex) != 0 ||
         spawn(&c, "replay", &re) != 0) {
         fprintf(stderr, "bench_workflow: a scenario failed\n");
         return 1;

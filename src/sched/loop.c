@@ -299,7 +299,7 @@ static int completed(ipvm__run_t *run, ipvm__task_job_t *job)
     ipvm_sched_receipt_t *rep = &run->res->receipts[t];
     ipvm_error_t e;
     ipvm_error_clear(&e);
-    int rc = ipvm__report_from_job(job, &run->wf->tasks[t], run->arena, rep, &e);
+    int rc = ipvm__report_from_job(job, &run->wf->tasks[t], run->arena, &run->share, rep, &e);
     if (rc != 0) {
         ipvm__sched_release(run->s, &run->wf->tasks[t].instruction);
         job_put(run, job);
@@ -452,8 +452,8 @@ static int unpark(ipvm__run_t *run)
     for (size_t k = 0; rc == 0 && k < n; k++) {
         size_t t = run->parked[k];
         ipvm_sched_receipt_t *rep = &run->res->receipts[t];
-        if (found[k] && ipvm__report_from_row(&rows[k], &run->wf->tasks[t], run->arena, rep,
-                                              NULL) == 0 &&
+        if (found[k] && ipvm__report_from_row(&rows[k], &run->wf->tasks[t], run->arena,
+                                              &run->share, rep, NULL) == 0 &&
             ipvm__row_usable(run->s, &rows[k], rep)) {
             cids[m] = rep->receipt.cid;
             run->parked[m++] = t;

@@ -113,8 +113,32 @@ static int canonical(const ipvm_receipt_row_t *row, ipvm_receipt_t *r, ipvm_buf_
     return rc;
 }
 
+/* meta and prf, shared with the previous report entries when their bytes are the same. */
+static int shared_meta_prf(const ipvm_receipt_row_t *row, ipvm_arena_t *a, ipvm__share_t *sh,
+                           ipvm_receipt_t *r, ipvm_error_t *err)
+{
+    int rc;
+    if (sh && sh->meta && sh->meta_len == row->meta_len &&
+        memcmp(sh->meta_bytes, row->meta, row->meta_len) == 0) {
+        r->meta = sh->meta;
+    } else if ((rc = decode_blob(row->meta, row->meta_len, a, &r->meta, "meta", err)) != 0) {
+        return rc;
+    } else if (sh && (sh->meta_bytes = ipvm_arena_memdup(a, row->meta, row->meta_len))) {
+        sh->meta_len = row->meta_len;
+        sh->meta = r->meta;
+    }
+    if (sh && row->prf_len == 1 && row->prf[0] == 0x80) { /* [] */
+        if (sh->empty_list == NULL && (sh->empty_list = ipvm_ipld_new_list(a, 0)) == NULL)
+            return IPVM_ENOMEM;
+        r->prf = sh->empty_list;
+        return 0;
+    }
+    return decode_blob(row->prf, row->prf_len, a, &r->prf, "prf", err);
+}
+
 int ipvm__report_from_row(const ipvm_receipt_row_t *row, const ipvm_task_t *task,
-                          ipvm_arena_t *a, ipvm_sched_receipt_t *out, ipvm_error_t *err)
+                          ipvm_arena_t *a, ipvm__share_t *sh, ipvm_sched_receipt_t *out,
+                          ipvm_error_t *err)
 {
     memset(out, 0, sizeof *out);
     ipvm_receipt_t *r = &out->receipt;
@@ -124,9 +148,7 @@ int ipvm__report_from_row(const ipvm_receipt_row_t *row, const ipvm_task_t *task
     r->iss = row->issuer ? ipvm_arena_strdup(a, row->issuer) : NULL;
     int rc = decode_blob(row->out, row->out_len, a, &r->out, "out", err);
     if (rc == 0)
-        rc = decode_blob(row->meta, row->meta_len, a, &r->meta, "meta", err);
-    if (rc == 0)
-        rc = decode_blob(row->prf, row->prf_len, a, &r->prf, "prf", err);
+        rc = shared_meta_prf(row, a, sh, r, err);
     if (rc != 0)
         return rc;
     if (r->out->kind != IPVM_IPLD_LIST || r->out->u.list.len != 2)
@@ -157,24 +179,23 @@ int ipvm__report_from_row(const ipvm_receipt_row_t *row, const ipvm_task_t *task
 }
 
 int ipvm__report_from_job(const ipvm__task_job_t *job, const ipvm_task_t *task,
-                          ipvm_arena_t *a, ipvm_sched_receipt_t *out, ipvm_error_t *err)
+                          ipvm_arena_t *a, ipvm__share_t *sh, ipvm_sched_receipt_t *out,
+                          ipvm_error_t *err)
 {
     memset(out, 0, sizeof *out);
-    /* our own receipt: decode its bytes into the result arena and take its fields, without
-     * checking again what ipvm_receipt_make built */
-    ipvm_ipld_t *m = NULL;
-    int rc = ipvm_dagcbor_decode(job->cbor.data, job->cbor.len, a, &m, err);
-    if (rc != 0)
-        return rc;
+    /* our own receipt: copy its result into the result arena and share meta and prf (the job's
+     * arena is reused for the next task) */
     ipvm_receipt_t *r = &out->receipt;
     *r = job->receipt;
-    r->out = (ipvm_ipld_t *)ipvm_ipld_map_get(m, "out");
-    r->meta = (ipvm_ipld_t *)ipvm_ipld_map_get(m, "meta");
-    r->prf = (ipvm_ipld_t *)ipvm_ipld_map_get(m, "prf");
-    const ipvm_ipld_t *iss = ipvm_ipld_map_get(m, "iss");
-    r->iss = iss && iss->kind == IPVM_IPLD_STRING ? iss->u.str.ptr : NULL;
-    if (IPVM_NEVER(r->out == NULL || r->meta == NULL || r->prf == NULL))
-        return IPVM_EINTERNAL;
+    r->out = ipvm_ipld_clone(a, job->receipt.out);
+    r->iss = job->receipt.iss ? ipvm_arena_strdup(a, job->receipt.iss) : NULL;
+    ipvm_receipt_row_t row;
+    ipvm__row_from_job(job, &row);
+    if (r->out == NULL || (job->receipt.iss && r->iss == NULL))
+        return IPVM_ENOMEM;
+    int rc = shared_meta_prf(&row, a, sh, r, err);
+    if (rc != 0)
+        return rc;
     out->task = task;
     out->cbor = ipvm_arena_memdup(a, job->cbor.data, job->cbor.len);
     out->cbor_len = job->cbor.len;

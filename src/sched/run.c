@@ -308,7 +308,7 @@ static int lookup_chunk(ipvm__run_t *run, const size_t *idx, size_t n, ipvm_cid_
         ipvm_sched_receipt_t *rep = &run->res->receipts[t];
         ipvm_error_t e;
         ipvm_error_clear(&e);
-        int r = ipvm__report_from_row(&rows[k], &run->wf->tasks[t], run->arena, rep, &e);
+        int r = ipvm__report_from_row(&rows[k], &run->wf->tasks[t], run->arena, &run->share, rep, &e);
         if (r == IPVM_ENOMEM)
             return ipvm_error_set(run->err, r, IPVM_NO_OFFSET, "out of memory");
         if (r != 0 || !ipvm__row_usable(run->s, &rows[k], rep)) {
@@ -338,7 +338,7 @@ static int scan_linked(const ipvm_receipt_row_t *row, void *data)
         return 0; /* keep the first ok one (rows come oldest first) */
     ipvm_error_t e;
     ipvm_error_clear(&e);
-    int r = ipvm__report_from_row(row, &run->wf->tasks[t], run->arena, &tmp, &e);
+    int r = ipvm__report_from_row(row, &run->wf->tasks[t], run->arena, &run->share, &tmp, &e);
     if (r == IPVM_ENOMEM)
         return ipvm_error_set(run->err, r, IPVM_NO_OFFSET, "out of memory");
     if (r != 0) {

@@ -81,6 +81,7 @@ struct ipvm__run_s {
     uint64_t start_ns, deadline_ns;
     int stop_rc;
     size_t settled;
+    ipvm__share_t share;      /* meta/prf shared by the report entries */
     ipvm_workflow_status_t wf_status; /* what the workflow row says now */
     bool wf_stored;                   /* the row exists (store_workflow succeeded) */
 };

@@ -94,12 +94,13 @@ void ipvm_sched_free(ipvm_sched_t *s)
     for (size_t i = 0; i < s->nstores; i++)
         ipvm_store_close(s->stores[i]);
     ipvm_free(s->stores);
-    while (s->inflight) { /* empty unless a run was left unfinished (misuse) */
-        ipvm__inflight_t *f = s->inflight;
-        s->inflight = f->next;
-        ipvm_free(f->waiters);
-        ipvm_free(f);
-    }
+    for (size_t b = 0; b < sizeof s->inflight / sizeof s->inflight[0]; b++)
+        while (s->inflight[b]) { /* empty unless a run was left unfinished (misuse) */
+            ipvm__inflight_t *f = s->inflight[b];
+            s->inflight[b] = f->next;
+            ipvm_free(f->waiters);
+            ipvm_free(f);
+        }
     pthread_mutex_destroy(&s->lock);
     ipvm_free(s->issuer);
     ipvm_free(s->db_path_copy);
@@ -208,7 +209,8 @@ int ipvm__sched_claim(ipvm_sched_t *s, const ipvm_cid_t *instruction, ipvm__run_
         r = IPVM__CLAIM_DONE;
         goto out;
     }
-    for (ipvm__inflight_t *f = s->inflight; f; f = f->next) {
+    ipvm__inflight_t **bucket = &s->inflight[key % (sizeof s->inflight / sizeof *s->inflight)];
+    for (ipvm__inflight_t *f = *bucket; f; f = f->next) {
         if (!ipvm_cid_equal(&f->instruction, instruction))
             continue;
         /* cannot wait (out of memory): execute it too; a duplicate is harmless, its receipt
@@ -219,8 +221,8 @@ int ipvm__sched_claim(ipvm_sched_t *s, const ipvm_cid_t *instruction, ipvm__run_
     ipvm__inflight_t *f = ipvm_calloc(1, sizeof *f);
     if (f) { /* without an entry others may execute it too: harmless, as above */
         f->instruction = *instruction;
-        f->next = s->inflight;
-        s->inflight = f;
+        f->next = *bucket;
+        *bucket = f;
     }
 out:
     pthread_mutex_unlock(&s->lock);
@@ -232,7 +234,8 @@ void ipvm__sched_release(ipvm_sched_t *s, const ipvm_cid_t *instruction)
     ipvm__inflight_t *found = NULL;
     uint64_t key = recent_key(instruction);
     pthread_mutex_lock(&s->lock);
-    for (ipvm__inflight_t **p = &s->inflight; *p; p = &(*p)->next) {
+    ipvm__inflight_t **bucket = &s->inflight[key % (sizeof s->inflight / sizeof *s->inflight)];
+    for (ipvm__inflight_t **p = bucket; *p; p = &(*p)->next) {
         if (ipvm_cid_equal(&(*p)->instruction, instruction)) {
             found = *p;
             *p = found->next;
@@ -255,13 +258,14 @@ void ipvm__sched_release(ipvm_sched_t *s, const ipvm_cid_t *instruction)
 void ipvm__sched_forget(ipvm_sched_t *s, ipvm__run_t *run)
 {
     pthread_mutex_lock(&s->lock);
-    for (ipvm__inflight_t *f = s->inflight; f; f = f->next) {
-        size_t w = 0;
-        for (size_t i = 0; i < f->nwaiters; i++)
-            if (f->waiters[i] != run)
-                f->waiters[w++] = f->waiters[i];
-        f->nwaiters = w;
-    }
+    for (size_t b = 0; b < sizeof s->inflight / sizeof s->inflight[0]; b++)
+        for (ipvm__inflight_t *f = s->inflight[b]; f; f = f->next) {
+            size_t w = 0;
+            for (size_t i = 0; i < f->nwaiters; i++)
+                if (f->waiters[i] != run)
+                    f->waiters[w++] = f->waiters[i];
+            f->nwaiters = w;
+        }
     pthread_mutex_unlock(&s->lock);
 }
 

@@ -57,7 +57,8 @@ struct ipvm_sched_s {
     pthread_mutex_t lock;          /* guards stores and inflight */
     ipvm_store_t **stores;         /* idle store handles, reused by runs */
     size_t nstores, capstores;
-    ipvm__inflight_t *inflight;    /* instructions being executed now, by any run */
+    ipvm__inflight_t *inflight[1024]; /* instructions being executed now, by any run:
+                                         buckets by digest prefix */
     uint64_t gen;                  /* release generation, +1 per release */
     struct {
         uint64_t key, gen;         /* digest prefix of a released instruction, and when */
@@ -122,13 +123,24 @@ uint64_t ipvm__run_deadline_ns(ipvm__run_t *run);
 /* ---- receipts <-> rows (rows.c) -------------------------------------------------------------- */
 /* A store row for a receipt a job produced (points into the job). */
 void ipvm__row_from_job(const ipvm__task_job_t *job, ipvm_receipt_row_t *row);
+/* Values most receipts of a run have in common (meta {"op": f}, prf []), decoded once and
+ * shared by the report entries, which are read-only: 10,000 receipts need one copy. */
+typedef struct ipvm__share_s {
+    const uint8_t *meta_bytes; /* DAG-CBOR of the last meta seen (in the result arena) */
+    size_t meta_len;
+    ipvm_ipld_t *meta;
+    ipvm_ipld_t *empty_list;
+} ipvm__share_t;
+
 /* Builds the report entry of a stored row (a replay): decodes out/meta/prf into arena,
  * re-encodes the receipt, and checks that it hashes to row->cid (IPVM_ERECEIPT otherwise). */
 int ipvm__report_from_row(const ipvm_receipt_row_t *row, const ipvm_task_t *task,
-                          ipvm_arena_t *arena, ipvm_sched_receipt_t *out, ipvm_error_t *err);
+                          ipvm_arena_t *arena, ipvm__share_t *sh, ipvm_sched_receipt_t *out,
+                          ipvm_error_t *err);
 /* The report entry of a job's receipt, copied into arena. */
 int ipvm__report_from_job(const ipvm__task_job_t *job, const ipvm_task_t *task,
-                          ipvm_arena_t *arena, ipvm_sched_receipt_t *out, ipvm_error_t *err);
+                          ipvm_arena_t *arena, ipvm__share_t *sh, ipvm_sched_receipt_t *out,
+                          ipvm_error_t *err);
 /* Checks a receipt found by the net hook (see ipvm_sched_net_hooks_t) and builds its row and
  * report entry in arena. */
 int ipvm__verify_found(ipvm_sched_t *s, const ipvm_task_t *task, const ipvm_sched_lookup_t *it,
