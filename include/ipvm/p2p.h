@@ -121,7 +121,7 @@ IPVM_EXTERN void ipvm_p2p_identity_export(const ipvm_p2p_identity_t *id, uint8_t
  * /ws, /dns4, /p2p-circuit…), so addresses a peer advertises for transports we lack are skipped
  * cleanly. Plain data: copy it with `=`. */
 #define IPVM_MULTIADDR_MAX 96  /* bytes of the longest binary form we keep */
-#define IPVM_MULTIADDR_STR 200 /* room for its text form, NUL included */
+#define IPVM_MULTIADDR_STR 512 /* room for its text form (19 x /ip4/255.255.255.255), NUL included */
 
 #define IPVM_MA_IP4 4
 #define IPVM_MA_TCP 6
@@ -216,6 +216,9 @@ typedef struct ipvm_p2p_config_s {
     const char *protocol_version; /* identify protocolVersion, default "ipfs/0.1.0" */
     bool mdns;                    /* announce and discover on _p2p._udp.local (default off) */
     uint32_t mdns_interval_ms;    /* query interval (default 10 s) */
+    const char *mdns_interface;   /* IPv4 address of the multicast interface (NULL: default) */
+    const char *mdns_service;     /* default "_p2p._udp.local" (spec: "_p2p-X._udp.local" for a
+                                     private network X) */
     uint32_t dial_timeout_ms;      /* TCP connect + handshake (default 10 s) */
     uint32_t request_timeout_ms;   /* a peer's answer to one request (default 5 s) */
     uint32_t max_connections;      /* default 128 */
@@ -394,6 +397,53 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_p2p_dht_provide(ipvm_p2p_host_t *h, const u
 /* Peers in the routing table; records in the memory store. */
 IPVM_EXTERN size_t ipvm_p2p_dht_routing_size(const ipvm_p2p_host_t *h);
 IPVM_EXTERN size_t ipvm_p2p_dht_record_count(const ipvm_p2p_host_t *h);
+
+/* ----------------------------------------------------------------------------- receipts ---- */
+/* Receipts over the network, as Homestar shares them (homestar.md §5): every new receipt is
+ * published on the gossipsub topic "receipts" as DAG-CBOR {"header": {"nonce": 12 random
+ * bytes}, "payload": {cid, ran, instruction, out, meta, iss, prf, version}} and PUT in the DHT
+ * under its instruction CID's bytes as {"ipvm/receipt": {ran, out, meta, iss, prf, version}};
+ * each workflow's progress is PUT under its CID as {"ipvm/workflow": {cid, name, num_tasks,
+ * progress, progress_count, resources}}. Unlike Homestar, what peers send is checked: a receipt
+ * whose CID is not the hash of its contents, or that lacks its instruction, is dropped (and the
+ * peer's gossip score pays for it). Receipts from peers wait in a bounded memory cache (and the
+ * DHT store, which serves them on) until the scheduler asks for their instruction; the
+ * scheduler then checks `ran` against the task it runs and stores the receipt for good.
+ * Thread: new/free on the loop thread; the scheduler hooks from any thread. */
+typedef struct ipvm_p2p_receipts_s ipvm_p2p_receipts_t;
+struct ipvm_sched_net_hooks_s;
+
+typedef struct ipvm_p2p_receipts_opts_s {
+    const char *db_path;    /* receipts database to serve DHT lookups from (NULL: memory only) */
+    int receipt_quorum;     /* DHT PUT confirmations wanted (default 2, Homestar's) */
+    int workflow_quorum;    /* for workflow records (default 3) */
+    int lookup_timeout_ms;  /* the scheduler's network lookups (default 500, Homestar's) */
+    size_t cache_max;       /* receipts from peers kept in memory (default 10000) */
+    bool no_workflow_info;  /* do not PUT workflow records */
+} ipvm_p2p_receipts_opts_t;
+
+/* Subscribes to "receipts" and installs the DHT validator and lookup. opts may be NULL; it is
+ * copied. The host must be started. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_p2p_receipts_new(ipvm_p2p_host_t *h,
+                                                      const ipvm_p2p_receipts_opts_t *opts,
+                                                      ipvm_p2p_receipts_t **out,
+                                                      ipvm_error_t *err);
+/* Frees it; the scheduler must no longer use its hooks, and the host must be stopped (or
+ * stopping) so nothing is in flight. NULL is a no-op. */
+IPVM_EXTERN void ipvm_p2p_receipts_free(ipvm_p2p_receipts_t *r);
+/* Fills the scheduler's network hooks (ipvm_sched_set_net_hooks): find_receipts asks the
+ * cache, then the DHT, within the lookup timeout; receipt_published gossips and PUTs. */
+IPVM_EXTERN void ipvm_p2p_receipts_net_hooks(ipvm_p2p_receipts_t *r,
+                                             struct ipvm_sched_net_hooks_s *out);
+/* Receipts from peers held in the cache. Any thread. */
+IPVM_EXTERN size_t ipvm_p2p_receipts_cached(ipvm_p2p_receipts_t *r);
+/* The peer receipt cached for an instruction, if any (5-key DAG-CBOR copied into arena). Any
+ * thread. IPVM_ENOENT when absent. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_p2p_receipts_get_cached(ipvm_p2p_receipts_t *r,
+                                                             const ipvm_cid_t *instruction,
+                                                             ipvm_arena_t *arena,
+                                                             const uint8_t **cbor,
+                                                             size_t *len);
 
 #ifdef __cplusplus
 }

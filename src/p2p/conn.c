@@ -126,7 +126,7 @@ static void fire_waiters(p2p_conn_t *c, int err)
 static void do_close(p2p_conn_t *c)
 {
     int was = c->stage;
-    char d[300];
+    char d[768];
     c->stage = P2P_C_CLOSING;
     c->close_pending = false;
     conn_describe(c, d, sizeof d);
@@ -149,7 +149,7 @@ void p2p_conn_close(p2p_conn_t *c, int err, const char *why)
     if (c->stage == P2P_C_CLOSING)
         return;
     if (!c->close_pending) {
-        char d[300];
+        char d[768];
         conn_describe(c, d, sizeof d);
         bool quiet = err == 0 || err == UV_EOF || err == IPVM_ECLOSED || c->host->stopping;
         ipvm_log(quiet ? IPVM_LOG_DEBUG : IPVM_LOG_WARN, "p2p", "closing connection %s: %s%s%s",

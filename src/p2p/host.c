@@ -305,6 +305,10 @@ int ipvm_p2p_host_new(struct uv_loop_s *loop, const ipvm_p2p_identity_t *id,
         h->cfg.bootstrap[i] = cfg_strdup(a, cfg->bootstrap[i]);
     h->cfg.agent_version = cfg_strdup(a, cfg->agent_version ? cfg->agent_version : "ipvm");
     h->cfg.protocol_version = cfg_strdup(a, cfg->protocol_version ? cfg->protocol_version : "");
+    h->cfg.mdns_interface = cfg_strdup(a, cfg->mdns_interface);
+    h->cfg.mdns_service = cfg_strdup(a, cfg->mdns_service ? cfg->mdns_service : "_p2p._udp.local");
+    if (h->cfg.mdns_interval_ms == 0)
+        h->cfg.mdns_interval_ms = 10000;
     int rc = 0;
     for (size_t i = 0; i < cfg->nlisten + cfg->nbootstrap; i++)
         if ((i < cfg->nlisten ? h->cfg.listen[i] : h->cfg.bootstrap[i - cfg->nlisten]) == NULL)

@@ -146,6 +146,7 @@ struct p2p_peer_s {
     bool kad_server;     /* advertises /ipfs/kad/1.0.0 */
     bool kad_rt;         /* in our routing table */
     int refs;            /* held by pending requests (not forgotten while > 0) */
+    uint64_t mdns_dialed_ms; /* last dial after an mDNS answer */
     bool bootstrap;      /* from the config: keep connected */
 };
 
@@ -188,6 +189,7 @@ struct ipvm_p2p_host_s {
     uv_async_t async;     /* wakes the loop for requests from other threads */
     uv_mutex_t async_lock;
     struct p2p_xreq_s *xreqs; /* requests posted by other threads */
+    bool async_open, async_closing;
     int handles;              /* handles not yet closed */
     uint8_t *rbuf;            /* the read buffer every connection shares (one loop thread) */
     size_t nconns;
@@ -212,7 +214,7 @@ struct ipvm_p2p_host_s {
     p2p_gossip_t *gossip;
     p2p_kad_t *kad;
     p2p_mdns_t *mdns;
-    struct p2p_receipts_s *receipts;
+    struct ipvm_p2p_receipts_s *receipts;
     ipvm_p2p_stats_t stats;
 };
 
@@ -257,7 +259,11 @@ void p2p_mdns_stop(ipvm_p2p_host_t *h);
 void p2p_mdns_free(ipvm_p2p_host_t *h);
 
 /* Requests from other threads, run on the loop thread (uv_async). */
+typedef void (*p2p_xreq_fn)(ipvm_p2p_host_t *h, void *data, int status);
 int p2p_xreq_init(ipvm_p2p_host_t *h);
+/* Any thread: runs fn(h, data, 0) on the loop thread soon, or fn(h, data, IPVM_ECANCELED) if
+ * the host stops first. IPVM_ECANCELED (fn never runs) once the host is stopping. */
+IPVM_MUST_CHECK int p2p_xreq_post(ipvm_p2p_host_t *h, p2p_xreq_fn fn, void *data);
 void p2p_xreq_stop(ipvm_p2p_host_t *h);
 void p2p_xreq_free(ipvm_p2p_host_t *h);
 

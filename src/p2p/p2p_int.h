@@ -238,4 +238,19 @@ void ipvm__ymx_close_write(ipvm__ymx_stream_t *s);
 /* Resets (RST); on_close(IPVM_ECANCELED) runs before this returns. */
 void ipvm__ymx_reset(ipvm__ymx_stream_t *s);
 
+/* --------------------------------------------------------------------------- mdns ---- */
+#define IPVM__MDNS_MAX_ADDRS 16
+typedef struct ipvm__mdns_msg_s {
+    bool response;        /* QR bit */
+    bool asks_service;    /* a question for <service> PTR */
+    bool answers_service; /* an answer <service> PTR … */
+    ipvm_multiaddr_t addrs[IPVM__MDNS_MAX_ADDRS]; /* TXT "dnsaddr=" values that parse */
+    size_t naddrs;
+} ipvm__mdns_msg_t;
+/* Parses one mDNS packet (RFC 1035 with compression). 0 or IPVM_EPROTO. */
+int ipvm__mdns_parse(const uint8_t *p, size_t len, const char *service, ipvm__mdns_msg_t *out);
+
+/* Decodes one p2p protobuf message of `kind` (0 PublicKey, 1 Identify, 2 gossipsub RPC, 3 Kad
+ * Message, 4 NoiseHandshakePayload, 5 PrivateKey) with the protocol's own checks; for fuzzing. */
+int ipvm__p2p_pb_check(int kind, const uint8_t *p, size_t n);
 #endif /* IPVM_P2P_INT_H */

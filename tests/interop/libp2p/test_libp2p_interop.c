@@ -48,7 +48,7 @@ static bool js_identified(void *data)
 /* After a connection (either direction): identify and ping both ways. */
 static void check_link(uv_loop_t *loop, tnode_t *n, jspeer_t *js)
 {
-    char buf[512];
+    char buf[1024];
     IPVM_ASSERT_MSG(run_until_fn(loop, js_identified, n, 10000), "ipvm never identified js");
     agent_t a = {.want = js->peer};
     ipvm_p2p_each_peer(n->host, find_agent, &a);
@@ -93,7 +93,7 @@ IPVM_TEST(p2p, interop_js_dials_ipvm)
     tnode_start(&n, &loop, false);
     jspeer_t js;
     jspeer_start(&js, &loop, NULL);
-    char buf[512];
+    char buf[1024];
     snprintf(buf, sizeof buf, "\"cmd\":\"dial\",\"addr\":\"%s\"", n.addr);
     const ipvm_ipld_t *r = jspeer_call(&js, buf, 15000);
     IPVM_ASSERT_MSG(strcmp(jfield(r, "peer"), ipvm_p2p_identity_peer_id_str(n.id)) == 0,
@@ -180,7 +180,7 @@ IPVM_TEST(p2p, interop_gossipsub)
     jspeer_t js;
     jspeer_start(&js, &loop, NULL);
     jspeer_ok(&js, "\"cmd\":\"subscribe\",\"topic\":\"receipts\"", 5000);
-    char buf[512];
+    char buf[1024];
     snprintf(buf, sizeof buf, "\"cmd\":\"dial\",\"addr\":\"%s\"", n.addr);
     jspeer_ok(&js, buf, 15000);
     IPVM_ASSERT_MSG(run_until_fn(&loop, js_subscribed, &n, 10000),
