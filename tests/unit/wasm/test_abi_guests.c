@@ -238,6 +238,28 @@ IPVM_TEST(wasm, abi_homestar_add_subtract)
         ipvm_wasm_module_release(m);
     }
     ipvm_wasm_module_t *m = homestar(e, "example_subtract.wasm");
+    /* `ipvm wasm inspect` shows each export's WIT signature, and none for the helpers */
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_ipld_t *desc;
+    IPVM_ASSERT_OK(ipvm_wasm_module_describe(m, &a, &desc));
+    const ipvm_ipld_t *exports = ipvm_ipld_map_get(desc, "exports");
+    IPVM_ASSERT(exports && exports->kind == IPVM_IPLD_LIST);
+    int seen = 0;
+    for (size_t i = 0; i < exports->u.list.len; i++) {
+        const ipvm_ipld_t *x = exports->u.list.items[i];
+        const ipvm_ipld_t *wit = ipvm_ipld_map_get(x, "wit");
+        if (ipvm_ipld_is_str(ipvm_ipld_map_get(x, "name"), "subtract-int")) {
+            IPVM_ASSERT(ipvm_ipld_is_str(wit, "func(a: s8, b: s8) -> s8"));
+            seen++;
+        }
+        if (ipvm_ipld_is_str(ipvm_ipld_map_get(x, "name"), "cabi_realloc")) {
+            IPVM_ASSERT(wit == NULL);
+            seen++;
+        }
+    }
+    IPVM_ASSERT_EQ(seen, 2);
+    ipvm_arena_dispose(&a);
     EXPECT(m, "SUBTRACT", "[1, 1]", "0.0");
     EXPECT(m, "subtract", "[2.5, 1]", "1.5");
     EXPECT(m, "subtractInt", "[1.0, 2.0]", "-1");
