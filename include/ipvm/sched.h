@@ -125,7 +125,8 @@ typedef struct ipvm_sched_trust_hooks_s {
     const char *issuer;
     /* Signs a receipt this node made: cbor is its DAG-CBOR (hashing to r->cid). Append the
      * signature (or envelope) to sig; it is stored beside the receipt (signature column) and
-     * reported. An error fails the task (IPVM_ECRYPTO, not final). */
+     * reported. An error stops the run (ipvm_sched_run returns it, err says which task): this
+     * node does not store receipts it was told to sign and could not. */
     int (*sign)(void *data, const ipvm_receipt_t *r, const uint8_t *cbor, size_t cbor_len,
                 ipvm_buf_t *sig, ipvm_error_t *err);
     /* Verifies a receipt this node did not make itself before it is used: one found by

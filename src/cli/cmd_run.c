@@ -229,6 +229,8 @@ static int cmd_run(ipvm_cli_t *cli, int argc, char **argv)
     int status = parse_args(cli, argc, argv, &a);
     if (status != 0)
         return status;
+    /* `ipvm run --node URL` (a run submitted to a node, src/rpc/) branches off here and prints
+     * its receipts with the same run_table.h functions. */
     if (a.node) {
         ipvm_run_remote_t r = {a.node, a.file, a.name, a.save, a.timeout_ms};
         return ipvm_cli_run_remote(cli, &r);

@@ -729,3 +729,37 @@ IPVM_TEST(sched, generated_chains_and_fans)
     ipvm_arena_dispose(&a);
     env_close(&e);
 }
+
+static int h_sign_fail(void *data, const ipvm_receipt_t *r, const uint8_t *cbor, size_t len,
+                       ipvm_buf_t *sig, ipvm_error_t *err)
+{
+    (void)data, (void)r, (void)cbor, (void)len, (void)sig;
+    return ipvm_error_set(err, IPVM_ECRYPTO, IPVM_NO_OFFSET, "the signing key is locked");
+}
+
+/* A node told to sign its receipts stores none it could not sign: the run stops with why. */
+IPVM_TEST(sched, hooks_sign_failure_stops)
+{
+    env_t e;
+    env_open(&e, 2);
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_sched_trust_hooks_t tr = {.issuer = "did:key:z6MkTest", .sign = h_sign_fail};
+    ipvm_sched_set_trust_hooks(e.s, &tr);
+    ipvm_workflow_t *wf = wf_file(&e, &a, "test-workflow-add-one.json");
+    ipvm_sched_result_t res;
+    ipvm_error_t err;
+    ipvm_error_clear(&err);
+    IPVM_ASSERT_ERR(ipvm_sched_run(e.s, wf, NULL, &a, &res, &err), IPVM_ECRYPTO);
+    IPVM_ASSERT_STRCONTAINS(err.msg, "the signing key is locked");
+    IPVM_ASSERT_EQ(res.executed, 0);
+    IPVM_ASSERT_EQ(res.skipped, 2);
+    ipvm_store_t *st = NULL;
+    IPVM_ASSERT_OK(ipvm_store_open(e.db, 0, &st, NULL));
+    int64_t n = -1;
+    IPVM_ASSERT_OK(ipvm_store_count_receipts(st, NULL, &n, NULL));
+    IPVM_ASSERT_EQ(n, 0);
+    ipvm_store_close(st);
+    ipvm_arena_dispose(&a);
+    env_close(&e);
+}
