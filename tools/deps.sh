@@ -21,6 +21,7 @@ test_pkgs=(
   clang lld wasi-libc libclang-rt-14-dev libclang-rt-14-dev-wasm32
   libpng-dev
   iproute2 procps
+  chromium
 )
 
 pkgs=("${build_pkgs[@]}")

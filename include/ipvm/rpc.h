@@ -357,6 +357,26 @@ IPVM_EXTERN void ipvm_rpc_workflows_free(ipvm_rpc_workflows_t *w);
 /* Workflows queued or running now. Any thread. */
 IPVM_EXTERN size_t ipvm_rpc_workflows_active(const ipvm_rpc_workflows_t *w);
 
+/* -------------------------------------------------------------------- the node's executor ---- */
+/* The scheduler executor a long-running node uses: the default one (resolver, then the Wasm
+ * engine, then ipvm_wasm_call) plus a cache of loaded modules by resource URL across runs, so a
+ * node that runs the same module for many workflows fetches, verifies and loads it once
+ * (resources are content-addressed, so the URL names the bytes). Counts module loads, cache
+ * hits and load times (fetch + validate + compile, or the engine's disk cache) in `metrics`.
+ * Thread-safe, as executors must be. */
+typedef struct ipvm_node_exec_s ipvm_node_exec_t;
+
+/* engine, resolver and metrics are borrowed (may be NULL: then load fails as the default
+ * executor does); max_modules 0 means 64. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_node_exec_new(ipvm_wasm_engine_t *engine,
+                                                   ipvm_resolver_t *resolver,
+                                                   ipvm_metrics_t *metrics, size_t max_modules,
+                                                   ipvm_node_exec_t **out);
+/* The executor to put in ipvm_sched_opts_t.executor (valid while x lives). */
+IPVM_EXTERN const ipvm_sched_executor_t *ipvm_node_exec_executor(ipvm_node_exec_t *x);
+/* Releases the cached modules. After the scheduler that used it is freed. */
+IPVM_EXTERN void ipvm_node_exec_free(ipvm_node_exec_t *x);
+
 /* ------------------------------------------------------------------------------ client ---- */
 /* A blocking JSON-RPC client over WebSocket (libwebsockets on a private libuv loop), for the
  * CLI and tests. One client is used by one thread. */

@@ -4,9 +4,11 @@
  * on the RPC server, resuming what was running, draining on SIGTERM). */
 #include "daemon.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The engine is another area; a build without it still serves, replays and says what is
@@ -22,16 +24,70 @@ typedef struct {
     ipvm_resolver_t *resolver;
     ipvm_wasm_engine_t *engine;
     ipvm_sched_t *sched;
+    ipvm_node_exec_t *exec;
+    pthread_mutex_t lock; /* engine_free_bounded */
+    pthread_cond_t cond;
+    bool engine_freed;
 } sched_svc_t;
 
-static void sched_svc_free(sched_svc_t *st)
+static void *engine_free_main(void *arg)
+{
+    sched_svc_t *st = arg;
+    ipvm_wasm_engine_free(st->engine);
+    pthread_mutex_lock(&st->lock);
+    st->engine_freed = true;
+    pthread_cond_signal(&st->cond);
+    pthread_mutex_unlock(&st->lock);
+    return NULL;
+}
+
+/* ipvm_wasm_engine_free waits for the background gcc -O2 compilations, which can take minutes
+ * for a big module: the node waits for that at most ENGINE_WAIT_S, then leaves without it (the
+ * compile is abandoned; the next start compiles the module again). Returns false then. */
+#define ENGINE_WAIT_S 3
+static bool engine_free_bounded(sched_svc_t *st)
+{
+    pthread_t t;
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_cond_init(&st->cond, NULL);
+    if (pthread_create(&t, NULL, engine_free_main, st) != 0) {
+        ipvm_wasm_engine_free(st->engine);
+        return true;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ENGINE_WAIT_S;
+    pthread_mutex_lock(&st->lock);
+    while (!st->engine_freed)
+        if (pthread_cond_timedwait(&st->cond, &st->lock, &until) != 0)
+            break;
+    bool freed = st->engine_freed;
+    pthread_mutex_unlock(&st->lock);
+    if (!freed) {
+        pthread_detach(t);
+        ipvm_log(IPVM_LOG_WARN, "node",
+                 "a background compile (gcc -O2) is still running: "
+                 "leaving it; the next start compiles that module again");
+        return false;
+    }
+    pthread_join(t, NULL);
+    return true;
+}
+
+/* Returns false when the engine is still busy (the state then stays allocated: the process is
+ * about to exit). */
+static bool sched_svc_free(sched_svc_t *st)
 {
     ipvm_sched_free(st->sched);
-    if (st->engine && ipvm_wasm_engine_free)
-        ipvm_wasm_engine_free(st->engine);
+    st->sched = NULL;
+    ipvm_node_exec_free(st->exec); /* releases the cached modules before the engine goes */
+    st->exec = NULL;
+    if (st->engine && ipvm_wasm_engine_free && !engine_free_bounded(st))
+        return false;
     ipvm_resolver_free(st->resolver);
     ipvm_blockstore_close(st->bs);
     ipvm_free(st);
+    return true;
 }
 
 static int sched_start(ipvm_node_t *n, void **state, ipvm_error_t *err)
@@ -61,16 +117,19 @@ static int sched_start(ipvm_node_t *n, void **state, ipvm_error_t *err)
         ipvm_log(IPVM_LOG_WARN, "node",
                  "this build has no Wasm engine: tasks that have no "
                  "receipt yet cannot run");
+    if (rc == 0)
+        rc = ipvm_node_exec_new(st->engine, st->resolver, ipvm_node_metrics(n), 0, &st->exec);
     ipvm_sched_opts_t so = {0};
     so.db_path = ipvm_node_db_path(n);
     so.engine = st->engine;
     so.resolver = st->resolver;
+    so.executor = st->exec ? ipvm_node_exec_executor(st->exec) : NULL;
     so.threads = (unsigned)ipvm_config_int(c, "node", "workers");
     so.defaults = lim;
     if (rc == 0)
         rc = ipvm_sched_new(&so, &st->sched, err);
     if (rc) {
-        sched_svc_free(st);
+        (void)sched_svc_free(st);
         return rc;
     }
     ipvm__node_set_sched(n, st->sched);
@@ -81,7 +140,7 @@ static int sched_start(ipvm_node_t *n, void **state, ipvm_error_t *err)
 static void sched_stop(ipvm_node_t *n, void *state, void (*done)(ipvm_node_t *))
 {
     ipvm__node_set_sched(n, NULL);
-    sched_svc_free(state);
+    (void)sched_svc_free(state);
     done(n);
 }
 

@@ -99,6 +99,8 @@ static void route(http_t *h, const char *path)
     } else if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
         h->static_body = ipvm_rpc_dashboard_html(&h->static_len);
         respond(h, 200, "text/html; charset=utf-8");
+    } else if (strcmp(path, "/favicon.ico") == 0) {
+        respond(h, 204, "image/x-icon");
     } else if (strcmp(path, "/node") == 0) {
         int rc = ipvm__rpc_node_info_json(s, &h->body);
         respond(h, rc ? 500 : 200, "application/json");

@@ -26,8 +26,7 @@ typedef struct job_s {
     ipvm_sched_cancel_t cancel;
     char topic[IPVM_CID_MAX_STR + 260]; /* "<workflow cid>\n<name>" */
     char cid[IPVM_CID_MAX_STR];
-    ipvm_store_t *store; /* the runner's handle (for out-of-workflow awaits) */
-    ipvm_arena_t ev;     /* scratch for one event */
+    ipvm_arena_t ev; /* scratch for one event */
     ipvm_buf_t buf;
 } job_t;
 
@@ -52,6 +51,8 @@ struct ipvm_rpc_workflows_s {
     bool draining, stop;
     pthread_t *threads;
     unsigned nthreads;
+    pthread_mutex_t store_lock;  /* guards store: one handle for all runners (rarely used) */
+    ipvm_store_t *store;         /* opened on first use; for out-of-workflow awaits, status */
     recent_t recent[RECENT_MAX]; /* loop thread only; a ring */
     size_t nrecent, recent_next;
     uv_timer_t drain_timer;
@@ -360,16 +361,36 @@ static void on_event(const ipvm_sched_event_t *ev, void *data)
 
 /* ---- runner threads ------------------------------------------------------------------------ */
 
+/* The shared store handle, locked; NULL (and unlocked) when it cannot be opened. */
+static ipvm_store_t *store_lock(ipvm_rpc_workflows_t *w)
+{
+    pthread_mutex_lock(&w->store_lock);
+    ipvm_error_t err;
+    if (w->store == NULL && ipvm_store_open(w->db_path, 0, &w->store, &err) != 0) {
+        ipvm_log(IPVM_LOG_WARN, "rpc", "cannot open %s: %s", w->db_path, err.msg);
+        pthread_mutex_unlock(&w->store_lock);
+        return NULL;
+    }
+    return w->store;
+}
+
+static void store_unlock(ipvm_rpc_workflows_t *w)
+{
+    pthread_mutex_unlock(&w->store_lock);
+}
+
 static bool known_receipt(void *data, const ipvm_cid_t *instruction)
 {
     job_t *j = data;
-    if (j->store == NULL)
+    ipvm_store_t *st = store_lock(j->w);
+    if (st == NULL)
         return false;
     ipvm_arena_t a;
     ipvm_arena_init(&a);
     ipvm_receipt_row_t row;
-    bool found = ipvm_store_find_receipt(j->store, instruction, &a, &row, NULL) == 0;
+    bool found = ipvm_store_find_receipt(st, instruction, &a, &row, NULL) == 0;
     ipvm_arena_dispose(&a);
+    store_unlock(j->w);
     return found;
 }
 
@@ -430,11 +451,13 @@ static void run_job(job_t *j)
     ipvm_sched_result_t res;
     ipvm_error_clear(&err);
     rc = ipvm_sched_run(w->opts.sched, wf, &ro, &j->arena, &res, &err);
-    if (rc == IPVM_ECANCELED && j->store) {
+    ipvm_store_t *st;
+    if (rc == IPVM_ECANCELED && (st = store_lock(w)) != NULL) {
         /* Stopped by a drain: keep it "running" so the next start resumes it. */
         ipvm_error_t e2;
-        if (ipvm_store_set_workflow_status(j->store, &wf->cid, IPVM_WF_RUNNING, &e2) != 0)
+        if (ipvm_store_set_workflow_status(st, &wf->cid, IPVM_WF_RUNNING, &e2) != 0)
             ipvm_log(IPVM_LOG_WARN, "rpc", "workflow %s will not resume: %s", j->cid, e2.msg);
+        store_unlock(w);
     } else if (rc && rc != IPVM_ETASKFAILED) {
         ipvm_log(IPVM_LOG_WARN, "rpc", "workflow %s (%s): %s", j->cid, j->name,
                  err.msg[0] ? err.msg : ipvm_strerror(rc));
@@ -455,10 +478,6 @@ static void job_free(job_t *j)
 static void *runner_main(void *arg)
 {
     ipvm_rpc_workflows_t *w = arg;
-    ipvm_store_t *store = NULL;
-    ipvm_error_t err;
-    if (ipvm_store_open(w->db_path, 0, &store, &err) != 0)
-        ipvm_log(IPVM_LOG_WARN, "rpc", "runner: cannot open %s: %s", w->db_path, err.msg);
     for (;;) {
         pthread_mutex_lock(&w->lock);
         while (w->head == NULL && !w->stop)
@@ -483,7 +502,6 @@ static void *runner_main(void *arg)
         pthread_mutex_unlock(&w->lock);
 
         ipvm_metric_add(w->m_running, 1);
-        j->store = store;
         run_job(j);
         if (j->call) /* never answered (cannot happen: every path answers) */
             post_reject(j, IPVM_RPC_INTERNAL_ERROR, "the workflow was dropped");
@@ -500,7 +518,6 @@ static void *runner_main(void *arg)
         job_free(j);
         atomic_fetch_sub(&w->active, 1);
     }
-    ipvm_store_close(store);
     return NULL;
 }
 
@@ -742,6 +759,7 @@ int ipvm_rpc_workflows_new(ipvm_rpc_server_t *s, const ipvm_rpc_workflows_opts_t
     w->opts.db_path = w->db_path;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
+    pthread_mutex_init(&w->store_lock, NULL);
     register_metrics(w);
     ipvm_rpc_method_t run = run_method, list = workflows_method;
     run.data = list.data = w;
@@ -851,6 +869,8 @@ static void on_timer_closed(uv_handle_t *h)
     ipvm_rpc_workflows_t *w = h->data;
     for (size_t i = 0; i < RECENT_MAX; i++)
         recent_clear(&w->recent[i]);
+    ipvm_store_close(w->store);
+    pthread_mutex_destroy(&w->store_lock);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
     ipvm_free(w->threads);

@@ -181,3 +181,29 @@ void node_fixture_script(const char *script, const char *const *args, int timeou
     ipvm_buf_dispose(&o);
     ipvm_buf_dispose(&e);
 }
+
+void node_fixture_add(const char *data_dir, const char *vector)
+{
+    const char *argv[] = {ipvm_test_bin("ipvm"),    "--data-dir", data_dir, "add",
+                          ipvm_test_vector(vector), NULL};
+    ipvm_buf_t o = IPVM_BUF_INIT, e = IPVM_BUF_INIT;
+    int st = ipvm_test_run(argv, NULL, NULL, 30000, &o, &e);
+    IPVM_ASSERT_MSG(st == 0, "ipvm add %s: %.1000s", vector, e.data ? (char *)e.data : "");
+    ipvm_buf_dispose(&o);
+    ipvm_buf_dispose(&e);
+}
+
+const char *node_fixture_dir(const char *name, bool fast)
+{
+    static char path[4096];
+    struct stat sb;
+    if (fast && stat("/dev/shm", &sb) == 0 && S_ISDIR(sb.st_mode) &&
+        access("/dev/shm", W_OK) == 0) {
+        /* a directory of its own there, named after the test's tmpdir, removed by the test */
+        const char *t = strrchr(ipvm_test_tmpdir(), '/');
+        snprintf(path, sizeof path, "/dev/shm/ipvm-test-%s-%s", t ? t + 1 : "x", name);
+    } else {
+        snprintf(path, sizeof path, "%s/%s", ipvm_test_tmpdir(), name);
+    }
+    return path;
+}

@@ -18,6 +18,11 @@ typedef struct node_fixture_s {
 /* Starts a node with extra arguments for `node start` (NULL-terminated, may be NULL) in
  * data_dir (NULL: a new directory under the test's tmpdir). Waits until it serves. */
 void node_fixture_start(node_fixture_t *n, const char *data_dir, const char *const *extra);
+/* Adds a file to the blockstore of data_dir (`ipvm add`), as a node's modules are. */
+void node_fixture_add(const char *data_dir, const char *vector);
+/* A data dir for a node under the test's tmpdir; on /dev/shm when it exists and `fast`, for
+ * tests that measure delivery rather than disk syncs. */
+const char *node_fixture_dir(const char *name, bool fast);
 /* SIGTERM, wait for the exit (status 0, clean loop), within timeout_ms. */
 void node_fixture_stop(node_fixture_t *n, int timeout_ms);
 /* Sends SIGKILL and reaps it (a crash). */
