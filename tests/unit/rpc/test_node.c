@@ -88,7 +88,7 @@ IPVM_TEST(rpc, node_sigterm_drain_and_resume)
     char pid[32];
     snprintf(pid, sizeof pid, "%ld", n.pid);
     ipvm_buf_t out = IPVM_BUF_INIT;
-    const char *submit[] = {"submit", n.url, "400", pid, NULL};
+    const char *submit[] = {"submit", n.url, "1000", pid, NULL};
     node_fixture_script("resume.mjs", submit, 60000, &out);
     IPVM_ASSERT_STRCONTAINS((char *)out.data, "receipts before the node stopped");
     /* the script sent SIGTERM; the node must exit cleanly by itself */
@@ -100,9 +100,9 @@ IPVM_TEST(rpc, node_sigterm_drain_and_resume)
     n.pid = 0;
     /* a restart resumes the workflow; then every receipt replays */
     node_fixture_start(&n, data_dir, NULL);
-    const char *check[] = {"check", n.url, "400", NULL};
+    const char *check[] = {"check", n.url, "1000", NULL};
     node_fixture_script("resume.mjs", check, 120000, &out);
-    IPVM_ASSERT_STRCONTAINS((char *)out.data, "all 400 receipts replayed");
+    IPVM_ASSERT_STRCONTAINS((char *)out.data, "all 1000 receipts replayed");
     ipvm_buf_dispose(&out);
     ipvm_buf_t log = IPVM_BUF_INIT;
     IPVM_ASSERT_OK(ipvm_file_read(n.log, &log, NULL));
