@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 extern const ipvm_cmd_t ipvm_cmd_node;
+int ipvm__node_peers(ipvm_cli_t *cli, int argc, char **argv); /* node_p2p.c */
+int ipvm__node_id(ipvm_cli_t *cli, int argc, char **argv);
+bool ipvm__node_read_info(const char *data_dir, char *url, size_t len, uint64_t *started_ms);
 
 static const char *arg_value(int argc, char **argv, int *i, const char *name)
 {
@@ -88,7 +91,7 @@ static int node_start(ipvm_cli_t *cli, int argc, char **argv)
 /* ---- status / stop ------------------------------------------------------------------------ */
 
 /* Reads DATA_DIR/node.json into url (the API address) and *started_ms. */
-static bool read_info(const char *data_dir, char *url, size_t len, uint64_t *started_ms)
+bool ipvm__node_read_info(const char *data_dir, char *url, size_t len, uint64_t *started_ms)
 {
     char info[4096];
     ipvm_node_paths(data_dir, NULL, info, NULL);
@@ -136,7 +139,7 @@ static int node_status(ipvm_cli_t *cli, int argc, char **argv)
     }
     char url[512] = "";
     uint64_t started = 0;
-    bool have_url = read_info(cli->data_dir, url, sizeof url, &started);
+    bool have_url = ipvm__node_read_info(cli->data_dir, url, sizeof url, &started);
     ipvm_buf_t health = IPVM_BUF_INIT, node = IPVM_BUF_INIT;
     ipvm_error_t err;
     ipvm_error_clear(&err);
@@ -329,6 +332,10 @@ static int cmd_node_run(ipvm_cli_t *cli, int argc, char **argv)
         return node_init_cmd(cli, argc - 1, argv + 1);
     if (strcmp(sub, "config") == 0)
         return node_config(cli, argc - 1, argv + 1);
+    if (strcmp(sub, "peers") == 0) /* node_p2p.c (p2p engineer) */
+        return ipvm__node_peers(cli, argc - 1, argv + 1);
+    if (strcmp(sub, "id") == 0)
+        return ipvm__node_id(cli, argc - 1, argv + 1);
     return ipvm_cli_usage(cli, &ipvm_cmd_node, "node: unknown subcommand '%s'", sub);
 }
 
@@ -342,6 +349,8 @@ const ipvm_cmd_t ipvm_cmd_node = {
     "       ipvm node status\n"
     "       ipvm node init [--force] [-o FILE] [--print]\n"
     "       ipvm node config [--config FILE]\n"
+    "       ipvm node peers\n"
+    "       ipvm node id\n"
     "\n"
     "The node runs workflows for clients that speak Homestar's API: JSON-RPC 2.0 over\n"
     "WebSocket at ws://127.0.0.1:1337 (subscribe_run_workflow, health, metrics, node,\n"
@@ -357,6 +366,9 @@ const ipvm_cmd_t ipvm_cmd_node = {
     "  init      write DATA_DIR/ipvm.conf (or -o FILE) listing every setting, commented,\n"
     "            with its default and its environment variable; --print writes it to stdout\n"
     "  config    print the effective settings and where each comes from\n"
+    "  peers     the running node's libp2p peers: id, address, direction, agent, ping\n"
+    "  id        this node's peer id (base58 and CID forms) and, when it runs, the\n"
+    "            multiaddrs others can dial ([p2p] settings: listen, bootstrap, mdns...)\n"
     "\n"
     "Settings, lowest priority first: defaults, the config file (DATA_DIR/ipvm.conf or\n"
     "--config), environment variables IPVM_<SECTION>_<KEY> (e.g. IPVM_RPC_PORT=8080), then\n"

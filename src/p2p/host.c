@@ -344,6 +344,23 @@ static void on_host_handle_closed(uv_handle_t *hd)
 
 static void redial_bootstrap(ipvm_p2p_host_t *h);
 
+static void on_keepalive_ping(ipvm_p2p_host_t *h, int status, uint64_t rtt_us, void *data)
+{
+    (void)h;
+    (void)status;
+    (void)rtt_us;
+    (void)data; /* ping.c records the round trip on the peer */
+}
+
+/* Pings every identified peer now and then: liveness, and the round trip `peers` shows. */
+static void ping_peers(ipvm_p2p_host_t *h)
+{
+    for (p2p_peer_t *p = h->peers; p; p = p->next)
+        if (p->nconns > 0 && p->identified && p2p_peer_has_protocol(p, "/ipfs/ping/1.0.0") &&
+            ipvm_p2p_ping(h, &p->id, on_keepalive_ping, NULL) != 0)
+            ipvm_log(IPVM_LOG_DEBUG, "p2p", "cannot ping %s", p->id_str);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     ipvm_p2p_host_t *h = t->data;
@@ -351,6 +368,8 @@ static void on_tick(uv_timer_t *t)
     h->ticks++;
     if (h->cfg.redial_interval_ms && (h->ticks * period) % h->cfg.redial_interval_ms < period)
         redial_bootstrap(h);
+    if (h->ticks % 15 == 2)
+        ping_peers(h);
     p2p_gossip_tick(h);
     p2p_kad_tick(h);
     peers_gc(h);
