@@ -138,27 +138,56 @@ void ipvm__code_free(ipvm__code_t *code)
 }
 
 /* ---- gcc ----------------------------------------------------------------------------------- */
-static pthread_once_t gcc_once = PTHREAD_ONCE_INIT;
+static pthread_once_t gcc_once = PTHREAD_ONCE_INIT, ident_once = PTHREAD_ONCE_INIT;
 static char gcc_path[4096];
-static char gcc_ident[512];
+static char gcc_print[600]; /* "gcc /usr/bin/x86_64-linux-gnu-gcc-12 <size> <mtime> flags..." */
+static char gcc_ident[512]; /* "gcc 12.2.0 -O2 ..." */
 
-/* Finds gcc on PATH and asks its version. */
-static void gcc_setup(void)
+/* "<real path> <size> <mtime>" of a program: what identifies a toolchain build without
+ * running it (each process start is slow on a VM). */
+int ipvm__tool_fingerprint(const char *path, char *out, size_t size)
+{
+    char real[4096];
+    struct stat st;
+    if (realpath(path, real) == NULL || stat(real, &st) != 0)
+        return -1;
+    snprintf(out, size, "%s %lld %lld.%09ld", real, (long long)st.st_size,
+             (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    return 0;
+}
+
+/* Finds a program on PATH; 0 and its path in out, or -1. */
+int ipvm__find_program(const char *name, char *out, size_t size)
 {
     const char *path = getenv("PATH");
     if (path == NULL || *path == '\0')
         path = "/usr/bin:/bin";
     for (const char *p = path; *p;) {
         size_t n = strcspn(p, ":");
-        char cand[4096];
-        snprintf(cand, sizeof cand, "%.*s/gcc", (int)n, p);
-        if (n && access(cand, X_OK) == 0) {
-            snprintf(gcc_path, sizeof gcc_path, "%s", cand);
-            break;
-        }
+        snprintf(out, size, "%.*s/%s", (int)n, p, name);
+        if (n && access(out, X_OK) == 0)
+            return 0;
         p += n + (p[n] == ':');
     }
-    if (gcc_path[0] == '\0')
+    return -1;
+}
+
+static void gcc_setup(void)
+{
+    char fp[4300];
+    if (ipvm__find_program("gcc", gcc_path, sizeof gcc_path) != 0 ||
+        ipvm__tool_fingerprint(gcc_path, fp, sizeof fp) != 0) {
+        gcc_path[0] = '\0';
+        return;
+    }
+    size_t o = (size_t)snprintf(gcc_print, sizeof gcc_print, "gcc %s", fp);
+    for (int k = 0; gcc_flags[k] && o < sizeof gcc_print; k++)
+        o += (size_t)snprintf(gcc_print + o, sizeof gcc_print - o, " %s", gcc_flags[k]);
+}
+
+static void ident_setup(void)
+{
+    if (ipvm__gcc_fingerprint() == NULL)
         return;
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "'%s' -dumpfullversion 2>/dev/null", gcc_path);
@@ -170,24 +199,27 @@ static void gcc_setup(void)
         pclose(f);
     }
     ver[strcspn(ver, "\r\n")] = '\0';
-    if (ver[0] == '\0') {
-        gcc_path[0] = '\0';
-        return;
-    }
-    size_t o = (size_t)snprintf(gcc_ident, sizeof gcc_ident, "gcc %s", ver);
+    size_t o = (size_t)snprintf(gcc_ident, sizeof gcc_ident, "gcc %s", ver[0] ? ver : "?");
     for (int k = 0; gcc_flags[k] && o < sizeof gcc_ident; k++)
         o += (size_t)snprintf(gcc_ident + o, sizeof gcc_ident - o, " %s", gcc_flags[k]);
 }
 
-const char *ipvm__gcc_id(void)
+const char *ipvm__gcc_fingerprint(void)
 {
     pthread_once(&gcc_once, gcc_setup);
-    return gcc_path[0] ? gcc_ident : NULL;
+    return gcc_path[0] ? gcc_print : NULL;
+}
+
+const char *ipvm__gcc_id(void)
+{
+    pthread_once(&ident_once, ident_setup);
+    return gcc_ident[0] ? gcc_ident : NULL;
 }
 
 /* fork + exec gcc at low priority with a memory and CPU ceiling, so a huge module cannot take
  * the node down; output and diagnostics into files. */
-static int run_gcc(const char *c_path, const char *so_path, const char *log_path)
+static int run_gcc(const char *c_path, const char *so_path, const char *log_path,
+                   _Atomic int *pid_out)
 {
     char *argv[32];
     int n = 0;
@@ -199,6 +231,8 @@ static int run_gcc(const char *c_path, const char *so_path, const char *log_path
     argv[n++] = (char *)c_path;
     argv[n++] = "-lm";
     argv[n] = NULL;
+    if (pid_out && atomic_load(pid_out) < 0)
+        return 128 + SIGTERM; /* cancelled before it started */
     int logfd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (logfd < 0)
         return -errno;
@@ -222,18 +256,30 @@ static int run_gcc(const char *c_path, const char *so_path, const char *log_path
         _exit(127);
     }
     close(logfd);
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -errno;
+    int idle = 0;
+    if (pid_out && !atomic_compare_exchange_strong(pid_out, &idle, (int)pid))
+        kill(pid, SIGTERM); /* cancelled meanwhile */
+    /* wait without reaping first, so the pid cannot be reused while others may signal it */
+    siginfo_t si;
+    while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+    }
+    int mine = (int)pid;
+    if (pid_out)
+        atomic_compare_exchange_strong(pid_out, &mine, 0);
+    int status, rc;
+    while ((rc = (int)waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+    if (rc < 0)
+        return -errno;
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
-int ipvm__compile_gcc(const char *c, size_t len, const char *so_path, ipvm_error_t *err)
+int ipvm__compile_gcc(const char *c, size_t len, const char *so_path, _Atomic int *pid,
+                      ipvm_error_t *err)
 {
-    if (ipvm__gcc_id() == NULL)
+    if (ipvm__gcc_fingerprint() == NULL)
         return ipvm_error_set(err, IPVM_ECOMPILE, IPVM_NO_OFFSET,
                               "gcc not found on PATH; install build-essential");
     size_t pl = strlen(so_path) + 64;
@@ -259,7 +305,7 @@ int ipvm__compile_gcc(const char *c, size_t len, const char *so_path, ipvm_error
     }
     fclose(f);
     atomic_fetch_add(&ipvm__wasm_stats.gcc, 1);
-    int st = run_gcc(c_path, tmp_so, log);
+    int st = run_gcc(c_path, tmp_so, log, pid);
     if (st != 0) {
         ipvm_buf_t msg = IPVM_BUF_INIT;
         if (ipvm_file_read(log, &msg, NULL) != 0)

@@ -141,6 +141,8 @@ int ipvm__wasm_translate(const ipvm__wasm_info_t *info, const char *key, ipvm_bu
 const char *ipvm__wasm_prelude(unsigned fuel_kind);
 /* "wasm2c 1.0.32" (what `wasm2c --version` says), computed once per process. */
 const char *ipvm__wasm2c_version(void);
+/* wasm2c's real path, size and mtime, for the cache key (no process started); NULL if none. */
+const char *ipvm__wasm2c_fingerprint(void);
 
 /* ------------------------------------------------------------------------------------------
  * compile.c: the two tiers and the disk cache.
@@ -156,15 +158,25 @@ typedef struct ipvm__code_s {
  * IPVM_ENOMEM. Serialised on a process-wide lock: libtcc 0.9.27 keeps global state. */
 int ipvm__compile_tcc(const char *c, size_t len, const char *key, ipvm__code_t **out,
                       ipvm_error_t *err);
-/* Compiles C with gcc into so_path (through a temporary file next to it, then rename). */
-int ipvm__compile_gcc(const char *c, size_t len, const char *so_path, ipvm_error_t *err);
+/* Compiles C with gcc into so_path (through a temporary file next to it, then rename). While
+ * gcc runs, its pid is in *pid (when pid is not NULL), so it can be stopped; -1 in *pid means
+ * cancelled: gcc is not started, or is stopped as soon as it is. */
+int ipvm__compile_gcc(const char *c, size_t len, const char *so_path, _Atomic int *pid,
+                      ipvm_error_t *err);
 /* dlopens a compiled .so and checks its stamp against this runtime and `key`. Errors:
  * IPVM_ENOENT (no file), IPVM_ESTALE (stamp mismatch: the file must not be used), IPVM_ECOMPILE
  * (dlopen failed). */
 int ipvm__code_open(const char *so_path, const char *key, ipvm__code_t **out, ipvm_error_t *err);
 void ipvm__code_free(ipvm__code_t *code);
-/* The compiler and flags of the gcc tier ("gcc 12.2.0 -O2 ..."), or NULL when gcc is missing. */
+/* The compiler and flags of the gcc tier ("gcc 12.2.0 -O2 ..."), or NULL when gcc is missing
+ * (runs gcc once per process: for people, not for the cache key). */
 const char *ipvm__gcc_id(void);
+/* What the cache key records of gcc without running it: its real path, size and mtime, and
+ * the flags; NULL when gcc is missing. */
+const char *ipvm__gcc_fingerprint(void);
+/* Helpers: a program on PATH; "<real path> <size> <mtime>" of a file. 0 or -1. */
+int ipvm__find_program(const char *name, char *out, size_t size);
+int ipvm__tool_fingerprint(const char *path, char *out, size_t size);
 /* Whether the running program exports the runtime's symbols (built with -rdynamic), which a
  * dlopened .so needs. */
 bool ipvm__rt_symbols_exported(void);

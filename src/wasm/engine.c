@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,34 @@ void ipvm__engine_wait_jobs(ipvm_wasm_engine_t *e)
     pthread_mutex_lock(&e->lock);
     while (e->jobs_pending > 0)
         pthread_cond_wait(&e->cond, &e->lock);
+    pthread_mutex_unlock(&e->lock);
+}
+
+int ipvm__engine_pending_jobs(ipvm_wasm_engine_t *e)
+{
+    pthread_mutex_lock(&e->lock);
+    int n = e->jobs_pending;
+    pthread_mutex_unlock(&e->lock);
+    return n;
+}
+
+void ipvm__engine_cancel_jobs(ipvm_wasm_engine_t *e)
+{
+    pthread_mutex_lock(&e->lock);
+    gcc_job_t *j = e->jobs;
+    e->jobs = NULL;
+    while (j) {
+        gcc_job_t *next = j->next;
+        ipvm_wasm_module_release(j->m);
+        ipvm_free(j->c);
+        ipvm_free(j);
+        e->jobs_pending--;
+        j = next;
+    }
+    int pid = atomic_exchange(&e->gcc_pid, -1); /* and no later compile starts */
+    if (pid > 0)
+        kill(pid, SIGTERM);
+    pthread_cond_broadcast(&e->cond);
     pthread_mutex_unlock(&e->lock);
 }
 
@@ -185,11 +214,13 @@ static int cache_key(ipvm_wasm_module_t *m, ipvm_error_t *err)
     struct utsname u;
     if (uname(&u) != 0)
         snprintf(u.machine, sizeof u.machine, "unknown");
-    const char *w2c = ipvm__wasm2c_version(), *gcc = ipvm__gcc_id();
-    char text[1024];
+    const char *w2c = ipvm__wasm2c_fingerprint(), *gcc = ipvm__gcc_fingerprint();
+    char text[10000];
     int n = snprintf(text, sizeof text,
-                     "ipvm-wasm-cache 1\nmodule %s\n%s\n%s\nmode %s\narch %s\nglue %u\n",
-                     m->hash_hex, w2c ? w2c : "wasm2c ?", gcc ? gcc : "no gcc",
+                     "ipvm-wasm-cache 1\nipvm %s\nmodule %s\n%s\n%s\nmode %s\narch %s\n"
+                     "glue %u\n",
+                     IPVM_VERSION_STRING, m->hash_hex, w2c ? w2c : "wasm2c ?",
+                     gcc ? gcc : "no gcc",
                      IPVM__RT_GUARD_PAGES ? "guard-pages" : "bounds-checks", u.machine,
                      IPVM__GLUE_VERSION);
     if (sha256_hex(text, (size_t)n, m->key, NULL) != 0)
@@ -244,7 +275,7 @@ static int gcc_tier(ipvm_wasm_module_t *m, const char *c, size_t len, ipvm_error
     if (rc != 0) {
         unlink(path);
         uint64_t t0 = ipvm_now_ns();
-        rc = ipvm__compile_gcc(c, len, path, err);
+        rc = ipvm__compile_gcc(c, len, path, &e->gcc_pid, err);
         if (rc == 0) {
             ipvm_log(IPVM_LOG_DEBUG, "wasm", "gcc -O2 compiled module %.16s in %.0f ms",
                      m->hash_hex, (double)(ipvm_now_ns() - t0) / 1e6);
@@ -282,7 +313,7 @@ static void *gcc_worker(void *arg)
         pthread_mutex_unlock(&e->lock);
         ipvm_error_t err;
         ipvm_error_clear(&err);
-        if (gcc_tier(j->m, j->c, j->len, &err) != 0)
+        if (gcc_tier(j->m, j->c, j->len, &err) != 0 && atomic_load(&e->gcc_pid) >= 0)
             ipvm_log(IPVM_LOG_WARN, "wasm",
                      "module %.16s stays on the tcc tier: %s", j->m->hash_hex, err.msg);
         ipvm_wasm_module_release(j->m);
@@ -426,10 +457,10 @@ int ipvm_wasm_module_load(ipvm_wasm_engine_t *e, const uint8_t *wasm, size_t len
     pthread_mutex_lock(&e->lock);
     if (!e->probed) { /* once: can a dlopened .so reach our runtime? is gcc there? */
         e->probed = true;
-        e->gcc_usable = ipvm__rt_symbols_exported() && ipvm__gcc_id() != NULL;
+        e->gcc_usable = ipvm__rt_symbols_exported() && ipvm__gcc_fingerprint() != NULL;
         if (!e->gcc_usable && e->gcc_tier)
             ipvm_log(IPVM_LOG_INFO, "wasm", "gcc tier off: %s",
-                     ipvm__gcc_id() ? "this program does not export the Wasm runtime "
+                     ipvm__gcc_fingerprint() ? "this program does not export the Wasm runtime "
                                       "(link it with -rdynamic)"
                                     : "gcc not found");
     }
@@ -629,7 +660,7 @@ int ipvm_wasm_module_describe(ipvm_wasm_module_t *m, ipvm_arena_t *a, ipvm_ipld_
 {
     *out = NULL;
     const ipvm__code_t *g = atomic_load(&m->gcc);
-    ipvm_ipld_t *map = ipvm_ipld_new_map(a, 12);
+    ipvm_ipld_t *map = ipvm_ipld_new_map(a, 16);
     if (!map)
         return IPVM_ENOMEM;
     const ipvm__wasm_info_t *in = &m->info;
@@ -646,6 +677,11 @@ int ipvm_wasm_module_describe(ipvm_wasm_module_t *m, ipvm_arena_t *a, ipvm_ipld_
         rc = put(a, map, "cache_key", ipvm_ipld_new_cstring(a, m->key));
     if (!rc)
         rc = put(a, map, "wit", ipvm_ipld_new_bool(a, m->abi != NULL));
+    const char *w2c = ipvm__wasm2c_version(), *gcc = ipvm__gcc_id();
+    if (!rc)
+        rc = put(a, map, "wasm2c", w2c ? ipvm_ipld_new_cstring(a, w2c) : ipvm_ipld_new_null(a));
+    if (!rc)
+        rc = put(a, map, "gcc", gcc ? ipvm_ipld_new_cstring(a, gcc) : ipvm_ipld_new_null(a));
     if (!rc)
         rc = put(a, map, "memory_pages",
                  in->has_memory ? ipvm_ipld_new_uint(a, in->mem_min) : ipvm_ipld_new_null(a));

@@ -25,6 +25,7 @@ struct ipvm_wasm_engine_s {
     int jobs_pending;            /* queued or running */
     pthread_cond_t job_cond;
     pthread_t worker;
+    _Atomic int gcc_pid;         /* the gcc running now, or 0 */
     bool worker_started, stopping;
     /* wall-clock limits: instances with a deadline, and the thread that enforces them */
     ipvm__wasm_instance_t *timed;
@@ -63,5 +64,9 @@ struct ipvm_wasm_module_s {
 int ipvm__code_init(ipvm__code_t *code, ipvm_error_t *err);
 const ipvm__code_t *ipvm__module_code(ipvm_wasm_module_t *m);
 void ipvm__engine_wait_jobs(ipvm_wasm_engine_t *e);
+/* Background gcc compiles queued or running. */
+int ipvm__engine_pending_jobs(ipvm_wasm_engine_t *e);
+/* Drops the queued gcc compiles and stops the running one (the modules stay on tcc). */
+void ipvm__engine_cancel_jobs(ipvm_wasm_engine_t *e);
 
 #endif

@@ -184,6 +184,23 @@ const char *ipvm__wasm2c_version(void)
     return wasm2c_version[0] ? wasm2c_version : NULL;
 }
 
+static pthread_once_t print_once = PTHREAD_ONCE_INIT;
+static char wasm2c_print[4400];
+
+static void find_print(void)
+{
+    char path[4096], fp[4300];
+    if (ipvm__find_program("wasm2c", path, sizeof path) == 0 &&
+        ipvm__tool_fingerprint(path, fp, sizeof fp) == 0)
+        snprintf(wasm2c_print, sizeof wasm2c_print, "wasm2c %s", fp);
+}
+
+const char *ipvm__wasm2c_fingerprint(void)
+{
+    pthread_once(&print_once, find_print);
+    return wasm2c_print[0] ? wasm2c_print : NULL;
+}
+
 static const char *tmp_base(void)
 {
     const char *t = getenv("TMPDIR");

@@ -24,7 +24,7 @@ static void objdump(const char *path, const char *what, ipvm_buf_t *out)
     bool absent = e.data && strstr((char *)e.data, "Section not found");
     IPVM_ASSERT_MSG(st == 0 || absent, "wasm-objdump: %s", e.data ? (char *)e.data : "");
     if (out->data == NULL)
-        IPVM_ASSERT_OK(ipvm_buf_append_str(out, ""));
+        IPVM_ASSERT_OK(ipvm_buf_reserve(out, 1));
     ipvm_buf_dispose(&e);
 }
 

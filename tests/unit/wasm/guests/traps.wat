@@ -23,8 +23,12 @@
   (func (export "indirect_null") (result i32) i32.const 1 call_indirect (type $v_i))
   (func (export "indirect_type") (result i32) i32.const 1 i32.const 2 i32.const 0
     call_indirect (type $ii_i))
-  (func $recurse (export "recurse") (param i32) (result i32)
-    local.get 0 i32.const 1 i32.add call $recurse i32.const 1 i32.add)
+  ;; unbounded recursion that needs a frame per call (the store after the call keeps gcc from
+  ;; turning it into a loop)
+  (func $recurse (export "recurse") (param i32) (result i32) (local $r i32)
+    local.get 0 i32.const 1 i32.add call $recurse local.set $r
+    local.get 0 i32.const 4092 i32.and local.get $r i32.store
+    local.get $r local.get 0 i32.xor)
   (func (export "spin") (loop $l (br $l)))
   ;; counts to n: n loop iterations
   (func (export "count") (param $n i32) (result i32) (local $i i32)
