@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 
 /* ------------------------------------------------------------------------------------------
@@ -200,6 +201,10 @@ extern ipvm__wasm_stats_t ipvm__wasm_stats;
 #define IPVM__TRAP_HOST 104     /* a host function refused the call (bad pointer...) */
 #define IPVM__TRAP_STACK_HOST 105 /* too little stack left to run a host function */
 
+/* Sent by the timer thread to a thread whose instance is past its deadline (its default action
+ * is to be ignored, so a stray one harms nothing). */
+#define IPVM__TIMER_SIGNAL SIGURG
+
 /* Guard pages (1) on 64-bit targets, explicit bounds checks (0) elsewhere. */
 #if UINTPTR_MAX > 0xffffffffu
 #define IPVM__RT_GUARD_PAGES 1
@@ -264,7 +269,8 @@ struct ipvm__wasm_instance_s {
     int64_t fuel_start;                /* fuel given (INT64_MAX for unlimited) */
     int64_t fuel_left;                 /* between invokes */
     volatile int64_t *_Atomic fuel_at; /* the counter in use while guest code runs */
-    atomic_flag fuel_lock;             /* guards fuel_at against the timer thread */
+    atomic_flag fuel_lock;             /* guards fuel_at and thread against the timer thread */
+    pthread_t thread;                  /* the thread running guest code, while fuel_at is set */
     atomic_bool timed_out;
     uint64_t time_ms;                  /* the wall-clock limit */
     uint64_t created_ns, deadline_ns;  /* CLOCK_MONOTONIC */

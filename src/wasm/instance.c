@@ -69,6 +69,7 @@ static void begin(ipvm__wasm_instance_t *i, ipvm__rt_thread_t *t, sigjmp_buf *jb
              : margin > STACK_MARGIN_MAX ? STACK_MARGIN_MAX : margin;
     i->slot.stack_limit = (int64_t)(t->stack_lo + margin);
     fuel_lock(i);
+    i->thread = pthread_self();
     if (i->code && i->code->glue->fuel_kind == IPVM__FUEL_TLS) {
         ipvm_rt_fuel = i->fuel_left;
         atomic_store(&i->fuel_at, (volatile int64_t *)&ipvm_rt_fuel);
@@ -197,15 +198,15 @@ static uint64_t now_mono(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Sets the fuel of a running instance to -1; repeated every millisecond until the guest
- * notices (the guest's decrement can overwrite one store). */
+/* Makes a running instance's fuel -1 by signalling its thread (the handler sets it there);
+ * repeated every millisecond until the guest leaves, since the signal may land between the
+ * guest's load and store of the counter. */
 static void expire(ipvm__wasm_instance_t *i)
 {
     atomic_store(&i->timed_out, true);
     fuel_lock(i);
-    volatile int64_t *f = atomic_load(&i->fuel_at);
-    if (f)
-        *f = -1;
+    if (atomic_load(&i->fuel_at))
+        pthread_kill(i->thread, IPVM__TIMER_SIGNAL); /* alive: it is inside begin..end */
     fuel_unlock(i);
 }
 

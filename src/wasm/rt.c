@@ -141,6 +141,23 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
     pass_on(sig, si, uc);
 }
 
+/* The wall-clock signal (IPVM__TIMER_SIGNAL): the timer thread sends it to a thread running an
+ * instance past its deadline. Setting the fuel here, on the guest's own thread, cannot race
+ * with the guest's decrement of it the way a store from another core can (that store is often
+ * overwritten by the guest's pending one). */
+static void on_timer(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)si;
+    (void)uc;
+    ipvm__wasm_instance_t *i = rt_tls.cur;
+    if (i && atomic_load(&i->timed_out)) {
+        volatile int64_t *f = atomic_load(&i->fuel_at);
+        if (f)
+            *f = -1;
+    }
+}
+
 static void thread_exit(void *arg)
 {
     ipvm__rt_thread_t *t = arg;
@@ -164,6 +181,15 @@ static void rt_setup(void)
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGSEGV, &sa, &old_segv) != 0 || sigaction(SIGBUS, &sa, &old_bus) != 0) {
+        rt_init_errno = errno;
+        return;
+    }
+    struct sigaction st;
+    memset(&st, 0, sizeof st);
+    st.sa_sigaction = on_timer;
+    st.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&st.sa_mask);
+    if (sigaction(IPVM__TIMER_SIGNAL, &st, NULL) != 0) {
         rt_init_errno = errno;
         return;
     }
