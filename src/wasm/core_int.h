@@ -108,8 +108,11 @@ const char *ipvm__wasm_valtype_name(uint8_t t);
  * the C it emits). The stamp is checked before anything else of a compiled object is used. */
 #define IPVM__GLUE_MAGIC 0x49505647u /* "IPVG" */
 #define IPVM__GLUE_VERSION 1u
-#define IPVM__FUEL_TLS 1u  /* counter: the host's initial-exec TLS ipvm_rt_fuel (gcc) */
-#define IPVM__FUEL_SLOT 2u /* counter: the word before the guest instance (tcc: no TLS) */
+/* Fuel is counted down at every tick and the guest traps when it falls below its floor: 0, or
+ * INT64_MAX once the wall clock has run out (the timer thread writes the floor, which the guest
+ * only reads, so the store cannot be lost to the guest's own update of the counter). */
+#define IPVM__FUEL_TLS 1u  /* the host's initial-exec TLS ipvm_rt_fuel and _floor (gcc) */
+#define IPVM__FUEL_SLOT 2u /* the words before the guest instance (tcc has no TLS) */
 
 typedef void (*ipvm__tramp_t)(void *inst, const uint64_t *args, uint64_t *results);
 typedef struct ipvm__glue_s {
@@ -189,6 +192,7 @@ typedef struct ipvm__wasm_stats_s {
     atomic_ulong tcc;        /* libtcc compiles */
     atomic_ulong gcc;        /* gcc compiles */
     atomic_ulong cache_hits; /* .so files taken from the disk cache */
+    atomic_ulong timer_stops; /* running instances stopped by the wall clock */
 } ipvm__wasm_stats_t;
 extern ipvm__wasm_stats_t ipvm__wasm_stats;
 
@@ -200,10 +204,6 @@ extern ipvm__wasm_stats_t ipvm__wasm_stats;
 #define IPVM__TRAP_EXIT 103     /* proc_exit */
 #define IPVM__TRAP_HOST 104     /* a host function refused the call (bad pointer...) */
 #define IPVM__TRAP_STACK_HOST 105 /* too little stack left to run a host function */
-
-/* Sent by the timer thread to a thread whose instance is past its deadline (its default action
- * is to be ignored, so a stray one harms nothing). */
-#define IPVM__TIMER_SIGNAL SIGURG
 
 /* Guard pages (1) on 64-bit targets, explicit bounds checks (0) elsewhere. */
 #if UINTPTR_MAX > 0xffffffffu
@@ -257,8 +257,10 @@ typedef int (*ipvm__host_fn_t)(struct ipvm__wasm_instance_s *i, const uint64_t *
 /* The guest instance follows this header directly: the tcc tier's code reads its fuel and
  * stack limit at negative offsets from its instance pointer (IPVM__FUEL_SLOT). */
 typedef struct ipvm__slot_s {
-    _Alignas(16) int64_t stack_limit; /* instance[-2]: lowest address a tcc-compiled frame may start at */
-    volatile int64_t fuel; /* instance[-1]: the counter of tcc-compiled code */
+    _Alignas(16) int64_t unused;
+    int64_t stack_limit;    /* instance[-3]: lowest address a tcc-compiled frame may start at */
+    volatile int64_t floor; /* instance[-2]: fuel below this traps (0; INT64_MAX to stop now) */
+    volatile int64_t fuel;  /* instance[-1]: the counter of tcc-compiled code */
 } ipvm__slot_t;
 
 struct ipvm__wasm_instance_s {
@@ -269,8 +271,8 @@ struct ipvm__wasm_instance_s {
     int64_t fuel_start;                /* fuel given (INT64_MAX for unlimited) */
     int64_t fuel_left;                 /* between invokes */
     volatile int64_t *_Atomic fuel_at; /* the counter in use while guest code runs */
-    atomic_flag fuel_lock;             /* guards fuel_at and thread against the timer thread */
-    pthread_t thread;                  /* the thread running guest code, while fuel_at is set */
+    volatile int64_t *_Atomic floor_at; /* and its floor: the timer stops the guest with it */
+    atomic_flag fuel_lock;             /* guards fuel_at and floor_at against the timer */
     atomic_bool timed_out;
     uint64_t time_ms;                  /* the wall-clock limit */
     uint64_t created_ns, deadline_ns;  /* CLOCK_MONOTONIC */

@@ -23,14 +23,14 @@
 #define STACK_MARGIN_MAX (1u << 20)
 #define HOST_STACK_NEED (64u << 10) /* stack a host function may use */
 
-extern _Thread_local int64_t ipvm_rt_fuel;
+extern _Thread_local int64_t ipvm_rt_fuel, ipvm_rt_fuel_floor;
 
 /* ---- guarded execution ------------------------------------------------------------------- */
 typedef struct saved_s {
     sigjmp_buf *jmp;
     ipvm__wasm_instance_t *cur;
     uintptr_t res_lo, res_hi;
-    int64_t fuel;
+    int64_t fuel, floor;
 } saved_t;
 
 /* Spin lock of an instance's fuel pointer, shared with the timer thread. */
@@ -58,7 +58,7 @@ static void set_reservation(ipvm__rt_thread_t *t, ipvm__wasm_instance_t *i)
 
 static void begin(ipvm__wasm_instance_t *i, ipvm__rt_thread_t *t, sigjmp_buf *jb, saved_t *s)
 {
-    *s = (saved_t){t->jmp, t->cur, t->res_lo, t->res_hi, ipvm_rt_fuel};
+    *s = (saved_t){t->jmp, t->cur, t->res_lo, t->res_hi, ipvm_rt_fuel, ipvm_rt_fuel_floor};
     t->jmp = jb;
     t->cur = i;
     if (i == NULL)
@@ -69,16 +69,18 @@ static void begin(ipvm__wasm_instance_t *i, ipvm__rt_thread_t *t, sigjmp_buf *jb
              : margin > STACK_MARGIN_MAX ? STACK_MARGIN_MAX : margin;
     i->slot.stack_limit = (int64_t)(t->stack_lo + margin);
     fuel_lock(i);
-    i->thread = pthread_self();
+    int64_t floor = atomic_load(&i->timed_out) ? INT64_MAX : 0;
     if (i->code && i->code->glue->fuel_kind == IPVM__FUEL_TLS) {
         ipvm_rt_fuel = i->fuel_left;
+        ipvm_rt_fuel_floor = floor;
         atomic_store(&i->fuel_at, (volatile int64_t *)&ipvm_rt_fuel);
+        atomic_store(&i->floor_at, (volatile int64_t *)&ipvm_rt_fuel_floor);
     } else {
         i->slot.fuel = i->fuel_left;
+        i->slot.floor = floor;
         atomic_store(&i->fuel_at, &i->slot.fuel);
+        atomic_store(&i->floor_at, &i->slot.floor);
     }
-    if (atomic_load(&i->timed_out))
-        *atomic_load(&i->fuel_at) = -1;
     fuel_unlock(i);
 }
 
@@ -90,6 +92,7 @@ static void end(ipvm__wasm_instance_t *i, ipvm__rt_thread_t *t, const saved_t *s
         if (f)
             i->fuel_left = *f;
         atomic_store(&i->fuel_at, NULL);
+        atomic_store(&i->floor_at, NULL);
         fuel_unlock(i);
     }
     t->jmp = s->jmp;
@@ -97,6 +100,7 @@ static void end(ipvm__wasm_instance_t *i, ipvm__rt_thread_t *t, const saved_t *s
     t->res_lo = s->res_lo;
     t->res_hi = s->res_hi;
     ipvm_rt_fuel = s->fuel;
+    ipvm_rt_fuel_floor = s->floor;
 }
 
 typedef struct call_s {
@@ -198,15 +202,18 @@ static uint64_t now_mono(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Makes a running instance's fuel -1 by signalling its thread (the handler sets it there);
- * repeated every millisecond until the guest leaves, since the signal may land between the
- * guest's load and store of the counter. */
+/* Stops a running instance at its next tick by raising its fuel floor. The store goes to the
+ * instance's counter only while it runs (under fuel_lock, which end() takes before the thread
+ * can move on to another instance). */
 static void expire(ipvm__wasm_instance_t *i)
 {
     atomic_store(&i->timed_out, true);
     fuel_lock(i);
-    if (atomic_load(&i->fuel_at))
-        pthread_kill(i->thread, IPVM__TIMER_SIGNAL); /* alive: it is inside begin..end */
+    volatile int64_t *f = atomic_load(&i->floor_at);
+    if (f && *f != INT64_MAX) {
+        *f = INT64_MAX;
+        atomic_fetch_add(&ipvm__wasm_stats.timer_stops, 1);
+    }
     fuel_unlock(i);
 }
 
@@ -217,11 +224,9 @@ static void *timer_main(void *arg)
     while (!e->stopping) {
         uint64_t now = now_mono(), next = UINT64_MAX;
         for (ipvm__wasm_instance_t *i = e->timed; i; i = i->tnext) {
-            if (i->deadline_ns <= now) {
+            if (i->deadline_ns <= now && !atomic_load(&i->timed_out)) {
                 expire(i);
-                if (atomic_load(&i->fuel_at) && next > now + 1000000)
-                    next = now + 1000000;
-            } else if (i->deadline_ns < next) {
+            } else if (i->deadline_ns > now && i->deadline_ns < next) {
                 next = i->deadline_ns;
             }
         }

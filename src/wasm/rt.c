@@ -55,6 +55,7 @@ typedef struct mem_hdr_s {
 /* The fuel counter of gcc-compiled code: initial-exec TLS, defined here in the program so the
  * .so reaches it with one %fs-relative instruction. */
 RT_API _Thread_local int64_t ipvm_rt_fuel TLS_IE;
+RT_API _Thread_local int64_t ipvm_rt_fuel_floor TLS_IE;
 
 static _Thread_local ipvm__rt_thread_t rt_tls TLS_IE;
 static pthread_once_t rt_once = PTHREAD_ONCE_INIT;
@@ -141,23 +142,6 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
     pass_on(sig, si, uc);
 }
 
-/* The wall-clock signal (IPVM__TIMER_SIGNAL): the timer thread sends it to a thread running an
- * instance past its deadline. Setting the fuel here, on the guest's own thread, cannot race
- * with the guest's decrement of it the way a store from another core can (that store is often
- * overwritten by the guest's pending one). */
-static void on_timer(int sig, siginfo_t *si, void *uc)
-{
-    (void)sig;
-    (void)si;
-    (void)uc;
-    ipvm__wasm_instance_t *i = rt_tls.cur;
-    if (i && atomic_load(&i->timed_out)) {
-        volatile int64_t *f = atomic_load(&i->fuel_at);
-        if (f)
-            *f = -1;
-    }
-}
-
 static void thread_exit(void *arg)
 {
     ipvm__rt_thread_t *t = arg;
@@ -181,15 +165,6 @@ static void rt_setup(void)
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGSEGV, &sa, &old_segv) != 0 || sigaction(SIGBUS, &sa, &old_bus) != 0) {
-        rt_init_errno = errno;
-        return;
-    }
-    struct sigaction st;
-    memset(&st, 0, sizeof st);
-    st.sa_sigaction = on_timer;
-    st.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&st.sa_mask);
-    if (sigaction(IPVM__TIMER_SIGNAL, &st, NULL) != 0) {
         rt_init_errno = errno;
         return;
     }
