@@ -110,7 +110,8 @@ static int sched_start(ipvm_node_t *n, void **state, ipvm_error_t *err)
     if (lim.fuel == 0)
         lim.fuel = IPVM_WASM_UNLIMITED;
     snprintf(path, sizeof path, "%s/cache", ipvm_node_data_dir(n));
-    ipvm_wasm_engine_opts_t eo = {.cache_dir = path, .defaults = lim, .gcc_tier = 1};
+    ipvm_wasm_engine_opts_t eo = {.cache_dir = path, .defaults = lim,
+                                  .gcc_tier = (int)ipvm_config_int(c, "node", "gcc_tier")};
     if (rc == 0 && ipvm_wasm_engine_new)
         rc = ipvm_wasm_engine_new(&eo, &st->engine, err);
     else if (rc == 0)

@@ -42,6 +42,9 @@ static const ipvm_conf_key_t ipvm_node_conf_keys[] = {
     {"node", "runners", IPVM_CONF_INT, "16",
      "Workflows coordinated at once (each waits on the workers for its tasks); more queue.",
      1, 4096},
+    {"node", "gcc_tier", IPVM_CONF_INT, "1",
+     "Second compile tier for Wasm modules: 1 compiles with gcc -O2 in the background after the "
+     "fast first compile, 2 waits for it before the first call, 0 never uses gcc.", 0, 2},
     {"rpc", "enable", IPVM_CONF_BOOL, "true",
      "Serve JSON-RPC over WebSocket, /health, /metrics and the dashboard.", 0, 0},
     {"rpc", "host", IPVM_CONF_STRING, "127.0.0.1",

@@ -20,8 +20,18 @@ uint64_t ipvm__rpc_hash(const char *a, const char *b)
 void ipvm__rpc_random_id(char out[17])
 {
     static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    for (int i = 0; i < 16; i++)
-        out[i] = alnum[randombytes_uniform(sizeof alnum - 1)];
+    /* one getrandom for the whole id; 62 letters, rejection-sampled so each is uniform */
+    uint8_t r[64];
+    size_t have = 0, used = sizeof r;
+    while (have < 16) {
+        if (used == sizeof r) {
+            randombytes_buf(r, sizeof r);
+            used = 0;
+        }
+        uint8_t b = r[used++];
+        if (b < 248) /* 248 = 4 * 62 */
+            out[have++] = alnum[b % 62];
+    }
     out[16] = '\0';
 }
 

@@ -1,0 +1,478 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* bench_rpc: what does running workflows through the node's JSON-RPC API cost over running
+ * them in-process? The same workflows (chains of Homestar's add_one, every task executed) run
+ *   - embedded: ipvm_sched_run on CLIENTS threads, in this process, with the node's executor;
+ *   - over RPC: CLIENTS WebSocket clients (ipvm_rpc_client) submit them to an `ipvm node`
+ *     process with subscribe_run_workflow and wait for every receipt notification;
+ * and the table gives receipts per second, per-workflow latency (submission to last receipt;
+ * p50/p99) for both, their ratio, and the idle node's resident memory.
+ *
+ *   bench_rpc [--workflows N] [--tasks T] [--clients K] [--dir DIR]
+ *
+ * Data dirs go on /dev/shm when it exists (--dir to choose), so that disk syncs, which both
+ * paths share, do not drown the difference being measured. */
+#define _GNU_SOURCE
+#include "ipvm.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RSC "ipfs://bafybeibk42jwhq7w2zcpe6q3wgtleugp3ymfs3pa5gerjmnakqihhqx4zq"
+
+typedef struct {
+    size_t workflows, tasks;
+    unsigned clients;
+    char dir[4096];
+} cfg_t;
+
+static cfg_t cfg = {800, 2, 8, ""};
+
+static void die(const char *what, const ipvm_error_t *err)
+{
+    fprintf(stderr, "bench_rpc: %s: %s\n", what, err && err->msg[0] ? err->msg : "failed");
+    exit(1);
+}
+
+static double now_s(void)
+{
+    return (double)ipvm_now_ns() / 1e9;
+}
+
+/* A chain of cfg.tasks add_one tasks starting at k (unique per workflow: nothing replays). */
+static void workflow_json(uint64_t k, ipvm_buf_t *out)
+{
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_buf_clear(out);
+    char prev[IPVM_CID_MAX_STR] = "";
+    int rc = ipvm_buf_append_str(out, "{\"tasks\":[");
+    for (size_t i = 0; rc == 0 && i < cfg.tasks; i++) {
+        char arg[160];
+        if (i == 0)
+            snprintf(arg, sizeof arg, "%llu", (unsigned long long)k);
+        else
+            snprintf(arg, sizeof arg, "{\"await/ok\":{\"/\":\"%s\"}}", prev);
+        char run[512];
+        snprintf(run, sizeof run,
+                 "{\"input\":{\"args\":[%s],\"func\":\"add_one\"},\"nnc\":\"\",\"op\":\"wasm/run\","
+                 "\"rsc\":\"" RSC "\"}",
+                 arg);
+        rc = ipvm_buf_printf(out, "%s{\"cause\":null,\"meta\":{},\"prf\":[],\"run\":%s}",
+                             i ? "," : "", run);
+        ipvm_ipld_t *v = NULL;
+        ipvm_cid_t cid;
+        if (rc == 0 && (rc = ipvm_dagjson_decode(run, strlen(run), &a, &v, NULL)) == 0 &&
+            (rc = ipvm_ipld_cid(v, IPVM_MH_SHA3_256, &cid, NULL)) == 0)
+            ipvm_cid_str(&cid, prev);
+    }
+    if (rc == 0)
+        rc = ipvm_buf_append_str(out, "]}");
+    ipvm_arena_dispose(&a);
+    if (rc)
+        die("building a workflow", NULL);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, size_t n, double p)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+    return v[i < n ? i : n - 1];
+}
+
+static void add_module(const char *data_dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/blocks", data_dir);
+    ipvm_blockstore_t *bs;
+    ipvm_error_t err;
+    ipvm_cid_t root;
+    if (ipvm_blockstore_open(path, &bs, &err) != 0)
+        die("blockstore", &err);
+    if (ipvm_unixfs_add_path(bs, IPVM_SOURCE_DIR "/tests/vectors/homestar/wasm/example_test.wasm",
+                             &root, &err) != 0)
+        die("adding example_test.wasm", &err);
+    ipvm_blockstore_close(bs);
+}
+
+typedef struct {
+    double secs, p50, p99;
+    size_t receipts;
+    double cpu_self, cpu_node; /* CPU seconds used by this process and by the node */
+} result_t;
+
+#include <sys/resource.h>
+static double self_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+           ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+}
+
+static pid_t node_pid;
+static double node_cpu(void)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)node_pid);
+    FILE *f = node_pid ? fopen(path, "r") : NULL;
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    /* fields after the command: state ppid pgrp session tty tpgid flags minflt cminflt majflt
+     * cmajflt utime stime */
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* ---- embedded ---------------------------------------------------------------------------------
+ */
+
+typedef struct {
+    ipvm_sched_t *sched;
+    size_t first, count;
+    uint64_t base;
+    double *lat;
+    size_t receipts;
+} emb_t;
+
+static void *emb_main(void *arg)
+{
+    emb_t *e = arg;
+    ipvm_buf_t json = IPVM_BUF_INIT;
+    for (size_t i = 0; i < e->count; i++) {
+        workflow_json(e->base + (e->first + i) * (cfg.tasks + 1), &json);
+        ipvm_arena_t a;
+        ipvm_arena_init(&a);
+        ipvm_workflow_t *wf;
+        ipvm_sched_result_t res;
+        ipvm_error_t err;
+        double t0 = now_s();
+        if (ipvm_sched_parse(e->sched, (char *)json.data, json.len, &a, &wf, &err) != 0)
+            die("parse", &err);
+        if (ipvm_sched_run(e->sched, wf, NULL, &a, &res, &err) != 0) {
+            char v[300] = "";
+            if (res.receipts && res.receipts[0].task)
+                ipvm_ipld_summary(ipvm_receipt_value(&res.receipts[0].receipt), v, sizeof v);
+            fprintf(stderr, "bench_rpc: first receipt: %s\n", v);
+            die("embedded run", &err);
+        }
+        e->lat[e->first + i] = now_s() - t0;
+        e->receipts += res.executed + res.replayed;
+        ipvm_arena_dispose(&a);
+    }
+    ipvm_buf_dispose(&json);
+    return NULL;
+}
+
+typedef struct {
+    ipvm_blockstore_t *bs;
+    ipvm_resolver_t *rs;
+    ipvm_wasm_engine_t *eng;
+    ipvm_node_exec_t *x;
+    ipvm_sched_t *s;
+} embedded_t;
+
+static void embedded_open(embedded_t *m, const char *data_dir)
+{
+    char path[4400], cache[4400];
+    ipvm_error_t err;
+    snprintf(path, sizeof path, "%s/blocks", data_dir);
+    snprintf(cache, sizeof cache, "%s/cache", data_dir);
+    /* tcc only in both paths: a gcc -O2 compile finishing mid-run would change one side only */
+    ipvm_wasm_engine_opts_t eo = {.cache_dir = cache, .gcc_tier = 0};
+    if (ipvm_blockstore_open(path, &m->bs, &err) || ipvm_resolver_new(m->bs, NULL, &m->rs, &err) ||
+        ipvm_wasm_engine_new(&eo, &m->eng, &err) ||
+        ipvm_node_exec_new(m->eng, m->rs, NULL, 0, &m->x))
+        die("embedded setup", &err);
+    snprintf(path, sizeof path, "%s/ipvm.db", data_dir);
+    ipvm_sched_opts_t so = {.db_path = path,
+                            .engine = m->eng,
+                            .resolver = m->rs,
+                            .executor = ipvm_node_exec_executor(m->x)};
+    if (ipvm_sched_new(&so, &m->s, &err))
+        die("scheduler", &err);
+    /* warm-up: compile the module and touch the database */
+    emb_t warm = {m->s, 0, 1, 2000000000ull, (double[1]){0}, 0};
+    emb_main(&warm);
+}
+
+static void embedded_close(embedded_t *m)
+{
+    ipvm_sched_free(m->s);
+    ipvm_node_exec_free(m->x);
+    ipvm_wasm_engine_free(m->eng);
+    ipvm_resolver_free(m->rs);
+    ipvm_blockstore_close(m->bs);
+}
+
+static result_t run_embedded(embedded_t *m, uint64_t base)
+{
+    ipvm_sched_t *s = m->s;
+    double *lat = calloc(cfg.workflows, sizeof *lat);
+    emb_t *e = calloc(cfg.clients, sizeof *e);
+    pthread_t *t = calloc(cfg.clients, sizeof *t);
+    double c0 = self_cpu(), n0 = node_cpu();
+    double t0 = now_s();
+    for (unsigned i = 0; i < cfg.clients; i++) {
+        size_t per = cfg.workflows / cfg.clients;
+        e[i] = (emb_t){s, i * per, per, base, lat, 0};
+        pthread_create(&t[i], NULL, emb_main, &e[i]);
+    }
+    result_t r = {0};
+    for (unsigned i = 0; i < cfg.clients; i++) {
+        pthread_join(t[i], NULL);
+        r.receipts += e[i].receipts;
+    }
+    r.secs = now_s() - t0;
+    r.cpu_self = self_cpu() - c0;
+    r.cpu_node = node_cpu() - n0;
+    size_t n = cfg.workflows / cfg.clients * cfg.clients;
+    r.p50 = pct(lat, n, 0.5);
+    r.p99 = pct(lat, n, 0.99);
+    free(lat);
+    free(e);
+    free(t);
+    return r;
+}
+
+/* ---- over RPC ---------------------------------------------------------------------------------
+ */
+
+typedef struct {
+    const char *url;
+    size_t first, count;
+    uint64_t base;
+    double *lat;
+    size_t receipts;
+} cli_t;
+
+static void *cli_main(void *arg)
+{
+    cli_t *c = arg;
+    ipvm_rpc_client_t *rc;
+    ipvm_error_t err;
+    if (ipvm_rpc_client_connect(c->url, 10000, &rc, &err) != 0)
+        die("connect", &err);
+    ipvm_buf_t json = IPVM_BUF_INIT, params = IPVM_BUF_INIT, res = IPVM_BUF_INIT,
+               note = IPVM_BUF_INIT;
+    for (size_t i = 0; i < c->count; i++) {
+        workflow_json(c->base + (c->first + i) * (cfg.tasks + 1), &json);
+        ipvm_buf_clear(&params);
+        if (ipvm_buf_printf(&params, "[{\"name\":\"bench\",\"workflow\":%s}]", (char *)json.data))
+            die("params", NULL);
+        double t0 = now_s();
+        if (ipvm_rpc_client_call(rc, "subscribe_run_workflow", (char *)params.data, 60000, &res,
+                                 NULL, &err) != 0)
+            die("subscribe_run_workflow", &err);
+        for (size_t k = 0; k < cfg.tasks; k++)
+            if (ipvm_rpc_client_next(rc, 60000, &note, &err) != 0)
+                die("waiting for a receipt", &err);
+        c->lat[c->first + i] = now_s() - t0;
+        c->receipts += cfg.tasks;
+        char unsub[64];
+        snprintf(unsub, sizeof unsub, "[%s]", (char *)res.data);
+        if (ipvm_rpc_client_call(rc, "unsubscribe_run_workflow", unsub, 60000, NULL, NULL, &err))
+            die("unsubscribe", &err);
+    }
+    ipvm_buf_dispose(&json);
+    ipvm_buf_dispose(&params);
+    ipvm_buf_dispose(&res);
+    ipvm_buf_dispose(&note);
+    ipvm_rpc_client_free(rc);
+    return NULL;
+}
+
+static long rss_of(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+static pid_t start_node(const char *data_dir, char *url, size_t len)
+{
+    char info[4400];
+    snprintf(info, sizeof info, "%s/node.json", data_dir);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (freopen("/dev/null", "w", stdout) == NULL || freopen("/dev/null", "w", stderr) == NULL)
+            _exit(126);
+        execl(IPVM_BINARY_DIR "/ipvm", "ipvm", "--data-dir", data_dir, "node", "start", "--port",
+              "0", "--set", "node.gcc_tier=0", "-q", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 2000; i++) {
+        ipvm_buf_t b = IPVM_BUF_INIT;
+        const char *p;
+        if (ipvm_file_read(info, &b, NULL) == 0 && (p = strstr((char *)b.data, "ws://")) != NULL) {
+            snprintf(url, len, "%.*s", (int)strcspn(p, "\""), p);
+            ipvm_buf_dispose(&b);
+            return pid;
+        }
+        ipvm_buf_dispose(&b);
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    die("the node did not start", NULL);
+    return -1;
+}
+
+static result_t run_rpc(const char *url, uint64_t base)
+{
+    double *lat = calloc(cfg.workflows, sizeof *lat);
+    cli_t *c = calloc(cfg.clients, sizeof *c);
+    pthread_t *t = calloc(cfg.clients, sizeof *t);
+    size_t per = cfg.workflows / cfg.clients;
+    double c0 = self_cpu(), n0 = node_cpu();
+    double t0 = now_s();
+    for (unsigned i = 0; i < cfg.clients; i++) {
+        c[i] = (cli_t){url, i * per, per, base, lat, 0};
+        pthread_create(&t[i], NULL, cli_main, &c[i]);
+    }
+    result_t r = {0};
+    for (unsigned i = 0; i < cfg.clients; i++) {
+        pthread_join(t[i], NULL);
+        r.receipts += c[i].receipts;
+    }
+    r.secs = now_s() - t0;
+    r.cpu_self = self_cpu() - c0;
+    r.cpu_node = node_cpu() - n0;
+    r.p50 = pct(lat, per * cfg.clients, 0.5);
+    r.p99 = pct(lat, per * cfg.clients, 0.99);
+    free(lat);
+    free(c);
+    free(t);
+    return r;
+}
+
+#define ROUNDS 5
+
+/* The round with the median time (its latencies go with it). */
+static result_t median(result_t *v)
+{
+    result_t s[ROUNDS];
+    memcpy(s, v, sizeof s);
+    for (int i = 1; i < ROUNDS; i++)
+        for (int j = i; j > 0 && s[j].secs < s[j - 1].secs; j--) {
+            result_t t = s[j];
+            s[j] = s[j - 1];
+            s[j - 1] = t;
+        }
+    return s[ROUNDS / 2];
+}
+
+static void parse_args(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--workflows") == 0 && v)
+            cfg.workflows = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--tasks") == 0 && v)
+            cfg.tasks = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--clients") == 0 && v)
+            cfg.clients = (unsigned)strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--dir") == 0 && v)
+            snprintf(cfg.dir, sizeof cfg.dir, "%s", argv[++i]);
+        else {
+            fprintf(stderr, "usage: bench_rpc [--workflows N] [--tasks T] [--clients K] "
+                            "[--dir DIR]\n");
+            exit(2);
+        }
+    }
+    if (cfg.workflows == 0 || cfg.tasks == 0 || cfg.clients == 0 || cfg.workflows < cfg.clients)
+        exit(2);
+    if (!cfg.dir[0]) {
+        struct stat sb;
+        snprintf(cfg.dir, sizeof cfg.dir, "%s/ipvm-bench-rpc-%d",
+                 stat("/dev/shm", &sb) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
+    }
+}
+
+int main(int argc, char **argv)
+{
+    parse_args(argc, argv);
+    signal(SIGPIPE, SIG_IGN);
+    char emb[4200], rpc[4200]; /* cfg.dir is at most 4095 */
+    snprintf(emb, sizeof emb, "%s/embedded", cfg.dir);
+    snprintf(rpc, sizeof rpc, "%s/node", cfg.dir);
+    ipvm_error_t err;
+    if (ipvm_mkdirs(emb, 0700, &err) || ipvm_mkdirs(rpc, 0700, &err))
+        die("data dirs", &err);
+    add_module(emb);
+    add_module(rpc);
+    printf("bench_rpc: %zu workflows of %zu chained add_one tasks, %u clients, %d rounds "
+           "(embedded and RPC alternate; medians), data in %s\n\n",
+           cfg.workflows, cfg.tasks, cfg.clients, ROUNDS, cfg.dir);
+    embedded_t m;
+    embedded_open(&m, emb);
+    char url[256];
+    pid_t pid = start_node(rpc, url, sizeof url);
+    node_pid = pid;
+    struct timespec ts = {1, 0};
+    nanosleep(&ts, NULL);
+    long idle = rss_of(pid);
+    cli_t warm = {url, 0, 1, 2000000000ull, (double[1]){0}, 0};
+    cli_main(&warm); /* compile the module in the node */
+    result_t e[ROUNDS], r[ROUNDS];
+    for (int k = 0; k < ROUNDS; k++) {
+        uint64_t base = 100000000ull + (uint64_t)k * 10000000ull;
+        e[k] = run_embedded(&m, base);
+        r[k] = run_rpc(url, base + 500000000ull);
+    }
+    kill(pid, SIGTERM);
+    int st;
+    waitpid(pid, &st, 0);
+    embedded_close(&m);
+    result_t em = median(e), rm = median(r);
+    printf("| path | receipts | time | receipts/s | latency p50 | latency p99 |\n"
+           "|---|---|---|---|---|---|\n");
+    printf("| embedded (ipvm_sched_run, %u threads) | %zu | %.2f s | %.0f | %.2f ms | %.2f ms |\n",
+           cfg.clients, em.receipts, em.secs, (double)em.receipts / em.secs, em.p50 * 1e3,
+           em.p99 * 1e3);
+    printf("| JSON-RPC over WebSocket (%u clients) | %zu | %.2f s | %.0f | %.2f ms | %.2f ms |\n",
+           cfg.clients, rm.receipts, rm.secs, (double)rm.receipts / rm.secs, rm.p50 * 1e3,
+           rm.p99 * 1e3);
+    printf("\nRPC / embedded: time %.2fx, p50 latency %.2fx, p99 latency %.2fx (target: time <= "
+           "1.10x)\n",
+           rm.secs / em.secs, rm.p50 / em.p50, rm.p99 / em.p99);
+    printf("CPU per receipt: embedded %.0f us; RPC %.0f us (node %.0f + clients %.0f)\n",
+           1e6 * (em.cpu_self - em.cpu_node * 0) / (double)em.receipts,
+           1e6 * (rm.cpu_self + rm.cpu_node) / (double)rm.receipts,
+           1e6 * rm.cpu_node / (double)rm.receipts, 1e6 * rm.cpu_self / (double)rm.receipts);
+    printf("rounds (time RPC/embedded):");
+    for (int k = 0; k < ROUNDS; k++)
+        printf(" %.2fx", r[k].secs / e[k].secs);
+    printf("\nidle node resident memory: %.1f MiB (target < 20 MiB)\n", (double)idle / 1024.0);
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cfg.dir);
+    if (strstr(cfg.dir, "ipvm-bench-rpc-") && system(cmd) != 0)
+        fprintf(stderr, "bench_rpc: could not remove %s\n", cfg.dir);
+    return 0;
+}
