@@ -69,7 +69,9 @@ typedef struct ipvm_sched_lookup_s {
     /* in */
     const ipvm_cid_t *instruction; /* the instruction CID wanted (DHT key, gossip index) */
     const ipvm_cid_t *invocation;  /* this task's invocation CID: a receipt whose `ran` equals
-                                      it needs no further proof */
+                                      it needs no further proof. NULL for an instruction awaited
+                                      from outside the workflow (asked while parsing and before
+                                      the run): then a receipt needs its invocation_block */
     /* out: set found = true and at least receipt/receipt_len. Memory from the lookup arena. */
     bool found;
     const uint8_t *receipt;   /* DAG-CBOR of the receipt map {ran, out, meta, iss, prf}
@@ -87,7 +89,9 @@ typedef struct ipvm_sched_net_hooks_s {
     void *data;
     /* Finds receipts elsewhere for `n` instructions at once, within timeout_ms in total (the
      * scheduler waits for it). Called on the run's thread, once per wave of ready tasks that
-     * have no local receipt, before anything of theirs is fetched or run. Allocate returned
+     * have no local receipt, before anything of theirs is fetched or run, and for awaits of
+     * instructions outside the workflow that the store does not have (while parsing, to tell
+     * whether they exist, and before the run, to get them). Allocate returned
      * bytes with ipvm_arena_alloc(arena, …) on the calling thread only. Return 0 (items not
      * found keep found == false) or an error (logged; the tasks are then executed locally).
      * The scheduler verifies every receipt before use: it recomputes the receipt CID from the

@@ -390,6 +390,51 @@ static int replay_local(ipvm__run_t *run)
     return rc;
 }
 
+/* Receipts the store lacks for awaits outside the workflow, from the network (net hook):
+ * verified (the invocation block must tie the receipt to the awaited instruction), stored
+ * (not linked: they belong to another workflow), then used. */
+static int outside_from_net(ipvm__run_t *run)
+{
+    ipvm_sched_t *s = run->s;
+    size_t m = 0;
+    for (size_t i = 0; i < run->noutside; i++)
+        m += run->outside[i].out == NULL;
+    if (m == 0 || s->net.find_receipts == NULL)
+        return 0;
+    ipvm_sched_lookup_t *items = ipvm_arena_calloc(&run->tmp, m, sizeof *items);
+    ipvm_receipt_row_t *rows = ipvm_arena_calloc(&run->tmp, m, sizeof *rows);
+    size_t *which = ipvm_arena_calloc(&run->tmp, m, sizeof *which);
+    ipvm_task_t *fake = ipvm_arena_calloc(&run->tmp, 1, sizeof *fake);
+    if (!items || !rows || !which || !fake)
+        return ipvm_error_set(run->err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
+    for (size_t i = 0, k = 0; i < run->noutside; i++)
+        if (run->outside[i].out == NULL) {
+            which[k] = i;
+            items[k++].instruction = &run->outside[i].cid;
+        }
+    if (s->net.find_receipts(s->net.data, items, m, s->net.lookup_timeout_ms, &run->tmp) != 0)
+        m = 0; /* as if nothing was found; the tasks that await them fail and say so */
+    size_t ok = 0;
+    for (size_t k = 0; k < m; k++) {
+        if (!items[k].found)
+            continue;
+        fake->instruction = run->outside[which[k]].cid; /* no invocation: needs the block */
+        ipvm_sched_receipt_t rep;
+        ipvm_error_t e;
+        ipvm_error_clear(&e);
+        if (ipvm__verify_found(s, fake, &items[k], run->arena, &rows[ok], &rep, &e) != 0) {
+            ipvm_log(IPVM_LOG_WARN, "sched", "receipt from %s ignored: %s", items[k].source,
+                     e.msg);
+            continue;
+        }
+        run->outside[which[k]].out = rep.receipt.out;
+        ok++;
+    }
+    int rc = ok ? ipvm_store_put_receipts(run->store, NULL, rows, ok, NULL, run->err) : 0;
+    ipvm_arena_reset(&run->tmp);
+    return rc;
+}
+
 /* Receipts for awaits of instructions outside the workflow, from the store. */
 static int load_outside(ipvm__run_t *run)
 {
@@ -431,7 +476,7 @@ static int load_outside(ipvm__run_t *run)
     ipvm_free(cids);
     ipvm_free(rows);
     ipvm_free(found);
-    return rc;
+    return rc == 0 ? outside_from_net(run) : rc;
 }
 
 /* Links the replayed receipts to this workflow (one transaction), then reports them. */

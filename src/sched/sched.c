@@ -271,23 +271,36 @@ void ipvm__sched_forget(ipvm_sched_t *s, ipvm__run_t *run)
 
 /* ---- parsing with outside awaits checked against the store -------------------------------- */
 typedef struct {
+    ipvm_sched_t *s;
     ipvm_store_t *store;
     ipvm_arena_t arena;
 } known_ctx_t;
 
+/* An await outside the workflow is valid when the store, or else the network, has a receipt
+ * for it (the run verifies a network receipt before using it). */
 static bool known_in_store(void *data, const ipvm_cid_t *instruction)
 {
     known_ctx_t *k = data;
     ipvm_receipt_row_t row;
     int rc = ipvm_store_find_receipt(k->store, instruction, &k->arena, &row, NULL);
+    ipvm_sched_net_hooks_t *net = &k->s->net;
+    bool found = rc == 0;
+    if (!found && net->find_receipts) {
+        ipvm_sched_lookup_t item;
+        memset(&item, 0, sizeof item);
+        item.instruction = instruction;
+        found = net->find_receipts(net->data, &item, 1, net->lookup_timeout_ms, &k->arena) == 0 &&
+                item.found;
+    }
     ipvm_arena_reset(&k->arena);
-    return rc == 0;
+    return found;
 }
 
 int ipvm_sched_parse(ipvm_sched_t *s, const char *json, size_t len, ipvm_arena_t *arena,
                      ipvm_workflow_t **out, ipvm_error_t *err)
 {
     known_ctx_t k;
+    k.s = s;
     ipvm_arena_init(&k.arena);
     int rc = ipvm__sched_store_take(s, &k.store, err);
     if (rc != 0)
