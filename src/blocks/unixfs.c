@@ -258,17 +258,20 @@ int ipvm_unixfs_add_path(ipvm_blockstore_t *bs, const char *path, ipvm_cid_t *ro
 }
 
 /* ---- export --------------------------------------------------------------------------------- */
+/* protobuf-c returns NULL both for bad bytes and for a failed allocation: the allocator's data
+ * records the latter so the two are told apart. */
 static void *pb_alloc(void *data, size_t size)
 {
-    (void)data;
-    return ipvm_malloc(size ? size : 1);
+    void *p = ipvm_malloc(size ? size : 1);
+    if (p == NULL && data)
+        *(bool *)data = true;
+    return p;
 }
 static void pb_free(void *data, void *p)
 {
     (void)data;
     ipvm_free(p);
 }
-static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
 
 typedef struct {
     ipvm__block_get_fn get;
@@ -310,9 +313,12 @@ static int walk_dagpb(walk_t *w, const ipvm_cid_t *cid, const ipvm_buf_t *blk, i
         rc = bad_node(w, cid, "no Data field, so not UnixFS");
         goto done;
     }
-    d = unixfs__pb__data__unpack(&pb_allocator, node.data_len, node.data);
+    bool oom = false;
+    ProtobufCAllocator pa = {pb_alloc, pb_free, &oom};
+    d = unixfs__pb__data__unpack(&pa, node.data_len, node.data);
     if (d == NULL) {
-        rc = bad_node(w, cid, "its Data is not a UnixFS message");
+        rc = oom ? ipvm_error_set(w->err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory")
+                 : bad_node(w, cid, "its Data is not a UnixFS message");
         goto done;
     }
     if (d->type == UNIXFS__PB__DATA__DATA_TYPE__Directory ||
@@ -337,8 +343,10 @@ static int walk_dagpb(walk_t *w, const ipvm_cid_t *cid, const ipvm_buf_t *blk, i
     for (size_t i = 0; rc == 0 && i < node.nlinks; i++)
         rc = walk_node(w, &node.links[i].hash, depth + 1);
 done:
-    if (d)
-        unixfs__pb__data__free_unpacked(d, &pb_allocator);
+    if (d) {
+        ProtobufCAllocator pf = {pb_alloc, pb_free, NULL};
+        unixfs__pb__data__free_unpacked(d, &pf);
+    }
     ipvm_arena_dispose(&a);
     return rc;
 }

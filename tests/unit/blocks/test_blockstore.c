@@ -260,3 +260,53 @@ IPVM_TEST(blocks, cat_errors)
     free(p);
     ipvm_blockstore_close(bs);
 }
+
+/* Fail the Nth allocation until import + export + decode succeed: a clean IPVM_ENOMEM each
+ * time, no block of a failed import left behind, the right bytes at the end. */
+IPVM_TEST(blocks, oom_loop)
+{
+    ipvm_blockstore_t *bs = open_at(bs_dir());
+    size_t n = 2 * IPVM_UNIXFS_CHUNK + 99;
+    uint8_t *p = pattern(n, 5);
+    int failures = 0;
+    for (long k = 0;; k++) {
+        ipvm_error_t err;
+        ipvm_error_clear(&err);
+        ipvm_cid_t root;
+        ipvm_buf_t back = IPVM_BUF_INIT;
+        ipvm_alloc_fail_after(k);
+        int rc = ipvm_unixfs_add(bs, p, n, &root, &err);
+        bool added = rc == 0;
+        if (rc == 0)
+            rc = ipvm_unixfs_cat(bs, &root, &back, &err);
+        bool failed = ipvm_alloc_failed();
+        ipvm_alloc_fail_after(-1);
+        if (rc == 0 && !failed) {
+            IPVM_ASSERT_MEMEQ(back.data, back.len, p, n);
+            ipvm_buf_dispose(&back);
+            break;
+        }
+        IPVM_ASSERT_MSG(rc == IPVM_ENOMEM, "k=%ld: %s %s", k, ipvm_err_name(rc), err.msg);
+        IPVM_ASSERT_EQ(back.len, 0);
+        if (!added)
+            IPVM_ASSERT_EQ(count_blocks(bs_dir()), 0); /* a failed import leaves nothing */
+        else
+            ipvm__blockstore_remove(bs, &root); /* start the next round from nothing */
+        ipvm_buf_dispose(&back);
+        failures++;
+        if (added) {
+            /* the leaves stay from the successful import: remove them too */
+            for (size_t off = 0; off < n; off += IPVM_UNIXFS_CHUNK) {
+                ipvm_cid_t leaf;
+                size_t len = n - off < IPVM_UNIXFS_CHUNK ? n - off : IPVM_UNIXFS_CHUNK;
+                IPVM_ASSERT_OK(ipvm_cid_create(&leaf, 1, IPVM_CODEC_RAW, IPVM_MH_SHA2_256, p + off,
+                                               len));
+                ipvm__blockstore_remove(bs, &leaf);
+            }
+        }
+        IPVM_ASSERT(k < 10000);
+    }
+    IPVM_ASSERT(failures > 5);
+    free(p);
+    ipvm_blockstore_close(bs);
+}
