@@ -119,7 +119,8 @@ typedef struct ipvm_decode_opts_s {
 
 /* Strict DAG-CBOR. Encoding appends to `out`; it sorts map keys, writes shortest-form integers,
  * float64 for every float, tag 42 + 0x00-prefixed bytes for links. It fails (IPVM_ECBOR) on
- * NaN or infinite floats and duplicate map keys, and IPVM_ETOODEEP past the depth limit.
+ * NaN or infinite floats, duplicate map keys and strings that are not valid UTF-8, and
+ * IPVM_ETOODEEP past the depth limit.
  * On failure `out` is restored to its length before the call. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_dagcbor_encode(const ipvm_ipld_t *v, ipvm_buf_t *out,
                                                     ipvm_error_t *err);

@@ -84,6 +84,15 @@ static int enc_oom(enc_t *e)
     return ipvm_error_set(e->err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory encoding DAG-CBOR");
 }
 
+/* A text string (value or key): valid UTF-8 only, so that what we write always reads back. */
+static int enc_text(enc_t *e, const char *s, size_t n)
+{
+    if (IPVM_UNLIKELY(ipvm__utf8_check((const uint8_t *)s, n) != SIZE_MAX))
+        return ipvm_error_set(e->err, IPVM_ECBOR, IPVM_NO_OFFSET,
+                              "string is not valid UTF-8; DAG-CBOR text must be");
+    return put_str(e->out, MT_TEXT, s, n) ? enc_oom(e) : 0;
+}
+
 static int enc_value(enc_t *e, const ipvm_ipld_t *v, size_t depth);
 
 static int enc_float(enc_t *e, double f)
@@ -137,10 +146,8 @@ static int enc_map(enc_t *e, const ipvm_ipld_t *v, size_t depth)
         goto done;
     }
     for (size_t i = 0; i < v->u.map.len; i++) {
-        if (put_str(e->out, MT_TEXT, ent[i].key, ent[i].key_len)) {
-            rc = enc_oom(e);
+        if ((rc = enc_text(e, ent[i].key, ent[i].key_len)) != 0)
             goto done;
-        }
         if ((rc = enc_value(e, ent[i].value, depth + 1)) != 0)
             goto done;
     }
@@ -163,7 +170,7 @@ static int enc_value(enc_t *e, const ipvm_ipld_t *v, size_t depth)
     case IPVM_IPLD_FLOAT:
         return enc_float(e, v->u.f);
     case IPVM_IPLD_STRING:
-        return put_str(b, MT_TEXT, v->u.str.ptr, v->u.str.len) ? enc_oom(e) : 0;
+        return enc_text(e, v->u.str.ptr, v->u.str.len);
     case IPVM_IPLD_BYTES:
         return put_str(b, MT_BYTES, v->u.str.ptr, v->u.str.len) ? enc_oom(e) : 0;
     case IPVM_IPLD_LINK:

@@ -476,11 +476,11 @@ static int slash_form(jdec_t *d, size_t start, sentry_t *e, size_t n, ipvm_ipld_
 }
 
 /* Turns the entries collected since `base` into a map node (or a link or bytes). */
-static int finish_map(jdec_t *d, size_t start, size_t base, ipvm_ipld_t **out)
+static int finish_map(jdec_t *d, size_t start, size_t base, bool slash, ipvm_ipld_t **out)
 {
     size_t n = d->nents - base;
     sentry_t *e = d->ents ? d->ents + base : NULL; /* no map had entries yet */
-    int rc = slash_form(d, start, e, n, out);
+    int rc = slash ? slash_form(d, start, e, n, out) : 1;
     if (rc <= 0) {
         d->nents = base;
         return rc;
@@ -516,11 +516,12 @@ static int map(jdec_t *d, size_t depth, ipvm_ipld_t **out)
 {
     char tmp[24];
     size_t start = d->pos, base = d->nents;
+    bool slash = false; /* a "/" key: maybe a link or bytes */
     d->pos++; /* '{' */
     skip_ws(d);
     if (d->pos < d->len && d->buf[d->pos] == '}') {
         d->pos++;
-        return finish_map(d, start, base, out);
+        return finish_map(d, start, base, false, out);
     }
     for (;;) {
         sentry_t e;
@@ -532,6 +533,7 @@ static int map(jdec_t *d, size_t depth, ipvm_ipld_t **out)
         int rc = string(d, &e.key, &e.key_len);
         if (rc)
             return rc;
+        slash |= e.key_len == 1 && e.key[0] == '/';
         skip_ws(d);
         if (d->pos >= d->len || d->buf[d->pos] != ':')
             return jbad(d, d->pos, "':' was expected after a map key, not %s",
@@ -548,7 +550,7 @@ static int map(jdec_t *d, size_t depth, ipvm_ipld_t **out)
         }
         if (d->pos < d->len && d->buf[d->pos] == '}') {
             d->pos++;
-            return finish_map(d, start, base, out);
+            return finish_map(d, start, base, slash, out);
         }
         return jbad(d, d->pos, "',' or '}' was expected in a map, not %s",
                     what_at(d, d->pos, tmp));

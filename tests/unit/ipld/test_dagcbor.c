@@ -316,6 +316,14 @@ IPVM_TEST(ipld, cbor_encode_rejects)
     IPVM_ASSERT_ERR(ipvm_dagcbor_encode(m, &b, &err), IPVM_ECBOR);
     IPVM_ASSERT_STRCONTAINS(err.msg, "duplicate");
     IPVM_ASSERT_EQ(b.len, 0);
+    /* text that is not UTF-8 (values and keys) would not read back */
+    IPVM_ASSERT_ERR(ipvm_dagcbor_encode(ipvm_ipld_new_string(&a, "\xc0\xaf", 2), &b, &err),
+                    IPVM_ECBOR);
+    IPVM_ASSERT_STRCONTAINS(err.msg, "UTF-8");
+    ipvm_ipld_t *k = ipvm_ipld_new_map(&a, 1);
+    IPVM_ASSERT_OK(ipvm_ipld_map_set(&a, k, "\xff", 1, ipvm_ipld_new_null(&a)));
+    IPVM_ASSERT_ERR(ipvm_dagcbor_encode(k, &b, &err), IPVM_ECBOR);
+    IPVM_ASSERT_EQ(b.len, 0);
     ipvm_buf_dispose(&b);
     ipvm_arena_dispose(&a);
 }
