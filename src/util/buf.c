@@ -42,8 +42,9 @@ int ipvm_buf_append(ipvm_buf_t *b, const void *p, size_t n)
     int rc = ipvm_buf_reserve(b, n);
     if (rc)
         return rc;
-    if (n)
-        memcpy(b->data + b->len, p, n);
+    if (n == 0) /* nothing to add: an empty buffer may still have no memory */
+        return 0;
+    memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = '\0';
     return 0;
