@@ -66,6 +66,8 @@ ipvm_sched_t *ipvm_node_sched(ipvm_node_t *node);
 void *ipvm_node_service_state(ipvm_node_t *node, const char *name);
 /* The trust engineer's admission check for submitted workflows (see ipvm_rpc_admit_fn). */
 void ipvm_node_set_admit(ipvm_node_t *node, ipvm_rpc_admit_fn fn, void *data);
+/* How to free what the admission check returned as a run's auth (called after the run). */
+void ipvm_node_set_auth_free(ipvm_node_t *node, ipvm_rpc_auth_free_fn fn);
 
 /* The list of services, in start order (services.c). */
 extern const ipvm_node_service_t *const ipvm_node_services[];

@@ -27,6 +27,7 @@ struct ipvm_node_s {
     ipvm_rpc_server_t *rpc;
     ipvm_sched_t *sched;
     ipvm_rpc_admit_fn admit;
+    ipvm_rpc_auth_free_fn auth_free;
     void *admit_data;
     void *states[MAX_SERVICES];
     size_t started;  /* services[0..started) are running */
@@ -80,6 +81,14 @@ void ipvm_node_set_admit(ipvm_node_t *n, ipvm_rpc_admit_fn fn, void *data)
 {
     n->admit = fn;
     n->admit_data = data;
+}
+void ipvm_node_set_auth_free(ipvm_node_t *n, ipvm_rpc_auth_free_fn fn)
+{
+    n->auth_free = fn;
+}
+ipvm_rpc_auth_free_fn ipvm__node_auth_free(ipvm_node_t *n)
+{
+    return n->auth_free;
 }
 ipvm_rpc_admit_fn ipvm__node_admit(ipvm_node_t *n, void **data)
 {

@@ -18,6 +18,7 @@
 
 void ipvm__node_set_sched(ipvm_node_t *n, ipvm_sched_t *s);
 ipvm_rpc_admit_fn ipvm__node_admit(ipvm_node_t *n, void **data);
+ipvm_rpc_auth_free_fn ipvm__node_auth_free(ipvm_node_t *n);
 
 typedef struct {
     ipvm_blockstore_t *bs;
@@ -170,6 +171,7 @@ static int workflows_start(ipvm_node_t *n, void **state, ipvm_error_t *err)
     o.max_workflows = (size_t)ipvm_config_int(c, "node", "max_workflows");
     o.metrics = ipvm_node_metrics(n);
     o.admit = ipvm__node_admit(n, &o.admit_data);
+    o.auth_free = ipvm__node_auth_free(n);
     int rc = ipvm_rpc_workflows_new(ipvm_node_rpc(n), &o, &st->w, err);
     if (rc) {
         ipvm_free(st);
