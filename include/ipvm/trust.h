@@ -9,6 +9,7 @@
 #define IPVM_TRUST_H
 
 #include "ipld.h"
+#include "rpc.h"
 #include "sched.h"
 #include "workflow.h"
 
@@ -422,6 +423,16 @@ typedef struct ipvm_trust_opts_s {
 } ipvm_trust_opts_t;
 
 typedef struct ipvm_trust_s ipvm_trust_t;
+
+/* The [trust] section of the node's configuration (registered by the daemon's trust service):
+ * mode = open|ucan, sign_receipts and require_signed = yes|no|auto (auto: yes in ucan mode),
+ * clock_skew (60s), max_redundancy (5), peers. */
+IPVM_EXTERN extern const ipvm_conf_key_t ipvm_trust_conf_keys[];
+/* Options from a configuration that declares [trust] (the directories are left NULL). */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_trust_opts_from_config(const ipvm_config_t *c,
+                                                            ipvm_trust_opts_t *o,
+                                                            ipvm_error_t *err);
+
 
 /* The node's trust layer over its signer (borrowed: must outlive it). */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_trust_new(const ipvm_trust_opts_t *opts,

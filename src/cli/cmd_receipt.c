@@ -3,6 +3,7 @@
  * (fuel, time, source...) and a check that the stored receipt still hashes to its CID. The CID
  * may also be an instruction's: then its memoized receipt is shown. */
 #include "cli_store.h"
+#include "cli_trust.h"
 
 #include <string.h>
 #include <time.h>
@@ -11,13 +12,16 @@ extern const ipvm_cmd_t ipvm_cmd_receipt;
 
 typedef struct {
     const char *cid;
-    /* trust: `--verify` (signature and UCAN checks) belongs here, parsed in parse() and run in
-     * show() after the CID check; the store already returns row.signature for it. */
+    bool verify; /* --verify: the signature verdict and redundancy evidence (trust) */
 } receipt_opts_t;
 
 static int parse(ipvm_cli_t *cli, int argc, char **argv, receipt_opts_t *o)
 {
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--verify") == 0) {
+            o->verify = true;
+            continue;
+        }
         if (argv[i][0] == '-' && argv[i][1] != '\0')
             return ipvm_cli_usage(cli, &ipvm_cmd_receipt, "unknown option '%s'", argv[i]);
         if (o->cid)
@@ -54,16 +58,17 @@ static void print_human(const ipvm_receipt_row_t *row, const ipvm_cli_receipt_t 
     printf("\n%s\n", json);
 }
 
-static void print_json(const ipvm_receipt_row_t *row, const char *json, bool matches)
+static void print_json(const ipvm_receipt_row_t *row, const char *json, bool matches,
+                       const char *extra)
 {
     char c[2][IPVM_CID_MAX_STR];
     printf("{\"cid\":\"%s\",\"instruction\":\"%s\",\"receipt\":%s,", ipvm_cid_str(&row->cid, c[0]),
            ipvm_cid_str(&row->instruction, c[1]), json);
     ipvm_cli_receipt_columns_json(stdout, row);
-    printf(",\"cid_matches\":%s}\n", matches ? "true" : "false");
+    printf(",\"cid_matches\":%s%s}\n", matches ? "true" : "false", extra ? extra : "");
 }
 
-static int show(ipvm_cli_t *cli, ipvm_store_t *s, const ipvm_cid_t *cid)
+static int show(ipvm_cli_t *cli, ipvm_store_t *s, const ipvm_cid_t *cid, bool verify)
 {
     ipvm_arena_t a;
     ipvm_arena_init(&a);
@@ -92,12 +97,20 @@ static int show(ipvm_cli_t *cli, ipvm_store_t *s, const ipvm_cid_t *cid)
         rc = ipvm_cli_fail(cli, rc, "%s", err.msg);
         goto done;
     }
-    bool matches = ipvm_cid_equal(&again, &row.cid);
+    bool matches = ipvm_cid_equal(&again, &row.cid), bad = false;
+    ipvm_buf_t extra = IPVM_BUF_INIT;
+    if (verify && cli->json &&
+        (rc = ipvm_cli_trust_verify_receipt(cli, &row, r.receipt, &extra, &bad)) != 0)
+        goto done;
     if (cli->json)
-        print_json(&row, (const char *)json.data, matches);
+        print_json(&row, (const char *)json.data, matches, (const char *)extra.data);
     else
         print_human(&row, &r, (const char *)json.data, matches, by_instruction);
-    rc = matches ? 0 : IPVM_EXIT_FAIL;
+    ipvm_buf_dispose(&extra);
+    if (verify && !cli->json && (rc = ipvm_cli_trust_verify_receipt(cli, &row, r.receipt, NULL,
+                                                                    &bad)) != 0)
+        goto done;
+    rc = matches && !bad ? 0 : IPVM_EXIT_FAIL;
 done:
     ipvm_buf_dispose(&json);
     ipvm_arena_dispose(&a);
@@ -124,14 +137,14 @@ static int cmd_receipt_run(ipvm_cli_t *cli, int argc, char **argv)
         return ipvm_cli_fail(cli, IPVM_ENOENT,
                              "no receipts in %s yet: run a workflow with 'ipvm run WORKFLOW.json'",
                              cli->data_dir);
-    st = show(cli, s, &cid);
+    st = show(cli, s, &cid, o.verify);
     ipvm_store_close(s);
     return st;
 }
 
 const ipvm_cmd_t ipvm_cmd_receipt = {
     "receipt", "show one receipt in full (DAG-JSON) with its fuel, time and source",
-    "Usage: ipvm receipt [--json] CID\n"
+    "Usage: ipvm receipt [--json] [--verify] CID\n"
     "\n"
     "Shows the receipt CID from <data-dir>/ipvm.db: the receipt itself as DAG-JSON\n"
     "({ran, out, meta, iss, prf}, the map its CID is the hash of), and beside it what ipvm\n"
@@ -141,6 +154,11 @@ const ipvm_cmd_t ipvm_cmd_receipt = {
     "CID may also be an instruction CID: its receipt (the one replay would use) is shown.\n"
     "With --json: {\"cid\", \"instruction\", \"receipt\": <DAG-JSON>, \"fuel\", \"time_ns\",\n"
     "\"created_ms\", \"ok\", \"source\", \"version\", \"signed\", \"cid_matches\"}.\n"
+    "--verify also checks who computed it: \"signed by DID\" (iss and a valid signature over\n"
+    "the receipt CID), \"unsigned\" (iss null: Homestar's receipts, unverified) or FAILED (exit\n"
+    "status 1); and shows the redundancy evidence when the task asked for k independent results\n"
+    "(each issuer's DID and output, agree or conflict). With --json: \"verify\": {\"verdict\":\n"
+    "\"signed\"|\"unsigned\"|\"bad\", \"issuer\", \"error\", \"evidence\"}.\n"
     "\n"
     "See also: ipvm receipts\n",
     cmd_receipt_run};

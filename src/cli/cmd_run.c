@@ -3,6 +3,7 @@
  * replays what already has a receipt, executes the rest with the Wasm engine on a thread pool,
  * keeps every receipt in <data-dir>/ipvm.db and prints them (table, or one DAG-JSON line each). */
 #include "cli.h"
+#include "cli_trust.h"
 #include "run_remote.h"
 #include "run_table.h"
 
@@ -39,6 +40,13 @@ static const char HELP[] =
     "                       for it, cached on disk), both (default: tcc now, gcc -O2 in the\n"
     "                       background, cached for the next runs; ipvm waits for it at exit)\n"
     "  --save DIR           write every bytes output to DIR/task<N>-<func>.png|.bin\n"
+    "  --ucan FILE          run as a node in ucan mode: each task must be proven by the UCANs in\n"
+    "                       FILE (an invocation of /wasm/run per task, or for the workflow,\n"
+    "                       with its delegations from this data dir's node; see 'ipvm ucan')\n"
+    "  --key NAME           with --ucan: FILE holds only delegations; sign the invocations for\n"
+    "                       every task with your key NAME ('ipvm key list')\n"
+    "  --sign               put this node's DID in each receipt's iss and sign it (the default\n"
+    "                       with --ucan; without, receipts are Homestar's, iss null)\n"
     "  --node URL           submit to a running node (ws://127.0.0.1:1337, see 'ipvm node')\n"
     "                       instead of running here; receipts stream back into the same\n"
     "                       table (--name, --timeout, --save and --json apply)\n"
@@ -59,7 +67,8 @@ static const char HELP[] =
     "  ipvm run --json workflow.json | jq .receipt.out\n";
 
 typedef struct {
-    const char *file, *name, *ipfs_api, *gateway, *save, *node;
+    const char *file, *name, *ipfs_api, *gateway, *save, *node, *ucan, *key;
+    bool sign;
     uint64_t timeout_ms;
     unsigned threads;
     int tier; /* ipvm_wasm_engine_opts_t.gcc_tier */
@@ -95,6 +104,12 @@ static int parse_args(ipvm_cli_t *cli, int argc, char **argv, run_args_t *a)
             a->gateway = v;
         else if (strcmp(o, "--save") == 0 && v)
             a->save = v;
+        else if (strcmp(o, "--ucan") == 0 && v)
+            a->ucan = v;
+        else if (strcmp(o, "--key") == 0 && v)
+            a->key = v;
+        else if (strcmp(o, "--sign") == 0 && (takes = false, true))
+            a->sign = true;
         else if (strcmp(o, "--node") == 0 && v)
             a->node = v;
         else if (strcmp(o, "--timeout") == 0 && parse_u64(v, &n) == 0 && n > 0)
@@ -124,6 +139,8 @@ static int parse_args(ipvm_cli_t *cli, int argc, char **argv, run_args_t *a)
     }
     if (a->file == NULL)
         return ipvm_cli_usage(cli, &ipvm_cmd_run, "which workflow? ipvm run WORKFLOW.json");
+    if (a->key && !a->ucan)
+        return ipvm_cli_usage(cli, &ipvm_cmd_run, "--key signs invocations for --ucan FILE");
     return 0;
 }
 
@@ -232,8 +249,15 @@ static int cmd_run(ipvm_cli_t *cli, int argc, char **argv)
     /* `ipvm run --node URL` (a run submitted to a node, src/rpc/) branches off here and prints
      * its receipts with the same run_table.h functions. */
     if (a.node) {
-        ipvm_run_remote_t r = {a.node, a.file, a.name, a.save, a.timeout_ms};
-        return ipvm_cli_run_remote(cli, &r);
+        ipvm_buf_t bundle = IPVM_BUF_INIT;
+        if (a.ucan && (status = ipvm_cli_trust_remote_bundle(cli, a.node, a.file, a.ucan, a.key,
+                                                              &bundle)) != 0)
+            return status;
+        ipvm_run_remote_t r = {a.node, a.file, a.name, a.save, a.timeout_ms,
+                               bundle.data ? (const char *)bundle.data : NULL};
+        status = ipvm_cli_run_remote(cli, &r);
+        ipvm_buf_dispose(&bundle);
+        return status;
     }
     /* a full disk must be an error from write(), not a signal that kills us mid-way */
     signal(SIGXFSZ, SIG_IGN);
@@ -245,6 +269,8 @@ static int cmd_run(ipvm_cli_t *cli, int argc, char **argv)
         return status;
     }
     node_t node;
+    ipvm_cli_trust_t trust;
+    memset(&trust, 0, sizeof trust);
     ipvm_arena_t arena;
     ipvm_arena_init(&arena);
     ipvm_error_t err;
@@ -252,19 +278,27 @@ static int cmd_run(ipvm_cli_t *cli, int argc, char **argv)
     ipvm_workflow_t *wf = NULL;
     if ((status = node_open(cli, &a, &node)) != 0)
         goto done;
+    /* trust hooks go in before parsing: they read whole tasks */
+    if ((a.ucan || a.sign) &&
+        (status = ipvm_cli_trust_open(cli, node.sched, a.ucan, a.sign, &trust)) != 0)
+        goto done;
     if (ipvm_sched_parse(node.sched, (const char *)json.data, json.len, &arena, &wf, &err) != 0) {
         status = ipvm_cli_fail_err(cli, &err, "%s", a.file);
         goto done;
     }
+    if (a.ucan && (status = ipvm_cli_trust_auth(cli, &trust, a.ucan, a.key, wf)) != 0)
+        goto done;
     run_ui_t ui;
     ipvm_progress_init(&ui.progress, cli);
-    ipvm_sched_run_opts_t ro = {.name = a.name, .on_event = on_event, .event_data = &ui};
+    ipvm_sched_run_opts_t ro = {.name = a.name, .on_event = on_event, .event_data = &ui,
+                                .auth = trust.auth};
     ipvm_sched_result_t res;
     int rc = ipvm_sched_run(node.sched, wf, &ro, &arena, &res, &err);
     ipvm_progress_clear(&ui.progress);
     status = report(cli, &a, wf, &res, rc, &err, &arena);
 done:
     node_close(&node);
+    ipvm_cli_trust_close(&trust);
     ipvm_arena_dispose(&arena);
     ipvm_buf_dispose(&json);
     return status;

@@ -128,6 +128,13 @@ static int submit(remote_t *r, const ipvm_run_remote_t *a, const ipvm_buf_t *jso
         if (rc == 0)
             rc = ipvm_buf_append_byte(&params, ',');
     }
+    if (rc == 0 && a->ucan) { /* trust: the submission's UCANs; Homestar clients send none */
+        rc = ipvm_buf_append_str(&params, "\"ucan\":");
+        if (rc == 0)
+            rc = ipvm_json_append_str(&params, a->ucan, strlen(a->ucan));
+        if (rc == 0)
+            rc = ipvm_buf_append_byte(&params, ',');
+    }
     if (rc == 0)
         rc = ipvm_buf_append_str(&params, "\"workflow\":");
     if (rc == 0)

@@ -13,6 +13,7 @@ typedef struct ipvm_run_remote_s {
     const char *name;    /* may be NULL: the node picks one */
     const char *save;    /* --save DIR, or NULL */
     uint64_t timeout_ms; /* 0: one hour */
+    const char *ucan;    /* a UCAN bundle sent as params.ucan (trust; docs/trust.md), or NULL */
 } ipvm_run_remote_t;
 
 /* Returns the exit status (0 all ok, 1 a task failed or the run did not finish, 2 usage). */
