@@ -517,6 +517,7 @@ static int read_word(const char *w, size_t n, ipvm_arena_t *arena,
                      int (*fn)(void *, bool, const uint8_t *, size_t), void *data,
                      ipvm_error_t *err)
 {
+    size_t wn = n; /* the word is not NUL-terminated: print at most its own bytes */
     const char *d1 = memchr(w, '.', n);
     if (d1 && memchr(d1 + 1, '.', n - (size_t)(d1 + 1 - w)))
         return fn(data, true, (const uint8_t *)w, n);
@@ -530,8 +531,8 @@ static int read_word(const char *w, size_t n, ipvm_arena_t *arena,
     if (rc != 0) {
         ipvm_buf_dispose(&b);
         return ipvm_error_set(err, rc == IPVM_ENOMEM ? rc : IPVM_EUCAN, IPVM_NO_OFFSET,
-                              "'%.24s…' is neither a base64 UCAN envelope nor a JWT: %s", w,
-                              e2.msg);
+                              "'%.*s%s' is neither a base64 UCAN envelope nor a JWT: %s",
+                              (int)(wn < 24 ? wn : 24), w, wn > 24 ? "…" : "", e2.msg);
     }
     uint8_t *copy = ipvm_arena_memdup(arena, b.data ? b.data : (const uint8_t *)"", b.len);
     size_t len = b.len;

@@ -588,11 +588,13 @@ IPVM_TEST(trust, chain_revocation)
     size_t nrev = 0;
     IPVM_ASSERT(ipvm_ucan_store_count(st, &nrev) >= 2);
     IPVM_ASSERT_EQ(nrev, 2);
+    /* d0 and d1 belong to the store: keep d0's CID past the store's end */
+    ipvm_cid_t d0_cid = d0->cid;
     ipvm_ucan_store_free(st);
     /* reopened from disk: the proofs and the revocations are still there */
     IPVM_ASSERT_OK(ipvm_ucan_store_open(dir, &st, NULL));
     o.store = st;
-    IPVM_ASSERT(ipvm_ucan_store_get(st, &d0->cid) != NULL);
+    IPVM_ASSERT(ipvm_ucan_store_get(st, &d0_cid) != NULL);
     IPVM_ASSERT_ERR(ipvm_ucan_validate(inv, &o, &link, &err), IPVM_EREVOKED);
     ipvm_ucan_store_free(st);
     ipvm_arena_dispose(&a);
