@@ -276,8 +276,8 @@ static int run_gcc(const char *c_path, const char *so_path, const char *log_path
     return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
-int ipvm__compile_gcc(const char *c, size_t len, const char *so_path, _Atomic int *pid,
-                      ipvm_error_t *err)
+int ipvm__compile_gcc(const char *c, size_t len, const char *so_path, unsigned fuel_kind,
+                      _Atomic int *pid, ipvm_error_t *err)
 {
     if (ipvm__gcc_fingerprint() == NULL)
         return ipvm_error_set(err, IPVM_ECOMPILE, IPVM_NO_OFFSET,
@@ -293,7 +293,7 @@ int ipvm__compile_gcc(const char *c, size_t len, const char *so_path, _Atomic in
     snprintf(c_path, pl, "%s.%lx.c", so_path, tag);
     snprintf(tmp_so, pl, "%s.%lx.tmp", so_path, tag);
     snprintf(log, pl, "%s.%lx.log", so_path, tag);
-    const char *prelude = ipvm__wasm_prelude(IPVM__FUEL_TLS);
+    const char *prelude = ipvm__wasm_prelude(fuel_kind);
     FILE *f = fopen(c_path, "wb");
     if (f == NULL || fwrite(prelude, 1, strlen(prelude), f) != strlen(prelude) ||
         fwrite(c, 1, len, f) != len) {
@@ -328,7 +328,8 @@ done:
     return rc;
 }
 
-int ipvm__code_open(const char *so_path, const char *key, ipvm__code_t **out, ipvm_error_t *err)
+int ipvm__code_open(const char *so_path, const char *key, unsigned fuel_kind, ipvm__code_t **out,
+                    ipvm_error_t *err)
 {
     *out = NULL;
     if (access(so_path, R_OK) != 0)
@@ -338,7 +339,7 @@ int ipvm__code_open(const char *so_path, const char *key, ipvm__code_t **out, ip
         return ipvm_error_set(err, IPVM_ECOMPILE, IPVM_NO_OFFSET, "dlopen %s: %s", so_path,
                               dlerror());
     const ipvm__glue_t *g = dlsym(dl, "ipvm_glue_v1");
-    if (!stamp_ok(g, key, IPVM__FUEL_TLS, err)) {
+    if (!stamp_ok(g, key, fuel_kind, err)) {
         dlclose(dl);
         return IPVM_ESTALE;
     }

@@ -107,12 +107,13 @@ const char *ipvm__wasm_valtype_name(uint8_t t);
 /* The glue's view, shared with the generated code (translate.c writes the same layout into
  * the C it emits). The stamp is checked before anything else of a compiled object is used. */
 #define IPVM__GLUE_MAGIC 0x49505647u /* "IPVG" */
-#define IPVM__GLUE_VERSION 1u
+#define IPVM__GLUE_VERSION 2u
 /* Fuel is counted down at every tick and the guest traps when it falls below its floor: 0, or
  * INT64_MAX once the wall clock has run out (the timer thread writes the floor, which the guest
  * only reads, so the store cannot be lost to the guest's own update of the counter). */
 #define IPVM__FUEL_TLS 1u  /* the host's initial-exec TLS ipvm_rt_fuel and _floor (gcc) */
 #define IPVM__FUEL_SLOT 2u /* the words before the guest instance (tcc has no TLS) */
+#define IPVM__FUEL_NONE 3u /* no fuel counted: bench/wasm's measure of what fuel costs */
 
 typedef void (*ipvm__tramp_t)(void *inst, const uint64_t *args, uint64_t *results);
 typedef struct ipvm__glue_s {
@@ -141,7 +142,7 @@ int ipvm__wasm_rewrite(const ipvm__wasm_info_t *info, ipvm_buf_t *out);
 int ipvm__wasm_translate(const ipvm__wasm_info_t *info, const char *key, ipvm_buf_t *c,
                          ipvm_error_t *err);
 /* The text that goes before the C for a tier: IPVM__FUEL_TLS for gcc, IPVM__FUEL_SLOT for
- * tcc. */
+ * tcc, IPVM__FUEL_NONE for gcc without fuel (benchmarks only). */
 const char *ipvm__wasm_prelude(unsigned fuel_kind);
 /* "wasm2c 1.0.32" (what `wasm2c --version` says), computed once per process. */
 const char *ipvm__wasm2c_version(void);
@@ -165,12 +166,13 @@ int ipvm__compile_tcc(const char *c, size_t len, const char *key, ipvm__code_t *
 /* Compiles C with gcc into so_path (through a temporary file next to it, then rename). While
  * gcc runs, its pid is in *pid (when pid is not NULL), so it can be stopped; -1 in *pid means
  * cancelled: gcc is not started, or is stopped as soon as it is. */
-int ipvm__compile_gcc(const char *c, size_t len, const char *so_path, _Atomic int *pid,
-                      ipvm_error_t *err);
+int ipvm__compile_gcc(const char *c, size_t len, const char *so_path, unsigned fuel_kind,
+                      _Atomic int *pid, ipvm_error_t *err);
 /* dlopens a compiled .so and checks its stamp against this runtime and `key`. Errors:
  * IPVM_ENOENT (no file), IPVM_ESTALE (stamp mismatch: the file must not be used), IPVM_ECOMPILE
  * (dlopen failed). */
-int ipvm__code_open(const char *so_path, const char *key, ipvm__code_t **out, ipvm_error_t *err);
+int ipvm__code_open(const char *so_path, const char *key, unsigned fuel_kind, ipvm__code_t **out,
+                    ipvm_error_t *err);
 void ipvm__code_free(ipvm__code_t *code);
 /* The compiler and flags of the gcc tier ("gcc 12.2.0 -O2 ..."), or NULL when gcc is missing
  * (runs gcc once per process: for people, not for the cache key). */

@@ -79,6 +79,12 @@ void ipvm__engine_wait_jobs(ipvm_wasm_engine_t *e)
     pthread_mutex_unlock(&e->lock);
 }
 
+void ipvm__engine_set_no_fuel(ipvm_wasm_engine_t *e)
+{
+    e->no_fuel = true;
+    e->gcc_tier = 2;
+}
+
 int ipvm__engine_pending_jobs(ipvm_wasm_engine_t *e)
 {
     pthread_mutex_lock(&e->lock);
@@ -218,11 +224,11 @@ static int cache_key(ipvm_wasm_module_t *m, ipvm_error_t *err)
     char text[10000];
     int n = snprintf(text, sizeof text,
                      "ipvm-wasm-cache 1\nipvm %s\nmodule %s\n%s\n%s\nmode %s\narch %s\n"
-                     "glue %u\n",
+                     "glue %u%s\n",
                      IPVM_VERSION_STRING, m->hash_hex, w2c ? w2c : "wasm2c ?",
                      gcc ? gcc : "no gcc",
                      IPVM__RT_GUARD_PAGES ? "guard-pages" : "bounds-checks", u.machine,
-                     IPVM__GLUE_VERSION);
+                     IPVM__GLUE_VERSION, m->engine->no_fuel ? "\nno fuel" : "");
     if (sha256_hex(text, (size_t)n, m->key, NULL) != 0)
         return ipvm_error_set(err, IPVM_EINTERNAL, IPVM_NO_OFFSET, "sha2-256 unavailable");
     return 0;
@@ -271,15 +277,16 @@ static int gcc_tier(ipvm_wasm_module_t *m, const char *c, size_t len, ipvm_error
         while (flock(lfd, LOCK_EX) != 0 && errno == EINTR) {
         }
     ipvm__code_t *code = NULL;
-    int rc = ipvm__code_open(path, m->key, &code, NULL);
+    unsigned kind = e->no_fuel ? IPVM__FUEL_NONE : IPVM__FUEL_TLS;
+    int rc = ipvm__code_open(path, m->key, kind, &code, NULL);
     if (rc != 0) {
         unlink(path);
         uint64_t t0 = ipvm_now_ns();
-        rc = ipvm__compile_gcc(c, len, path, &e->gcc_pid, err);
+        rc = ipvm__compile_gcc(c, len, path, kind, &e->gcc_pid, err);
         if (rc == 0) {
             ipvm_log(IPVM_LOG_DEBUG, "wasm", "gcc -O2 compiled module %.16s in %.0f ms",
                      m->hash_hex, (double)(ipvm_now_ns() - t0) / 1e6);
-            rc = ipvm__code_open(path, m->key, &code, err);
+            rc = ipvm__code_open(path, m->key, kind, &code, err);
         }
     }
     if (lfd >= 0) {
@@ -382,7 +389,8 @@ static int compile_module(ipvm_wasm_module_t *m, ipvm_error_t *err)
         ipvm_error_t oe;
         ipvm_error_clear(&oe);
         so_path(e, m, path, sizeof path);
-        rc = ipvm__code_open(path, m->key, &code, &oe);
+        rc = ipvm__code_open(path, m->key, e->no_fuel ? IPVM__FUEL_NONE : IPVM__FUEL_TLS, &code,
+                             &oe);
         if (rc == 0 && (rc = ipvm__code_init(code, &oe)) == 0) {
             atomic_store(&m->gcc, code);
             atomic_store(&m->cached, true);

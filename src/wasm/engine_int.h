@@ -16,6 +16,7 @@ struct ipvm_wasm_engine_s {
     ipvm_wasm_limits_t defaults; /* every field non-zero */
     int gcc_tier;                /* 0, 1 or 2 as in ipvm_wasm_engine_opts_t */
     bool probed, gcc_usable;
+    bool no_fuel;                /* bench/wasm only: gcc code without fuel ticks */
     pthread_mutex_t lock;        /* everything below */
     pthread_cond_t cond;         /* a load finished; a gcc job finished */
     ipvm_wasm_module_t *modules; /* every loaded or loading module */
@@ -66,6 +67,9 @@ const ipvm__code_t *ipvm__module_code(ipvm_wasm_module_t *m);
 void ipvm__engine_wait_jobs(ipvm_wasm_engine_t *e);
 /* Background gcc compiles queued or running. */
 int ipvm__engine_pending_jobs(ipvm_wasm_engine_t *e);
+/* For bench/wasm only: this engine compiles (with gcc, gcc_tier 2) code that counts no fuel,
+ * under its own cache key, to measure what fuel costs. Call before loading anything. */
+void ipvm__engine_set_no_fuel(ipvm_wasm_engine_t *e);
 /* Drops the queued gcc compiles and stops the running one (the modules stay on tcc). */
 void ipvm__engine_cancel_jobs(ipvm_wasm_engine_t *e);
 

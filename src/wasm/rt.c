@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #define RT_API __attribute__((visibility("default")))
@@ -128,16 +129,33 @@ static void pass_on(int sig, siginfo_t *si, void *uc)
     signal(sig, SIG_DFL);
 }
 
+/* gcc-tier code keeps the fuel counter in r15 (see translate.c's prelude): take it from the
+ * interrupted context before jumping out. */
+static void save_fuel_register(void *uc)
+{
+#if defined(__x86_64__)
+    const ipvm__wasm_instance_t *i = rt_tls.cur;
+    if (i && i->code && i->code->glue->fuel_kind == IPVM__FUEL_TLS)
+        ipvm_rt_fuel = (int64_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_R15];
+#else
+    (void)uc;
+#endif
+}
+
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
     ipvm__rt_thread_t *t = &rt_tls;
     uintptr_t a = (uintptr_t)si->si_addr;
-    if (t->jmp != NULL) {
-        if (a >= t->res_lo && a < t->res_hi)
-            siglongjmp(*t->jmp, WASM_RT_TRAP_OOB);
-        /* the stack guard: just below the lowest address of this thread's stack */
-        if (t->stack_lo && a < t->stack_lo + 65536 && a + (1u << 20) >= t->stack_lo)
-            siglongjmp(*t->jmp, WASM_RT_TRAP_EXHAUSTION);
+    int trap = 0;
+    if (t->jmp != NULL && a >= t->res_lo && a < t->res_hi)
+        trap = WASM_RT_TRAP_OOB;
+    /* the stack guard: just below the lowest address of this thread's stack */
+    else if (t->jmp != NULL && t->stack_lo && a < t->stack_lo + 65536 &&
+             a + (1u << 20) >= t->stack_lo)
+        trap = WASM_RT_TRAP_EXHAUSTION;
+    if (trap) {
+        save_fuel_register(uc);
+        siglongjmp(*t->jmp, trap);
     }
     pass_on(sig, si, uc);
 }

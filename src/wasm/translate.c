@@ -383,7 +383,7 @@ static bool sig_numeric(const ipvm__wasm_functype_t *t)
 static int glue_export(ipvm_buf_t *o, const ipvm__wasm_functype_t *t, uint32_t k)
 {
     int rc = ipvm_buf_printf(o, "static void ipvm_x%u(void *i, const uint64_t *a, uint64_t *r)"
-                                " {\n  (void)a; (void)r;\n  ", k);
+                                " {\n  (void)a; (void)r;\n  IPVM_ENTER\n  ", k);
     if (!rc && t->nresults) {
         rc = ret_type(o, t);
         if (!rc)
@@ -404,7 +404,7 @@ static int glue_export(ipvm_buf_t *o, const ipvm__wasm_functype_t *t, uint32_t k
             snprintf(v, sizeof v, "v.%c%u", multi_letter(t->results[q]), q);
         rc = store_result(o, t->results[q], q, v);
     }
-    return rc ? rc : ipvm_buf_append_str(o, "\n}\n");
+    return rc ? rc : ipvm_buf_append_str(o, "\n  IPVM_LEAVE\n}\n");
 }
 
 /* The function wasm2c calls for import k: packs the arguments into ipvm_rt_host_call. */
@@ -424,7 +424,8 @@ static int glue_import(ipvm_buf_t *o, const ipvm__wasm_functype_t *t, uint32_t k
                              ty == 0x7d ? "ipvm_b32" : ty == 0x7c ? "ipvm_b64" : "(uint64_t)", p);
     }
     if (!rc)
-        rc = ipvm_buf_printf(o, "  r[0] = 0;\n  ipvm_rt_host_call(h, %uu, a, r);\n", k);
+        rc = ipvm_buf_printf(o, "  r[0] = 0;\n  IPVM_TO_HOST\n  ipvm_rt_host_call(h, %uu, a, r);\n"
+                                "  IPVM_FROM_HOST\n", k);
     if (rc || t->nresults == 0)
         return rc ? rc : ipvm_buf_append_str(o, "}\n");
     if (t->nresults == 1) {
@@ -477,8 +478,8 @@ static int glue(const ipvm__wasm_info_t *in, const char *key, ipvm_buf_t *o, ipv
             o,
             "};\n"
             "static void ipvm_init(void) { Z_ipvm_init_module(); }\n"
-            "static void ipvm_inst(void *i, void *h) { (void)h; Z_ipvm_instantiate("
-            "(Z_ipvm_instance_t *)i%s); }\n"
+            "static void ipvm_inst(void *i, void *h) { (void)h; IPVM_ENTER Z_ipvm_instantiate("
+            "(Z_ipvm_instance_t *)i%s); IPVM_LEAVE }\n"
             "static void ipvm_fr(void *i) { Z_ipvm_free((Z_ipvm_instance_t *)i); }\n"
             "static void *ipvm_mem(void *i) { %s }\n"
             "IPVM_GLUE_EXPORT const struct ipvm__glue_s ipvm_glue_v1 = {\n"
@@ -538,19 +539,55 @@ done:
     "static inline uint64_t ipvm_b32(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }\n" \
     "static inline uint64_t ipvm_b64(double d) { uint64_t b; memcpy(&b, &d, 8); return b; }\n"
 
-static const char prelude_gcc[] =
-    "/* ipvm prelude: gcc tier */\n" PRELUDE_COMMON
-    "#define IPVM_FUEL_KIND 1\n"
-    "#define IPVM_GLUE_EXPORT __attribute__((visibility(\"default\")))\n"
-    "extern _Thread_local int64_t ipvm_rt_fuel __attribute__((tls_model(\"initial-exec\")));\n"
-    "extern _Thread_local int64_t ipvm_rt_fuel_floor "
-    "__attribute__((tls_model(\"initial-exec\")));\n"
-    "#define IPVM_TICK if (__builtin_expect(--*(volatile int64_t *)&ipvm_rt_fuel < "
-    "*(volatile int64_t *)&ipvm_rt_fuel_floor, 0)) ipvm_rt_fuel_trap()\n"
-    "#define IPVM_ENTRY IPVM_TICK\n"
-    "#define IPVM_ENTRY_LEAF do { } while (0)\n"
-    "#define IPVM_LOOP IPVM_TICK\n"
-    "#line 1 \"wasm\"\n";
+/* gcc: the counter lives in the host's initial-exec TLS ipvm_rt_fuel between calls; on x86-64
+ * it is held in r15 (a global register variable) while guest code runs, so a tick is one
+ * register decrement and one compare with the floor, with no chain of stores and loads through
+ * memory from one call to the next (that chain tripled the time of call-heavy code). r15 is
+ * callee-saved: host code called from the guest keeps it, the glue saves the host's value on
+ * entry and restores it on exit, and every way out to the host (trap, host call, fault: the
+ * handler reads it from the signal context) first stores it back to ipvm_rt_fuel. */
+#define PRELUDE_GCC                                                                             \
+    "/* ipvm prelude: gcc tier */\n"                                                            \
+    "#include <stdint.h>\n#include <wasm-rt.h>\n"                                               \
+    "extern _Thread_local int64_t ipvm_rt_fuel __attribute__((tls_model(\"initial-exec\")));\n" \
+    "extern _Thread_local int64_t ipvm_rt_fuel_floor "                                         \
+    "__attribute__((tls_model(\"initial-exec\")));\n"                                          \
+    "#if defined(__x86_64__) && !defined(IPVM_NO_FUEL)\n"                                     \
+    "register int64_t ipvm_fuel_reg __asm__(\"r15\");\n"                                       \
+    "#define IPVM_FUEL_IN_REG 1\n"                                                             \
+    "#endif\n" PRELUDE_COMMON                                                                  \
+    "#define IPVM_GLUE_EXPORT __attribute__((visibility(\"default\")))\n"                       \
+    "#if defined(IPVM_NO_FUEL)\n"                                                              \
+    "#define IPVM_FUEL_KIND 3\n"                                                               \
+    "#define IPVM_TICK do { } while (0)\n"                                                     \
+    "#elif defined(IPVM_FUEL_IN_REG)\n"                                                        \
+    "#define IPVM_FUEL_KIND 1\n"                                                               \
+    "static inline __attribute__((noreturn)) void ipvm_trap_r15(wasm_rt_trap_t c) {\n"        \
+    "  ipvm_rt_fuel = ipvm_fuel_reg; wasm_rt_trap(c); }\n"                                     \
+    "#define wasm_rt_trap ipvm_trap_r15\n"                                                     \
+    "#define IPVM_TICK if (__builtin_expect(--ipvm_fuel_reg < "                                \
+    "*(volatile int64_t *)&ipvm_rt_fuel_floor, 0)) ipvm_trap_r15((wasm_rt_trap_t)100)\n"        \
+    "#define IPVM_ENTER int64_t ipvm_host_r15 = ipvm_fuel_reg; ipvm_fuel_reg = ipvm_rt_fuel;\n" \
+    "#define IPVM_LEAVE ipvm_rt_fuel = ipvm_fuel_reg; ipvm_fuel_reg = ipvm_host_r15;\n"        \
+    "#define IPVM_TO_HOST ipvm_rt_fuel = ipvm_fuel_reg;\n"                                     \
+    "#define IPVM_FROM_HOST ipvm_fuel_reg = ipvm_rt_fuel;\n"                                   \
+    "#else\n"                                                                                  \
+    "#define IPVM_FUEL_KIND 1\n"                                                               \
+    "#define IPVM_TICK if (__builtin_expect(--*(volatile int64_t *)&ipvm_rt_fuel < "            \
+    "*(volatile int64_t *)&ipvm_rt_fuel_floor, 0)) ipvm_rt_fuel_trap()\n"                      \
+    "#endif\n"                                                                                 \
+    "#ifndef IPVM_ENTER\n"                                                                     \
+    "#define IPVM_ENTER\n#define IPVM_LEAVE\n#define IPVM_TO_HOST\n#define IPVM_FROM_HOST\n"   \
+    "#endif\n"                                                                                 \
+    "#define IPVM_ENTRY IPVM_TICK\n"                                                           \
+    "#define IPVM_ENTRY_LEAF do { } while (0)\n"                                               \
+    "#define IPVM_LOOP IPVM_TICK\n"                                                            \
+    "#line 1 \"wasm\"\n"
+
+static const char prelude_gcc[] = PRELUDE_GCC;
+/* The same without fuel ticks: only for bench/wasm, to price fuel; its stamp says so, and the
+ * loader takes it only from an engine set up with ipvm__engine_set_no_fuel. */
+static const char prelude_nofuel[] = "#define IPVM_NO_FUEL 1\n" PRELUDE_GCC;
 
 /* tcc 0.9.27 has no __builtin_clz & co (and no TLS: fuel and the stack limit live in the
  * two words before the guest instance, ipvm__slot_t). */
@@ -579,6 +616,7 @@ static const char prelude_tcc[] =
     "ipvm_rt_fuel_trap()\n"
     "#define IPVM_STACK if ((uintptr_t)(void *)&instance < (uintptr_t)IPVM_SLOT(instance)[-3]) "
     "ipvm_rt_stack_trap()\n"
+    "#define IPVM_ENTER\n#define IPVM_LEAVE\n#define IPVM_TO_HOST\n#define IPVM_FROM_HOST\n"
     "#define IPVM_ENTRY IPVM_STACK; IPVM_TICK\n"
     "#define IPVM_ENTRY_LEAF IPVM_STACK\n"
     "#define IPVM_LOOP IPVM_TICK\n"
@@ -586,5 +624,7 @@ static const char prelude_tcc[] =
 
 const char *ipvm__wasm_prelude(unsigned fuel_kind)
 {
-    return fuel_kind == IPVM__FUEL_TLS ? prelude_gcc : prelude_tcc;
+    return fuel_kind == IPVM__FUEL_TLS    ? prelude_gcc
+           : fuel_kind == IPVM__FUEL_NONE ? prelude_nofuel
+                                          : prelude_tcc;
 }

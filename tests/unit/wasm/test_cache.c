@@ -47,14 +47,23 @@ static void call_expect(ipvm_wasm_module_t *m, const char *func, const char *arg
     ipvm_arena_dispose(&a);
 }
 
-static void call_trap(ipvm_wasm_module_t *m, const char *func, const char *args, int code)
+static void call_trap_fuel(ipvm_wasm_module_t *m, const char *func, const char *args, int code,
+                           uint64_t limit, uint64_t fuel)
 {
     ipvm_arena_t a;
     ipvm_arena_init(&a);
     ipvm_wasm_result_t r;
     ipvm_error_t err;
-    IPVM_ASSERT_ERR(wt_call(m, func, args, NULL, &a, &r, &err), code);
+    ipvm_wasm_limits_t lim = {limit, 0, 0};
+    IPVM_ASSERT_ERR(wt_call(m, func, args, &lim, &a, &r, &err), code);
+    if (fuel != UINT64_MAX)
+        IPVM_ASSERT_EQ_U64(r.fuel_used, fuel);
     ipvm_arena_dispose(&a);
+}
+
+static void call_trap(ipvm_wasm_module_t *m, const char *func, const char *args, int code)
+{
+    call_trap_fuel(m, func, args, code, 0, UINT64_MAX);
 }
 
 /* What every tier must agree on, fuel included. */
@@ -69,6 +78,10 @@ static void check_guest(ipvm_wasm_module_t *m)
     call_trap(m, "div0", "[0]", IPVM_ETRAP_DIVZERO);
     call_trap(m, "recurse", "[0]", IPVM_ETRAP_STACK);
     call_trap(m, "indirect_type", "[]", IPVM_ETRAP_INDIRECT);
+    /* the fuel used up to a trap, whichever way the trap leaves guest code */
+    call_trap_fuel(m, "count", "[5000]", IPVM_ETRAP_FUEL, 1000, 1000);
+    call_trap_fuel(m, "count_then_oob", "[300]", IPVM_ETRAP_OOB, 0, 302);
+    call_trap_fuel(m, "count_then_div0", "[300]", IPVM_ETRAP_DIVZERO, 0, 302);
     call_expect(m, "add", "[40, 2]", "42", 0);
 }
 
@@ -247,7 +260,7 @@ IPVM_TEST(wasm, stale_so_is_refused)
     ipvm__code_t *code = NULL;
     ipvm_error_t err;
     ipvm_error_clear(&err);
-    IPVM_ASSERT_ERR(ipvm__code_open(so, key, &code, &err), IPVM_ESTALE);
+    IPVM_ASSERT_ERR(ipvm__code_open(so, key, IPVM__FUEL_TLS, &code, &err), IPVM_ESTALE);
     IPVM_ASSERT_STRCONTAINS(err.msg, "bounds-check mode");
     IPVM_ASSERT(code == NULL);
     /* the engine drops it and compiles its own */
@@ -257,12 +270,12 @@ IPVM_TEST(wasm, stale_so_is_refused)
     check_guest(m);
     ipvm_wasm_module_release(m);
     ipvm_wasm_engine_free(e);
-    IPVM_ASSERT_OK_ERR(ipvm__code_open(so, key, &code, &err), &err);
+    IPVM_ASSERT_OK_ERR(ipvm__code_open(so, key, IPVM__FUEL_TLS, &code, &err), &err);
     ipvm__code_free(code);
 
     /* code built for another module (or toolchain) under this name */
     build_so(&w, "0000000000000000000000000000000000000000000000000000000000000000", "", so);
-    IPVM_ASSERT_ERR(ipvm__code_open(so, key, &code, &err), IPVM_ESTALE);
+    IPVM_ASSERT_ERR(ipvm__code_open(so, key, IPVM__FUEL_TLS, &code, &err), IPVM_ESTALE);
     IPVM_ASSERT_STRCONTAINS(err.msg, "another module");
     ipvm_arena_dispose(&a);
     ipvm_buf_dispose(&w);

@@ -37,6 +37,14 @@
       local.get $i i32.const 1 i32.add local.set $i
       br $l))
     local.get $i)
+  ;; n loop iterations, then a trap: the fuel used up to a trap is the same on every tier
+  (func $spend (param $n i32) (local $i i32)
+    (block $done (loop $l
+      local.get $i local.get $n i32.ge_u br_if $done
+      local.get $i i32.const 1 i32.add local.set $i
+      br $l)))
+  (func (export "count_then_oob") (param i32) (result i32) local.get 0 call $spend i32.const -16 i32.load)
+  (func (export "count_then_div0") (param i32) (result i32) local.get 0 call $spend i32.const 1 i32.const 0 i32.div_u)
   ;; fib(n), recursive
   (func $fib (export "fib") (param i32) (result i32)
     local.get 0 i32.const 2 i32.lt_u
