@@ -77,6 +77,26 @@ static const char *output_summary(const ipvm_run_row_t *r, char *buf, size_t siz
     return ipvm_ipld_summary(v, buf, size);
 }
 
+/* The output column cuts messages short: each failed task's whole error, under the table. */
+static void print_errors(FILE *f, const ipvm_run_row_t *rows, size_t n)
+{
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        const ipvm_run_row_t *r = &rows[i];
+        if (r->status != IPVM_RUN_ERROR || r->receipt == NULL)
+            continue;
+        const ipvm_ipld_t *v = ipvm_receipt_value(r->receipt);
+        const char *code = ipvm_receipt_error_code(v);
+        const ipvm_ipld_t *msg = ipvm_ipld_map_get(v, "message");
+        if (code == NULL || msg == NULL || msg->kind != IPVM_IPLD_STRING)
+            continue;
+        fprintf(f, "%s  task %zu: %s: %.*s\n", first ? "\n" : "", r->index,
+                code + (strncmp(code, "IPVM_", 5) == 0 ? 5 : 0), (int)msg->u.str.len,
+                msg->u.str.ptr);
+        first = false;
+    }
+}
+
 void ipvm_cli_print_run_table(FILE *f, const ipvm_run_summary_t *sum, const ipvm_run_row_t *rows,
                               size_t n)
 {
@@ -106,6 +126,7 @@ void ipvm_cli_print_run_table(FILE *f, const ipvm_run_summary_t *sum, const ipvm
             fprintf(f, " (%s)", r->source);
         fputc('\n', f);
     }
+    print_errors(f, rows, n);
 }
 
 static int put_cid(ipvm_arena_t *a, ipvm_ipld_t *m, const char *k, const ipvm_cid_t *c)
