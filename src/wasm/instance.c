@@ -299,6 +299,20 @@ static void effective_limits(const ipvm_wasm_engine_t *e, const ipvm_wasm_limits
         out->time_ms = in->time_ms;
 }
 
+/* A reactor module (WASI) exports `_initialize` () -> (): it runs once per instance, before
+ * any other export is called. Its trap is the instantiation's error. */
+static int reactor_init(ipvm__wasm_instance_t *i, ipvm_error_t *err)
+{
+    const ipvm__wasm_info_t *in = &i->module->info;
+    for (uint32_t k = 0; k < in->nexports; k++) {
+        const ipvm__wasm_export_t *x = &in->exports[k];
+        if (x->name_len == 11 && memcmp(x->name, "_initialize", 11) == 0 && x->callable &&
+            x->nparams == 0 && x->nresults == 0)
+            return ipvm__wasm_invoke(i, k, NULL, NULL, err);
+    }
+    return 0;
+}
+
 int ipvm__wasm_instantiate(ipvm_wasm_module_t *m, const ipvm_wasm_limits_t *limits,
                            ipvm__wasm_instance_t **out, ipvm_error_t *err)
 {
@@ -341,6 +355,10 @@ int ipvm__wasm_instantiate(ipvm_wasm_module_t *m, const ipvm_wasm_limits_t *limi
         return rc;
     }
     i->instantiated = true;
+    if ((rc = reactor_init(i, err)) != 0) {
+        ipvm__wasm_instance_free(i);
+        return rc;
+    }
     *out = i;
     return 0;
 }
