@@ -74,17 +74,25 @@ static void on_deadline(uv_timer_t *t)
     *(bool *)t->data = true;
 }
 
+static void on_poll(uv_timer_t *t)
+{
+    (void)t; /* wakes the loop so flags set by other threads are seen soon */
+}
+
 bool run_until_fn(uv_loop_t *loop, bool (*fn)(void *data), void *data, int ms)
 {
     bool expired = false;
-    uv_timer_t t;
+    uv_timer_t t, p;
     uv_timer_init(loop, &t);
+    uv_timer_init(loop, &p);
     t.data = &expired;
     uv_timer_start(&t, on_deadline, (uint64_t)ms * (uint64_t)(ipvm_test_timeout_ms() / 30000 + 1),
                    0);
+    uv_timer_start(&p, on_poll, 10, 10);
     while (!fn(data) && !expired)
         uv_run(loop, UV_RUN_ONCE);
     uv_close((uv_handle_t *)&t, NULL);
+    uv_close((uv_handle_t *)&p, NULL);
     uv_run(loop, UV_RUN_NOWAIT);
     return fn(data);
 }

@@ -214,3 +214,86 @@ IPVM_TEST(p2p, receipts_forged_rejected)
     fake_dispose(&g);
     rnodes_stop(&loop, x, 2);
 }
+
+typedef struct {
+    bool done;
+    int status;
+    size_t stored;
+} kput_t;
+
+static void on_kput(ipvm_p2p_host_t *h, int status, size_t stored, void *data)
+{
+    (void)h;
+    kput_t *p = data;
+    p->done = true;
+    p->status = status;
+    p->stored = stored;
+}
+
+/* DHT records from a peer go through the same checks: a receipt capsule whose contents do not
+ * hash to its cid, a non-ipvm record, a workflow record under another key: all refused. */
+IPVM_TEST(p2p, receipts_forged_dht_record)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    rnode_t x;
+    rnode_start(&x, &loop);
+    tnode_t raw; /* a plain host: no validator, it puts whatever it is given */
+    tnode_start(&raw, &loop, false);
+    tnode_connect(&loop, &raw, &x.n);
+    for (int i = 0; i < 100 && ipvm_p2p_dht_routing_size(raw.host) == 0; i++)
+        uv_run(&loop, UV_RUN_ONCE);
+    fake_t f, g;
+    fake_receipt(&f, 3);
+    fake_receipt(&g, 4);
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    /* {"ipvm/receipt": {f's fields, cid: g's CID, version}} */
+    ipvm_ipld_t *m = ipvm_receipt_to_ipld(&a, &f.r), *top = ipvm_ipld_new_map(&a, 1);
+    IPVM_ASSERT_OK(ipvm_ipld_map_set_cstr(&a, m, "cid", ipvm_ipld_new_link(&a, &g.r.cid)));
+    IPVM_ASSERT_OK(ipvm_ipld_map_set_cstr(&a, m, "version", ipvm_ipld_new_cstring(&a, "0.2.0")));
+    ipvm_ipld_map_sort(m);
+    IPVM_ASSERT_OK(ipvm_ipld_map_set_cstr(&a, top, "ipvm/receipt", m));
+    ipvm_buf_t bad = IPVM_BUF_INIT;
+    IPVM_ASSERT_OK(ipvm_dagcbor_encode(top, &bad, NULL));
+    const struct {
+        const uint8_t *k;
+        size_t kl;
+        const uint8_t *v;
+        size_t vl;
+    } cases[] = {
+        {f.instruction.bytes, f.instruction.len, bad.data, bad.len},
+        {f.instruction.bytes, f.instruction.len, (const uint8_t *)"\xa1\x61x\x01", 4},
+        {(const uint8_t *)"not-a-cid", 9, f.cbor.data, f.cbor.len},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        kput_t p = {0};
+        IPVM_ASSERT_OK(ipvm_p2p_dht_put(raw.host, cases[i].k, cases[i].kl, cases[i].v,
+                                        cases[i].vl, 1, on_kput, &p));
+        IPVM_ASSERT(run_until(&loop, &p.done, 10000));
+        IPVM_ASSERT_MSG(p.stored == 0, "case %zu was stored", i);
+    }
+    IPVM_ASSERT_EQ(ipvm_p2p_dht_record_count(x.n.host), 0);
+    /* and the honest capsule is stored */
+    ipvm_buf_t good = IPVM_BUF_INIT;
+    m = ipvm_receipt_to_ipld(&a, &f.r);
+    IPVM_ASSERT_OK(ipvm_ipld_map_set_cstr(&a, m, "version", ipvm_ipld_new_cstring(&a, "0.2.0")));
+    ipvm_ipld_map_sort(m);
+    top = ipvm_ipld_new_map(&a, 1);
+    IPVM_ASSERT_OK(ipvm_ipld_map_set_cstr(&a, top, "ipvm/receipt", m));
+    IPVM_ASSERT_OK(ipvm_dagcbor_encode(top, &good, NULL));
+    kput_t p = {0};
+    IPVM_ASSERT_OK(ipvm_p2p_dht_put(raw.host, f.instruction.bytes, f.instruction.len, good.data,
+                                    good.len, 1, on_kput, &p));
+    IPVM_ASSERT(run_until(&loop, &p.done, 10000));
+    IPVM_ASSERT_OK(p.status);
+    IPVM_ASSERT_EQ(ipvm_p2p_dht_record_count(x.n.host), 1);
+    ipvm_buf_dispose(&bad);
+    ipvm_buf_dispose(&good);
+    ipvm_arena_dispose(&a);
+    fake_dispose(&f);
+    fake_dispose(&g);
+    ipvm_p2p_receipts_free(x.rc);
+    tnode_t all[2] = {x.n, raw};
+    tnodes_stop(&loop, all, 2);
+}
