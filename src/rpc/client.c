@@ -445,8 +445,10 @@ int ipvm_rpc_receipt_note_decode(const char *msg, size_t len, ipvm_arena_t *aren
     out->subscription = sub->u.str.ptr;
     ipvm_buf_t bytes = IPVM_BUF_INIT;
     rc = ipvm_rpc_json_to_bytes(result, &bytes, err);
-    if (rc)
+    if (rc) {
+        ipvm_buf_dispose(&bytes);
         return ipvm_error_prefix(err, "params.result: ");
+    }
     out->bytes = ipvm_arena_memdup(arena, bytes.data ? bytes.data : (const uint8_t *)"", bytes.len);
     out->bytes_len = bytes.len;
     ipvm_buf_dispose(&bytes);
