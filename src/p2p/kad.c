@@ -449,7 +449,7 @@ static void serve_put(kad_srv_t *srv, P2p__Pb__Kad__Message *m)
     ipvm_buf_dispose(&out);
 }
 
-static int serve_one(kad_srv_t *srv, const uint8_t *p, size_t n)
+static int serve_msg(kad_srv_t *srv, const uint8_t *p, size_t n)
 {
     p2p_kad_t *k = srv->k;
     P2p__Pb__Kad__Message *m = p2p__pb__kad__message__unpack(&ipvm__p2p_pb_alloc, n, p);
@@ -494,7 +494,19 @@ static int serve_one(kad_srv_t *srv, const uint8_t *p, size_t n)
         p2p_stream_reset(srv->s);
     }
     p2p__pb__kad__message__free_unpacked(m, &ipvm__p2p_pb_alloc);
-    return srv->s ? 0 : 1;
+    return 0;
+}
+
+/* Serves one request; 1 when the stream is gone (then srv may be freed). A reset inside
+ * serve_msg closes the stream synchronously and drops the stream's reference, so the request
+ * holds its own reference until it has looked at srv->s. */
+static int serve_one(kad_srv_t *srv, const uint8_t *p, size_t n)
+{
+    srv->refs++;
+    int rc = serve_msg(srv, p, n);
+    bool gone = srv->s == NULL;
+    srv_release(srv);
+    return gone ? 1 : rc;
 }
 
 static int on_request(void *ud, const uint8_t *p, size_t n)
