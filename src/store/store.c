@@ -350,11 +350,13 @@ static int configure(ipvm_store_t *s, ipvm_error_t *err)
     /* synchronous=FULL: in WAL mode every COMMIT fsyncs the WAL, so a receipt is on disk when
      * put returns (NORMAL, Homestar's setting, would lose the last commits on power loss). The
      * cost, one fsync per transaction, is why ipvm_store_put_receipts exists. */
-    /* A 16 MiB page cache and reads through mmap: a memoization lookup then costs no system
-     * call once the index pages are warm (syscalls are dear in a VM; see bench/store). */
+    /* A 16 MiB page cache: a memoization lookup costs no system call once the index pages are
+     * warm. No mmap: in WAL mode SQLite drops a connection's whole mapping whenever another
+     * connection has committed (pagerBeginReadTransaction), so with concurrent runs every read
+     * transaction paid a munmap (a TLB shootdown across threads) and page faults to remap. */
     if ((rc = exec(s,
                    "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; "
-                   "PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456; "
+                   "PRAGMA cache_size = -16384; PRAGMA mmap_size = 0; "
                    "PRAGMA temp_store = MEMORY",
                    err, "cannot configure the database")) != 0)
         return rc;
