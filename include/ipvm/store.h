@@ -98,6 +98,12 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_store_get_workflow(ipvm_store_t *s, const i
                                                         ipvm_arena_t *arena,
                                                         ipvm_workflow_row_t *out,
                                                         ipvm_error_t *err);
+/* The status alone (IPVM_ENOENT when there is no such row): unlike get_workflow, it copies
+ * neither the resources nor the workflow's DAG-CBOR (megabytes for a large workflow). */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_store_get_workflow_status(ipvm_store_t *s,
+                                                               const ipvm_cid_t *cid,
+                                                               ipvm_workflow_status_t *out,
+                                                               ipvm_error_t *err);
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_store_set_workflow_status(ipvm_store_t *s,
                                                                const ipvm_cid_t *cid,
                                                                ipvm_workflow_status_t status,

@@ -220,16 +220,15 @@ static int resources_blob(ipvm__run_t *run, ipvm_buf_t *out)
 static int store_workflow(ipvm__run_t *run, ipvm_workflow_status_t want)
 {
     ipvm_workflow_row_t row;
-    int rc = ipvm_store_get_workflow(run->store, &run->wf->cid, &run->tmp, &row, run->err);
+    ipvm_workflow_status_t had;
+    int rc = ipvm_store_get_workflow_status(run->store, &run->wf->cid, &had, run->err);
     if (rc == 0) {
-        ipvm_arena_reset(&run->tmp);
-        if (row.status != want)
+        if (had != want)
             rc = ipvm_store_set_workflow_status(run->store, &run->wf->cid, want, run->err);
         run->wf_status = want;
         run->wf_stored = rc == 0;
         return rc;
     }
-    ipvm_arena_reset(&run->tmp);
     if (rc != IPVM_ENOENT)
         return rc;
     ipvm_error_clear(run->err);

@@ -167,6 +167,7 @@ static const char *const stmt_sql[ST__COUNT] = {
                         "retries, workflow FROM workflows WHERE cid = ?1",
     [ST_SET_STATUS] = "UPDATE workflows SET status = ?2, failed = ?3, completed_at = CASE WHEN ?4 "
                       "THEN strftime('%Y-%m-%d %H:%M:%f', 'now') ELSE NULL END WHERE cid = ?1",
+    [ST_GET_STATUS] = "SELECT status, failed FROM workflows WHERE cid = ?1",
 };
 
 sqlite3_stmt *ipvm__store_stmt(ipvm_store_t *s, store_stmt_id_t id, int *rc)

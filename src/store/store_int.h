@@ -27,6 +27,7 @@ typedef enum {
     ST_PUT_WORKFLOW,
     ST_GET_WORKFLOW,
     ST_SET_STATUS,
+    ST_GET_STATUS,
     ST__COUNT
 } store_stmt_id_t;
 

@@ -146,6 +146,30 @@ int ipvm_store_get_workflow(ipvm_store_t *s, const ipvm_cid_t *cid, ipvm_arena_t
     return rc;
 }
 
+int ipvm_store_get_workflow_status(ipvm_store_t *s, const ipvm_cid_t *cid,
+                                   ipvm_workflow_status_t *out, ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF(s == NULL || cid == NULL || out == NULL);
+    int rc;
+    sqlite3_stmt *st = ipvm__store_stmt(s, ST_GET_STATUS, &rc);
+    if (st == NULL)
+        return ipvm__store_fail(s, rc, err, "cannot look up a workflow");
+    if ((rc = ipvm__store_bind_cid(st, 1, cid)) == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = status_from((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1));
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        char c[IPVM_CID_MAX_STR];
+        rc = ipvm_error_set(err, IPVM_ENOENT, IPVM_NO_OFFSET, "no workflow %s in %s",
+                            ipvm_cid_str(cid, c), s->path);
+    } else {
+        rc = ipvm__store_fail(s, rc, err, "cannot look up a workflow");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
 int ipvm_store_set_workflow_status(ipvm_store_t *s, const ipvm_cid_t *cid,
                                    ipvm_workflow_status_t status, ipvm_error_t *err)
 {

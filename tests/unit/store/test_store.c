@@ -329,9 +329,14 @@ IPVM_TEST(store, workflow_rows)
     IPVM_ASSERT_OK_ERR(ipvm_store_set_workflow_status(s, &w.cid, IPVM_WF_RUNNING, &err), &err);
     IPVM_ASSERT_OK_ERR(ipvm_store_get_workflow(s, &w.cid, &a, &got, &err), &err);
     IPVM_ASSERT_EQ(got.status, IPVM_WF_RUNNING);
+    ipvm_workflow_status_t only = IPVM_WF_PENDING;
+    IPVM_ASSERT_OK_ERR(ipvm_store_get_workflow_status(s, &w.cid, &only, &err), &err);
+    IPVM_ASSERT_EQ(only, IPVM_WF_RUNNING);
     IPVM_ASSERT_OK_ERR(ipvm_store_set_workflow_status(s, &w.cid, IPVM_WF_FAILED, &err), &err);
     IPVM_ASSERT_OK_ERR(ipvm_store_get_workflow(s, &w.cid, &a, &got, &err), &err);
     IPVM_ASSERT_EQ(got.status, IPVM_WF_FAILED);
+    IPVM_ASSERT_OK_ERR(ipvm_store_get_workflow_status(s, &w.cid, &only, &err), &err);
+    IPVM_ASSERT_EQ(only, IPVM_WF_FAILED); /* 'completed' with failed = 1 reads back as failed */
     IPVM_ASSERT(got.completed_ms >= got.created_ms);
     /* Homestar sees a finished workflow: status 'completed' (its CHECK has no 'failed'). */
     sqlite3_stmt *st;
@@ -362,6 +367,7 @@ IPVM_TEST(store, workflow_rows)
     ipvm_cid_t nope = fx_cid("workflow", 9);
     IPVM_ASSERT_ERR(ipvm_store_get_workflow(s, &nope, &a, &got, &err), IPVM_ENOENT);
     IPVM_ASSERT_ERR(ipvm_store_set_workflow_status(s, &nope, IPVM_WF_RUNNING, &err), IPVM_ENOENT);
+    IPVM_ASSERT_ERR(ipvm_store_get_workflow_status(s, &nope, &only, &err), IPVM_ENOENT);
     ipvm_arena_dispose(&a);
     ipvm_store_close(s);
 }
