@@ -259,6 +259,25 @@ int ipvm_test_run(const char *const *argv, const char *const *env, const char *i
     return 128 + WTERMSIG(status);
 }
 
+int ipvm_test_ipvm(const char *dir, const char *const *args, int timeout_ms, ipvm_buf_t *out,
+                   ipvm_buf_t *errout)
+{
+    const char *argv[32] = {ipvm_test_bin("ipvm"), "--data-dir", dir};
+    size_t n = 3;
+    for (size_t i = 0; args[i]; i++) {
+        if (n == 31)
+            ipvm_test_fail(__FILE__, __LINE__, "ipvm_test_ipvm: more than 28 arguments");
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    ipvm_buf_clear(out);
+    ipvm_buf_clear(errout);
+    int st = ipvm_test_run(argv, NULL, NULL, timeout_ms, out, errout);
+    if (ipvm_buf_reserve(out, 1) || ipvm_buf_reserve(errout, 1))
+        ipvm_test_fail(__FILE__, __LINE__, "ipvm_test_ipvm: out of memory");
+    return st;
+}
+
 /* ---- fuzz corpus replay -------------------------------------------------------------------- */
 static int replay_dir(const test_t *t, const char *dir)
 {
@@ -487,11 +506,13 @@ int main(int argc, char **argv)
         for (const test_t *t = tests; t->name; t++)
             if (matches(t->name, nfilters, filters))
                 printf("%s\n", t->name);
+        ipvm_free(filters);
         return 0;
     }
     if (ntests == 0) {
         fprintf(stderr, "ipvm_tests: no test matches; see --list\n");
         printf("0 passed, 0 failed\n");
+        ipvm_free(filters);
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);

@@ -134,6 +134,11 @@ const char *ipvm_test_bin(const char *name);
  * "NAME=value" to add. */
 int ipvm_test_run(const char *const *argv, const char *const *env, const char *in,
                   int timeout_ms, ipvm_buf_t *out, ipvm_buf_t *errout);
+/* Runs the built `ipvm --data-dir DIR ARGS...` (args NULL-terminated, at most 28) through
+ * ipvm_test_run with no stdin; out and errout are cleared first and always hold a
+ * NUL-terminated string afterwards (empty when the program printed nothing). */
+int ipvm_test_ipvm(const char *dir, const char *const *args, int timeout_ms, ipvm_buf_t *out,
+                   ipvm_buf_t *errout);
 /* Hex of up to `max` bytes into a static buffer, for messages. */
 const char *ipvm_test_hex(const void *p, size_t len);
 /* The test's timeout, in ms, after IPVM_TEST_TIMEOUT_MULTIPLIER. */

@@ -13,19 +13,7 @@ typedef struct {
 
 static int run(cli_t *c, const char *const *args)
 {
-    const char *argv[32] = {ipvm_test_bin("ipvm"), "--data-dir", c->dir};
-    size_t n = 3;
-    for (size_t i = 0; args[i] && n < 31; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    ipvm_buf_clear(&c->out);
-    ipvm_buf_clear(&c->err);
-    int st = ipvm_test_run(argv, NULL, NULL, 120000, &c->out, &c->err);
-    if (c->out.data == NULL)
-        IPVM_ASSERT_OK(ipvm_buf_append_str(&c->out, " "));
-    if (c->err.data == NULL)
-        IPVM_ASSERT_OK(ipvm_buf_append_str(&c->err, " "));
-    return st;
+    return ipvm_test_ipvm(c->dir, args, 120000, &c->out, &c->err);
 }
 
 /* The CID of the first receipt `ipvm receipts --json` lists. */
