@@ -104,6 +104,19 @@ static ipvm_ipld_t *receipt_map(ipvm_arena_t *a, const ipvm_receipt_t *r, bool r
     return o;
 }
 
+/* Adds the signature (when there is one) to a record's top map and encodes it. */
+static int finish_signed(ipvm_arena_t *a, ipvm_ipld_t *top, const uint8_t *sig, size_t sig_len,
+                         ipvm_buf_t *out)
+{
+    if (sig_len) {
+        ipvm_ipld_t *s = ipvm_ipld_new_bytes(a, sig, sig_len);
+        if (s == NULL || ipvm_ipld_map_set_cstr(a, top, "signature", s) != 0)
+            return IPVM_ENOMEM;
+    }
+    ipvm_ipld_map_sort(top);
+    return ipvm_dagcbor_encode(top, out, NULL);
+}
+
 int p2p_rc_gossip_encode(const ipvm_receipt_t *r, const ipvm_cid_t *instruction,
                          const uint8_t *sig, size_t sig_len, ipvm_arena_t *a, ipvm_buf_t *out)
 {
@@ -117,13 +130,7 @@ int p2p_rc_gossip_encode(const ipvm_receipt_t *r, const ipvm_cid_t *instruction,
         ipvm_ipld_map_set_cstr(a, top, "header", hdr) != 0 ||
         ipvm_ipld_map_set_cstr(a, top, "payload", pl) != 0)
         return IPVM_ENOMEM;
-    if (sig_len) {
-        ipvm_ipld_t *s = ipvm_ipld_new_bytes(a, sig, sig_len);
-        if (s == NULL || ipvm_ipld_map_set_cstr(a, top, "signature", s) != 0)
-            return IPVM_ENOMEM;
-    }
-    ipvm_ipld_map_sort(top);
-    return ipvm_dagcbor_encode(top, out, NULL);
+    return finish_signed(a, top, sig, sig_len, out);
 }
 
 int p2p_rc_capsule_decode(const uint8_t *key, size_t klen, const uint8_t *p, size_t n,
@@ -162,13 +169,7 @@ int p2p_rc_capsule_encode(const ipvm_receipt_t *r, const uint8_t *sig, size_t si
     ipvm_ipld_t *m = receipt_map(a, r, false, NULL), *top = ipvm_ipld_new_map(a, 2);
     if (m == NULL || top == NULL || ipvm_ipld_map_set_cstr(a, top, "ipvm/receipt", m) != 0)
         return IPVM_ENOMEM;
-    if (sig_len) {
-        ipvm_ipld_t *s = ipvm_ipld_new_bytes(a, sig, sig_len);
-        if (s == NULL || ipvm_ipld_map_set_cstr(a, top, "signature", s) != 0)
-            return IPVM_ENOMEM;
-    }
-    ipvm_ipld_map_sort(top);
-    return ipvm_dagcbor_encode(top, out, NULL);
+    return finish_signed(a, top, sig, sig_len, out);
 }
 
 int p2p_rc_workflow_check(const uint8_t *key, size_t klen, const uint8_t *p, size_t n,

@@ -123,19 +123,23 @@ static int read_workflow(ipvm_store_t *s, sqlite3_stmt *st, ipvm_arena_t *arena,
     return 0;
 }
 
-int ipvm_store_get_workflow(ipvm_store_t *s, const ipvm_cid_t *cid, ipvm_arena_t *arena,
-                            ipvm_workflow_row_t *out, ipvm_error_t *err)
+/* Steps statement `id` (one CID parameter) to the workflow row of `cid`: 0 with *out on the
+ * row (the caller reads it, then resets *out), or an error with the statement already reset
+ * (IPVM_ENOENT when there is no such workflow). */
+static int workflow_row(ipvm_store_t *s, store_stmt_id_t id, const ipvm_cid_t *cid,
+                        sqlite3_stmt **out, ipvm_error_t *err)
 {
-    IPVM_MISUSE_IF(s == NULL || cid == NULL || arena == NULL || out == NULL);
     int rc;
-    sqlite3_stmt *st = ipvm__store_stmt(s, ST_GET_WORKFLOW, &rc);
+    sqlite3_stmt *st = ipvm__store_stmt(s, id, &rc);
     if (st == NULL)
         return ipvm__store_fail(s, rc, err, "cannot look up a workflow");
     if ((rc = ipvm__store_bind_cid(st, 1, cid)) == SQLITE_OK)
         rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        rc = read_workflow(s, st, arena, out, err);
-    } else if (rc == SQLITE_DONE) {
+        *out = st;
+        return 0;
+    }
+    if (rc == SQLITE_DONE) {
         char c[IPVM_CID_MAX_STR];
         rc = ipvm_error_set(err, IPVM_ENOENT, IPVM_NO_OFFSET, "no workflow %s in %s",
                             ipvm_cid_str(cid, c), s->path);
@@ -146,28 +150,30 @@ int ipvm_store_get_workflow(ipvm_store_t *s, const ipvm_cid_t *cid, ipvm_arena_t
     return rc;
 }
 
+int ipvm_store_get_workflow(ipvm_store_t *s, const ipvm_cid_t *cid, ipvm_arena_t *arena,
+                            ipvm_workflow_row_t *out, ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF(s == NULL || cid == NULL || arena == NULL || out == NULL);
+    sqlite3_stmt *st;
+    int rc = workflow_row(s, ST_GET_WORKFLOW, cid, &st, err);
+    if (rc)
+        return rc;
+    rc = read_workflow(s, st, arena, out, err);
+    sqlite3_reset(st);
+    return rc;
+}
+
 int ipvm_store_get_workflow_status(ipvm_store_t *s, const ipvm_cid_t *cid,
                                    ipvm_workflow_status_t *out, ipvm_error_t *err)
 {
     IPVM_MISUSE_IF(s == NULL || cid == NULL || out == NULL);
-    int rc;
-    sqlite3_stmt *st = ipvm__store_stmt(s, ST_GET_STATUS, &rc);
-    if (st == NULL)
-        return ipvm__store_fail(s, rc, err, "cannot look up a workflow");
-    if ((rc = ipvm__store_bind_cid(st, 1, cid)) == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *out = status_from((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1));
-        rc = 0;
-    } else if (rc == SQLITE_DONE) {
-        char c[IPVM_CID_MAX_STR];
-        rc = ipvm_error_set(err, IPVM_ENOENT, IPVM_NO_OFFSET, "no workflow %s in %s",
-                            ipvm_cid_str(cid, c), s->path);
-    } else {
-        rc = ipvm__store_fail(s, rc, err, "cannot look up a workflow");
-    }
+    sqlite3_stmt *st;
+    int rc = workflow_row(s, ST_GET_STATUS, cid, &st, err);
+    if (rc)
+        return rc;
+    *out = status_from((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1));
     sqlite3_reset(st);
-    return rc;
+    return 0;
 }
 
 int ipvm_store_set_workflow_status(ipvm_store_t *s, const ipvm_cid_t *cid,
