@@ -6,6 +6,7 @@
  * subscribe_network_events. */
 #include "daemon.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,6 +58,10 @@ typedef struct {
     ipvm_node_t *node;
     void (*done)(ipvm_node_t *);
     char *listen_buf, *boot_buf;
+    ipvm_sched_net_hooks_t inner; /* the receipts' hooks, which ours wrap */
+    /* Connected peers + DHT contacts: 0 means the network has nobody to ask. Written on the
+     * loop thread at every network event, read by the run threads. */
+    _Atomic size_t reach;
 } p2p_svc_t;
 
 /* Splits a comma-separated list in place into out[]. */
@@ -109,9 +114,41 @@ static int set_str(ipvm_arena_t *a, ipvm_ipld_t *m, const char *k, const char *v
     return s ? ipvm_ipld_map_set_cstr(a, m, k, s) : IPVM_ENOMEM;
 }
 
+/* Loop thread. Connections and routing contacts only change with (or before) an event. */
+static void update_reach(p2p_svc_t *st)
+{
+    if (st->host)
+        atomic_store(&st->reach,
+                     ipvm_p2p_peer_count(st->host) + ipvm_p2p_dht_routing_size(st->host));
+}
+
+/* The scheduler's find_receipts (run thread). A lone node (no connection, empty routing table)
+ * has nobody to ask: the lookup would cost a round trip through the loop per wave of tasks for
+ * an answer known in advance, so only the cache of gossiped receipts is read. */
+static int hook_find(void *data, ipvm_sched_lookup_t *items, size_t n, int timeout_ms,
+                     ipvm_arena_t *arena)
+{
+    p2p_svc_t *st = data;
+    if (atomic_load(&st->reach) == 0)
+        timeout_ms = 0;
+    return st->inner.find_receipts(st->inner.data, items, n, timeout_ms, arena);
+}
+
+/* compat: Homestar PUTs nothing when it has no peers (and gossips only to a topic's peers), so
+ * a lone node skips the copy and the loop hand-off per receipt. A peer that comes later still
+ * gets our receipts from the DHT: GET_VALUE for a key we hold no record of is answered from
+ * the database (receipts.c on_lookup). */
+static void hook_published(void *data, const ipvm_cid_t *workflow, const ipvm_sched_receipt_t *r)
+{
+    p2p_svc_t *st = data;
+    if (atomic_load(&st->reach) > 0)
+        st->inner.receipt_published(st->inner.data, workflow, r);
+}
+
 static void on_event(const ipvm_p2p_event_t *ev, void *data)
 {
     p2p_svc_t *st = data;
+    update_reach(st);
     ipvm_rpc_server_t *rpc = ipvm_node_rpc(st->node);
     const char *name = event_name(ev);
     if (rpc == NULL || name == NULL)
@@ -355,9 +392,13 @@ static int p2p_start(ipvm_node_t *n, void **state, ipvm_error_t *err)
             svc_free(st);
         return rc;
     }
+    update_reach(st); /* bootstrap contacts */
     if (ipvm_node_sched(n)) {
-        ipvm_sched_net_hooks_t hooks;
-        ipvm_p2p_receipts_net_hooks(st->receipts, &hooks);
+        ipvm_p2p_receipts_net_hooks(st->receipts, &st->inner);
+        ipvm_sched_net_hooks_t hooks = st->inner;
+        hooks.data = st;
+        hooks.find_receipts = st->inner.find_receipts ? hook_find : NULL;
+        hooks.receipt_published = st->inner.receipt_published ? hook_published : NULL;
         ipvm_sched_set_net_hooks(ipvm_node_sched(n), &hooks);
     }
     ipvm_rpc_server_t *rpc = ipvm_node_rpc(n);
