@@ -22,7 +22,7 @@ ifeq ($(WERROR),1)
 CMAKE_ARGS += -DIPVM_WERROR=ON
 endif
 
-.PHONY: all build deps test-deps demo test test-asan fuzz bench clean interop-deps examples
+.PHONY: all build deps test-deps demo test test-asan fuzz bench clean interop-deps examples conformance
 
 all: build
 
@@ -65,6 +65,11 @@ fuzz: test-deps
 
 examples: test-deps build
 	cmake --build $(BUILD) --target examples
+
+# The IPLD project's codec fixtures (not on a registry; not committed here): give a checkout.
+conformance: build
+	@test -n "$(CODEC_FIXTURES)" || { echo "usage: make conformance CODEC_FIXTURES=PATH/TO/ipld/codec-fixtures"; exit 2; }
+	$(BUILD)/conformance_codec_fixtures $(CODEC_FIXTURES)
 
 bench: test-deps build interop-deps
 	@tools/bench.sh $(BUILD)
