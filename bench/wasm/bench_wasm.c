@@ -5,7 +5,8 @@
  * tier, on its gcc tier without fuel counting (to price fuel), on its tcc tier, on V8, and the
  * same C as a native gcc -O2 .so; then the time to the first call of a module never seen
  * (Homestar's example_test.wasm, and a generated ~1 MB module), and warm instantiate + call.
- * Every engine must return the same result. Usage: bench_wasm [--quick]. */
+ * Every engine must return the same result. Usage: bench_wasm [--quick]
+ * [--only=kernels|first|warm]. */
 #define _GNU_SOURCE
 #include "ipvm.h"
 #include "wasm/engine_int.h"
@@ -467,10 +468,15 @@ static void warm_calls(ipvm_wasm_engine_t *gcc)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--quick") == 0)
-        rounds = 1;
-    else if (argc > 1)
-        die("usage: bench_wasm [--quick]");
+    const char *only = NULL; /* "kernels", "first" or "warm": one part of the run */
+    for (int k = 1; k < argc; k++) {
+        if (strcmp(argv[k], "--quick") == 0)
+            rounds = 1;
+        else if (strncmp(argv[k], "--only=", 7) == 0)
+            only = argv[k] + 7;
+        else
+            die("usage: bench_wasm [--quick] [--only=kernels|first|warm]");
+    }
     mkdir(WORK, 0755);
     for (size_t i = 0; i < NK; i++)
         build_kernel(kernels[i].name);
@@ -481,9 +487,12 @@ int main(int argc, char **argv)
     eng[TCC] = engine(0, NULL, false);
     printf("bench_wasm: CPU time of the calling thread (V8: of node), median of %d round(s); "
            "results checked equal across engines\n", rounds);
-    table(eng);
-    first_calls();
-    warm_calls(eng[GCC]);
+    if (!only || strcmp(only, "kernels") == 0)
+        table(eng);
+    if (!only || strcmp(only, "first") == 0)
+        first_calls();
+    if (!only || strcmp(only, "warm") == 0)
+        warm_calls(eng[GCC]);
     for (int e = GCC; e <= TCC; e++)
         ipvm_wasm_engine_free(eng[e]);
     return 0;

@@ -299,11 +299,11 @@ static int cmd_run(ipvm_cli_t *cli, int argc, char **argv)
     unsigned long compiles = atomic_load(&ipvm__wasm_stats.wasm2c);
     if ((rc = load(cli, e, a.module, &m, &load_ns)) != 0)
         goto done;
-    bool compiled = atomic_load(&ipvm__wasm_stats.wasm2c) != compiles;
     ipvm_wasm_result_t r;
     ipvm_error_t err;
     ipvm_error_clear(&err);
     int crc = ipvm_wasm_call(m, a.func, args, &a.limits, &arena, &r, &err);
+    bool compiled = atomic_load(&ipvm__wasm_stats.wasm2c) != compiles; /* tcc: at the call */
     if (r.log_len && !cli->json) {
         fflush(stdout);
         fwrite(r.log, 1, r.log_len, stderr);

@@ -69,47 +69,93 @@ static void tcc_error(void *opaque, const char *msg)
         snprintf(m->text, sizeof m->text, "%s", msg);
 }
 
-int ipvm__compile_tcc(const char *c, size_t len, const char *key, ipvm__code_t **out,
-                      ipvm_error_t *err)
+/* The line wasm2c 1.0.32 starts a data segment's array with; the array ends at a line "};".
+ * The segments are named by index (the module wasm2c sees has no names). */
+#define DATA_DECL "static const u8 data_segment_data_w2c_d"
+
+/* The prelude and the C, with each data segment's array replaced by an extern declaration
+ * (tcc would parse ~6 bytes of C per byte of data; the bytes are the module's own). The
+ * segments so declared are marked in used[ndata]. */
+static int tcc_source(const ipvm__wasm_info_t *in, const char *c, size_t len, uint8_t *used,
+                      ipvm_buf_t *out)
+{
+    const char *prelude = ipvm__wasm_prelude(IPVM__FUEL_SLOT);
+    int rc = ipvm_buf_append(out, prelude, strlen(prelude));
+    const char *p = c, *end = c + len;
+    const size_t dl = sizeof DATA_DECL - 1;
+    while (rc == 0 && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        unsigned long k;
+        char *after;
+        if (n > dl && memcmp(p, DATA_DECL, dl) == 0 &&
+            (k = strtoul(p + dl, &after, 10)) < in->ndata && after < p + n && *after == '[') {
+            const char *close = p + n; /* (after a newline, so close[-1] is in range) */
+            while (close < end && !(close[0] == '}' && close[1] == ';' && close[-1] == '\n'))
+                close++;
+            if (close >= end)
+                return IPVM_ECOMPILE;
+            used[k] = 1;
+            rc = ipvm_buf_printf(out, "extern const u8 data_segment_data_w2c_d%lu[];", k);
+            p = close + 2;
+            continue;
+        }
+        rc = ipvm_buf_append(out, p, n);
+        p += n;
+    }
+    return rc ? rc : ipvm_buf_append_byte(out, 0);
+}
+
+/* Under tcc_lock. */
+static int tcc_build(TCCState *s, const ipvm__wasm_info_t *in, const uint8_t *used,
+                     const char *src, tcc_msg_t *msg, ipvm_error_t *err)
+{
+    tcc_set_error_func(s, msg, tcc_error);
+    tcc_set_output_type(s, TCC_OUTPUT_MEMORY);
+    tcc_set_options(s, "-w");
+    for (const ipvm__rt_sym_t *y = ipvm__rt_symbols(); y->name; y++)
+        tcc_add_symbol(s, y->name, y->addr);
+    for (uint32_t k = 0; k < in->ndata; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "data_segment_data_w2c_d%u", k);
+        if (used[k])
+            tcc_add_symbol(s, name, in->bytes + in->data[k].off);
+    }
+    if (tcc_compile_string(s, src) < 0 || tcc_relocate(s, TCC_RELOCATE_AUTO) < 0)
+        return ipvm_error_set(err, IPVM_ECOMPILE, IPVM_NO_OFFSET, "tcc: %s",
+                              msg->text[0] ? msg->text : "compilation failed");
+    return 0;
+}
+
+int ipvm__compile_tcc(const ipvm__wasm_info_t *in, const char *c, size_t len, const char *key,
+                      ipvm__code_t **out, ipvm_error_t *err)
 {
     *out = NULL;
-    const char *prelude = ipvm__wasm_prelude(IPVM__FUEL_SLOT);
-    size_t plen = strlen(prelude);
-    char *src = ipvm_malloc(plen + len + 1);
+    ipvm_buf_t src = IPVM_BUF_INIT;
+    uint8_t *used = ipvm_calloc(in->ndata ? in->ndata : 1, 1);
     ipvm__code_t *code = ipvm_calloc(1, sizeof *code);
-    if (!src || !code) {
-        ipvm_free(src);
+    int rc = !used || !code ? IPVM_ENOMEM : tcc_source(in, c, len, used, &src);
+    if (rc) {
+        ipvm_free(used);
         ipvm_free(code);
-        return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
+        return ipvm_error_set(err, rc, IPVM_NO_OFFSET, rc == IPVM_ENOMEM ? "out of memory"
+                              : "unexpected wasm2c output (a data segment without its end)");
     }
-    memcpy(src, prelude, plen);
-    memcpy(src + plen, c, len);
-    src[plen + len] = '\0';
     tcc_msg_t msg = {{0}};
-    int rc = 0;
     atomic_fetch_add(&ipvm__wasm_stats.tcc, 1);
     pthread_mutex_lock(&tcc_lock); /* libtcc 0.9.27 is not reentrant */
     TCCState *s = tcc_new();
     if (s == NULL) {
         rc = ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "tcc_new failed");
-        goto unlock;
-    }
-    tcc_set_error_func(s, &msg, tcc_error);
-    tcc_set_output_type(s, TCC_OUTPUT_MEMORY);
-    tcc_set_options(s, "-w");
-    for (const ipvm__rt_sym_t *y = ipvm__rt_symbols(); y->name; y++)
-        tcc_add_symbol(s, y->name, y->addr);
-    if (tcc_compile_string(s, src) < 0 || tcc_relocate(s, TCC_RELOCATE_AUTO) < 0) {
-        rc = ipvm_error_set(err, IPVM_ECOMPILE, IPVM_NO_OFFSET, "tcc: %s",
-                            msg.text[0] ? msg.text : "compilation failed");
+    } else if ((rc = tcc_build(s, in, used, (const char *)src.data, &msg, err)) != 0) {
         tcc_delete(s);
-        goto unlock;
+    } else {
+        code->glue = tcc_get_symbol(s, "ipvm_glue_v1");
+        code->tcc = s;
     }
-    code->glue = tcc_get_symbol(s, "ipvm_glue_v1");
-    code->tcc = s;
-unlock:
     pthread_mutex_unlock(&tcc_lock);
-    ipvm_free(src);
+    ipvm_buf_dispose(&src);
+    ipvm_free(used);
     if (rc == 0 && !stamp_ok(code->glue, key, IPVM__FUEL_SLOT, err)) {
         rc = IPVM_ESTALE;
         ipvm__code_free(code);

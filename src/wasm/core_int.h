@@ -84,7 +84,21 @@ typedef struct ipvm__wasm_info_s {
     ipvm__wasm_section_t *sections; /* every section in file order */
     uint32_t nsections;
     uint32_t nloops; /* loop instructions in all bodies */
+    /* What each defined function's body refers to, for the reachability of reduce.c: body k
+     * (of the defined functions) is bytes[bodies[k].off, +len) (its size prefix included), and
+     * its references are edges[edge_start[k] .. edge_start[k + 1]): a called function index, or
+     * IPVM__WASM_EDGE_INDIRECT | type index (call_indirect), or IPVM__WASM_EDGE_REF | function
+     * index (ref.func). tabrefs are the functions that element segments and constant
+     * expressions name (what a table can hold). */
+    ipvm__wasm_span_t *bodies;
+    uint32_t *edge_start, *edges;
+    uint32_t *tabrefs, ntabrefs;
+    ipvm__wasm_span_t *data; /* [ndata] the bytes of each data segment */
 } ipvm__wasm_info_t;
+
+#define IPVM__WASM_EDGE_INDIRECT 0x80000000u
+#define IPVM__WASM_EDGE_REF 0x40000000u
+#define IPVM__WASM_EDGE_INDEX 0x3fffffffu
 
 #define IPVM__WASM_FN_CALLS 1u /* the body contains call or call_indirect (not a leaf) */
 #define IPVM__WASM_FN_LOOPS 2u /* the body contains a loop */
@@ -130,17 +144,23 @@ typedef struct ipvm__glue_s {
     const ipvm__tramp_t *exports; /* [nexports], NULL where not callable */
 } ipvm__glue_t;
 
-/* Writes the module wasm2c sees: the same sections, custom sections dropped, function imports
+/* Writes the module wasm2c sees (with live: only those bodies, see reduce.c): the same sections, custom sections dropped, function imports
  * renamed "h"."f<i>", function exports renamed "e<i>", memory 0 exported as "mem", other
  * exports dropped, so no name from the guest reaches the C (wasm2c 1.0.32 copies names
  * unescaped into C comments). */
-int ipvm__wasm_rewrite(const ipvm__wasm_info_t *info, ipvm_buf_t *out);
+int ipvm__wasm_rewrite(const ipvm__wasm_info_t *info, const uint8_t *live, ipvm_buf_t *out);
+/* reduce.c. Marks in live[nfuncs] every function a call of the functions `roots` (and the
+ * start function) can run, by the rule at the top of reduce.c. IPVM_ENOMEM. */
+int ipvm__wasm_live(const ipvm__wasm_info_t *info, const uint32_t *roots, size_t nroots,
+                    uint8_t *live);
+/* Appends a code section with the live bodies and `unreachable` for the others. */
+int ipvm__wasm_code_section(const ipvm__wasm_info_t *info, const uint8_t *live, ipvm_buf_t *out);
 /* Runs wasm2c on the rewritten module and returns the tier-neutral C (one translation unit
  * with the header inlined, fuel points marked, glue appended) in *c. `key` is the cache key
  * recorded in the stamp. Errors: IPVM_ECOMPILE (wasm2c missing, failed or changed its
  * output), IPVM_EWASM (wasm2c's validator refused the code: its message), IPVM_ENOMEM. */
-int ipvm__wasm_translate(const ipvm__wasm_info_t *info, const char *key, ipvm_buf_t *c,
-                         ipvm_error_t *err);
+int ipvm__wasm_translate(const ipvm__wasm_info_t *info, const uint8_t *live, const char *key,
+                         ipvm_buf_t *c, ipvm_error_t *err);
 /* The text that goes before the C for a tier: IPVM__FUEL_TLS for gcc, IPVM__FUEL_SLOT for
  * tcc, IPVM__FUEL_NONE for gcc without fuel (benchmarks only). */
 const char *ipvm__wasm_prelude(unsigned fuel_kind);
@@ -159,10 +179,11 @@ typedef struct ipvm__code_s {
     bool gcc;     /* which tier */
 } ipvm__code_t;
 
-/* Compiles C (prelude added here) in memory with libtcc. Errors: IPVM_ECOMPILE, IPVM_ESTALE,
+/* Compiles C (prelude added here) in memory with libtcc; the data segments' bytes are not
+ * compiled but taken from info's module bytes, which must outlive the code. Errors: IPVM_ECOMPILE, IPVM_ESTALE,
  * IPVM_ENOMEM. Serialised on a process-wide lock: libtcc 0.9.27 keeps global state. */
-int ipvm__compile_tcc(const char *c, size_t len, const char *key, ipvm__code_t **out,
-                      ipvm_error_t *err);
+int ipvm__compile_tcc(const ipvm__wasm_info_t *info, const char *c, size_t len, const char *key,
+                      ipvm__code_t **out, ipvm_error_t *err);
 /* Compiles C with gcc into so_path (through a temporary file next to it, then rename). While
  * gcc runs, its pid is in *pid (when pid is not NULL), so it can be stopped; -1 in *pid means
  * cancelled: gcc is not started, or is stopped as soon as it is. */

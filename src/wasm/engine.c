@@ -152,6 +152,11 @@ static void free_module(ipvm_wasm_module_t *m)
     ipvm__rt_pool_dispose(&m->pool);
     ipvm__code_free(atomic_load(&m->gcc));
     ipvm__code_free(m->tcc);
+    for (unsigned k = 0; k < m->nparts; k++) {
+        ipvm__code_free(m->parts[k].code);
+        ipvm_free(m->parts[k].live);
+    }
+    pthread_mutex_destroy(&m->code_lock);
     ipvm_arena_dispose(&m->arena);
     ipvm_free(m->host);
     ipvm_free(m->orig);
@@ -306,6 +311,25 @@ static int gcc_tier(ipvm_wasm_module_t *m, const char *c, size_t len, ipvm_error
     return rc;
 }
 
+/* The whole module's C (translated here when the job has none yet), then gcc. */
+static int gcc_job(gcc_job_t *j, ipvm_error_t *err)
+{
+    if (j->c == NULL) {
+        if (atomic_load(&j->m->engine->gcc_pid) < 0)
+            return IPVM_ECOMPILE;
+        ipvm_buf_t c = IPVM_BUF_INIT;
+        int rc = ipvm__wasm_translate(&j->m->info, NULL, j->m->key, &c, err);
+        if (rc) {
+            ipvm_buf_dispose(&c);
+            return rc;
+        }
+        j->len = c.len;
+        if (!(j->c = (char *)ipvm_buf_take(&c, NULL)))
+            return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
+    }
+    return gcc_tier(j->m, j->c, j->len, err);
+}
+
 static void *gcc_worker(void *arg)
 {
     ipvm_wasm_engine_t *e = arg;
@@ -320,7 +344,7 @@ static void *gcc_worker(void *arg)
         pthread_mutex_unlock(&e->lock);
         ipvm_error_t err;
         ipvm_error_clear(&err);
-        if (gcc_tier(j->m, j->c, j->len, &err) != 0 && atomic_load(&e->gcc_pid) >= 0)
+        if (gcc_job(j, &err) != 0 && atomic_load(&e->gcc_pid) >= 0)
             ipvm_log(IPVM_LOG_WARN, "wasm",
                      "module %.16s stays on the tcc tier: %s", j->m->hash_hex, err.msg);
         ipvm_wasm_module_release(j->m);
@@ -334,7 +358,7 @@ static void *gcc_worker(void *arg)
     return NULL;
 }
 
-/* Queues the gcc compile; takes c on success. */
+/* Queues the gcc compile; takes c on success (NULL: the worker translates the module). */
 static int queue_gcc(ipvm_wasm_module_t *m, char *c, size_t len)
 {
     ipvm_wasm_engine_t *e = m->engine;
@@ -378,7 +402,8 @@ static int resolve_imports(ipvm_wasm_module_t *m, ipvm_error_t *err)
     return 0;
 }
 
-/* Finds or makes the machine code: the cached .so, else wasm2c + libtcc now and gcc later. */
+/* Finds the machine code in the disk cache, else has gcc make it (now with gcc_tier 2, in the
+ * background with 1); libtcc's code is made for the first instance (ipvm__module_code). */
 static int compile_module(ipvm_wasm_module_t *m, ipvm_error_t *err)
 {
     ipvm_wasm_engine_t *e = m->engine;
@@ -404,29 +429,15 @@ static int compile_module(ipvm_wasm_module_t *m, ipvm_error_t *err)
             unlink(path);
         }
     }
-    ipvm_buf_t c = IPVM_BUF_INIT;
-    uint64_t t0 = ipvm_now_ns();
-    if ((rc = ipvm__wasm_translate(&m->info, m->key, &c, err)) != 0)
-        goto done;
-    uint64_t t1 = ipvm_now_ns();
     bool want_gcc = e->gcc_tier != 0 && e->gcc_usable;
-    if (e->gcc_tier == 2 && want_gcc) {
+    if (!want_gcc)
+        return 0; /* libtcc compiles what the first call needs (ipvm__module_code) */
+    if (e->gcc_tier == 1) /* translated and compiled in the background */
+        return queue_gcc(m, NULL, 0) ? ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET,
+                                                      "out of memory") : 0;
+    ipvm_buf_t c = IPVM_BUF_INIT;
+    if ((rc = ipvm__wasm_translate(&m->info, NULL, m->key, &c, err)) == 0)
         rc = gcc_tier(m, (char *)c.data, c.len, err);
-        goto done;
-    }
-    if ((rc = ipvm__compile_tcc((char *)c.data, c.len, m->key, &m->tcc, err)) != 0)
-        goto done;
-    if ((rc = ipvm__code_init(m->tcc, err)) != 0)
-        goto done;
-    ipvm_log(IPVM_LOG_DEBUG, "wasm", "module %.16s: wasm2c %.1f ms, tcc %.1f ms", m->hash_hex,
-             (double)(t1 - t0) / 1e6, (double)(ipvm_now_ns() - t1) / 1e6);
-    if (want_gcc) {
-        size_t len = c.len;
-        char *text = (char *)ipvm_buf_take(&c, NULL);
-        if (text && queue_gcc(m, text, len) != 0)
-            ipvm_free(text);
-    }
-done:
     ipvm_buf_dispose(&c);
     return rc;
 }
@@ -498,6 +509,7 @@ int ipvm_wasm_module_load(ipvm_wasm_engine_t *e, const uint8_t *wasm, size_t len
     memcpy(m->hash_hex, hash_hex, 65);
     ipvm_arena_init(&m->arena);
     ipvm__rt_pool_init(&m->pool);
+    pthread_mutex_init(&m->code_lock, NULL);
     m->state = MOD_LOADING;
     m->next = e->modules;
     e->modules = m;
@@ -603,11 +615,109 @@ ipvm__host_fn_t ipvm__module_host_fn(ipvm_wasm_module_t *m, uint32_t index)
     return index < m->info.nimported ? m->host[index] : NULL;
 }
 
-/* The code new instances should use: gcc's once it is there. */
-const ipvm__code_t *ipvm__module_code(ipvm_wasm_module_t *m)
+/* ---- libtcc's code, whole or reduced ------------------------------------------------------ */
+static int tcc_compile(ipvm_wasm_module_t *m, const uint8_t *live, ipvm__code_t **out,
+                       ipvm_error_t *err)
+{
+    ipvm_buf_t c = IPVM_BUF_INIT;
+    uint64_t t0 = ipvm_now_ns();
+    int rc = ipvm__wasm_translate(&m->info, live, m->key, &c, err);
+    uint64_t t1 = ipvm_now_ns();
+    if (rc == 0)
+        rc = ipvm__compile_tcc(&m->info, (char *)c.data, c.len, m->key, out, err);
+    if (rc == 0 && (rc = ipvm__code_init(*out, err)) != 0) {
+        ipvm__code_free(*out);
+        *out = NULL;
+    }
+    if (rc == 0)
+        ipvm_log(IPVM_LOG_DEBUG, "wasm", "module %.16s%s: wasm2c %.1f ms, tcc %.1f ms",
+                 m->hash_hex, live ? " (reduced)" : "", (double)(t1 - t0) / 1e6,
+                 (double)(ipvm_now_ns() - t1) / 1e6);
+    ipvm_buf_dispose(&c);
+    return rc;
+}
+
+static bool is_abi_helper(const ipvm__wasm_export_t *x)
+{
+    return (x->name_len >= 5 && memcmp(x->name, "cabi_", 5) == 0) ||
+           (x->name_len == 11 && memcmp(x->name, "_initialize", 11) == 0);
+}
+
+/* A part whose live functions include every function of need; else -1. */
+static int find_part(ipvm_wasm_module_t *m, const uint32_t *need, size_t n)
+{
+    for (unsigned p = 0; p < m->nparts; p++) {
+        size_t k = 0;
+        while (k < n && m->parts[p].live[m->info.exports[need[k]].func_index])
+            k++;
+        if (k == n)
+            return (int)p;
+    }
+    return -1;
+}
+
+/* Compiles the part for need (export indices) and what the canonical ABI may call. */
+static int new_part(ipvm_wasm_module_t *m, const uint32_t *need, size_t n, ipvm_error_t *err)
+{
+    const ipvm__wasm_info_t *in = &m->info;
+    uint32_t *roots = ipvm_malloc((n + in->nexports + 1) * sizeof *roots);
+    uint8_t *live = ipvm_malloc(in->nfuncs ? in->nfuncs : 1);
+    size_t nroots = 0;
+    int rc = IPVM_ENOMEM;
+    if (!roots || !live)
+        goto fail;
+    for (size_t k = 0; k < n; k++)
+        roots[nroots++] = in->exports[need[k]].func_index;
+    for (uint32_t k = 0; k < in->nexports; k++)
+        if (is_abi_helper(&in->exports[k]))
+            roots[nroots++] = in->exports[k].func_index;
+    if ((rc = ipvm__wasm_live(in, roots, nroots, live)) != 0)
+        goto fail;
+    ipvm__code_t *code = NULL;
+    if ((rc = tcc_compile(m, live, &code, err)) != 0)
+        goto fail_quiet;
+    m->parts[m->nparts].code = code;
+    m->parts[m->nparts].live = live;
+    m->nparts++;
+    ipvm_free(roots);
+    return 0;
+fail:
+    ipvm_error_set(err, rc, IPVM_NO_OFFSET, "out of memory");
+fail_quiet:
+    ipvm_free(roots);
+    ipvm_free(live);
+    return rc;
+}
+
+int ipvm__module_code(ipvm_wasm_module_t *m, const uint32_t *need, size_t n,
+                      const ipvm__code_t **out, ipvm_error_t *err)
 {
     const ipvm__code_t *g = atomic_load(&m->gcc);
-    return g ? g : m->tcc;
+    if (g) {
+        *out = g;
+        return 0;
+    }
+    for (size_t k = 0; need && k < n; k++)
+        if (need[k] >= m->info.nexports)
+            return ipvm_error_set(err, IPVM_EINVAL, IPVM_NO_OFFSET, "no export %u", need[k]);
+    int rc = 0;
+    pthread_mutex_lock(&m->code_lock);
+    if ((g = atomic_load(&m->gcc)) != NULL) { /* arrived meanwhile */
+        *out = g;
+    } else if (m->tcc) {
+        *out = m->tcc;
+    } else if (need == NULL || m->nparts == IPVM__MAX_PARTS) {
+        if ((rc = tcc_compile(m, NULL, &m->tcc, err)) == 0)
+            *out = m->tcc;
+    } else {
+        int p = find_part(m, need, n);
+        if (p < 0 && (rc = new_part(m, need, n, err)) == 0)
+            p = (int)m->nparts - 1;
+        if (rc == 0)
+            *out = m->parts[p].code;
+    }
+    pthread_mutex_unlock(&m->code_lock);
+    return rc;
 }
 
 /* ---- describe ------------------------------------------------------------------------------ */

@@ -8,6 +8,8 @@
 
 enum { MOD_LOADING = 0, MOD_READY = 1 };
 
+#define IPVM__MAX_PARTS 8 /* reduced tcc compiles per module; then the whole module */
+
 struct gcc_job_s;
 
 struct ipvm_wasm_engine_s {
@@ -51,7 +53,13 @@ struct ipvm_wasm_module_s {
     ipvm__wasm_info_t info;
     ipvm__host_fn_t *host;       /* [info.nimported] */
     void *abi;
-    ipvm__code_t *tcc;           /* tier 1, when compiled in this process */
+    pthread_mutex_t code_lock;   /* tcc and parts */
+    ipvm__code_t *tcc;           /* tier 1 of the whole module, once an instance needed it */
+    struct {                     /* tier 1 of the functions some calls reach (reduce.c) */
+        ipvm__code_t *code;
+        uint8_t *live;           /* [info.nfuncs] */
+    } parts[IPVM__MAX_PARTS];
+    unsigned nparts;
     _Atomic(ipvm__code_t *) gcc; /* tier 2, once there */
     atomic_bool cached;          /* the .so is in the disk cache */
     bool from_cache;             /* loaded from the disk cache: nothing was compiled */
@@ -63,7 +71,12 @@ struct ipvm_wasm_module_s {
 
 /* Runs the code's init_module under a trap guard. */
 int ipvm__code_init(ipvm__code_t *code, ipvm_error_t *err);
-const ipvm__code_t *ipvm__module_code(ipvm_wasm_module_t *m);
+/* The code for a new instance: gcc's once it is there; else libtcc's, compiled now if need
+ * be: of the whole module when `need` is NULL, else of only what calls of the exports
+ * need[0..n) can reach (and `_initialize`, the start function and the cabi_* exports, which
+ * the canonical ABI calls), reusing an earlier such compile that covers them. */
+int ipvm__module_code(ipvm_wasm_module_t *m, const uint32_t *need, size_t n,
+                      const ipvm__code_t **out, ipvm_error_t *err);
 void ipvm__engine_wait_jobs(ipvm_wasm_engine_t *e);
 /* Background gcc compiles queued or running. */
 int ipvm__engine_pending_jobs(ipvm_wasm_engine_t *e);

@@ -313,11 +313,10 @@ static int reactor_init(ipvm__wasm_instance_t *i, ipvm_error_t *err)
     return 0;
 }
 
-int ipvm__wasm_instantiate(ipvm_wasm_module_t *m, const ipvm_wasm_limits_t *limits,
-                           ipvm__wasm_instance_t **out, ipvm_error_t *err)
+static int instantiate_code(ipvm_wasm_module_t *m, const ipvm__code_t *code,
+                            const ipvm_wasm_limits_t *limits, ipvm__wasm_instance_t **out,
+                            ipvm_error_t *err)
 {
-    *out = NULL;
-    const ipvm__code_t *code = ipvm__module_code(m);
     ipvm_wasm_limits_t lim;
     effective_limits(m->engine, limits, &lim);
     ipvm__wasm_instance_t *i = ipvm_calloc(1, sizeof *i + code->glue->instance_size);
@@ -381,6 +380,27 @@ int ipvm__wasm_invoke(ipvm__wasm_instance_t *i, uint32_t export_index, const uin
     if (t < 0)
         return t;
     return t ? trap_error(i, t, err) : 0;
+}
+
+int ipvm__wasm_instantiate(ipvm_wasm_module_t *m, const ipvm_wasm_limits_t *limits,
+                           ipvm__wasm_instance_t **out, ipvm_error_t *err)
+{
+    *out = NULL;
+    const ipvm__code_t *code;
+    int rc = ipvm__module_code(m, NULL, 0, &code, err);
+    return rc ? rc : instantiate_code(m, code, limits, out, err);
+}
+
+/* An instance for calls of the exports need[0..n) (and what the canonical ABI calls): on the
+ * tcc tier, of only the functions they reach. */
+static int instantiate_for(ipvm_wasm_module_t *m, const uint32_t *need, size_t n,
+                           const ipvm_wasm_limits_t *limits, ipvm__wasm_instance_t **out,
+                           ipvm_error_t *err)
+{
+    *out = NULL;
+    const ipvm__code_t *code;
+    int rc = ipvm__module_code(m, need, n, &code, err);
+    return rc ? rc : instantiate_code(m, code, limits, out, err);
 }
 
 uint8_t *ipvm__wasm_memory(ipvm__wasm_instance_t *i, uint64_t *size)
@@ -598,7 +618,9 @@ int ipvm_wasm_call(ipvm_wasm_module_t *m, const char *func, const ipvm_ipld_t *a
     out->log = "";
     uint64_t t0 = now_mono();
     ipvm__wasm_instance_t *i;
-    int rc = ipvm__wasm_instantiate(m, limits, &i, err);
+    long idx = ipvm__wasm_abi_resolve(m, func);
+    uint32_t need = idx >= 0 ? (uint32_t)idx : 0;
+    int rc = instantiate_for(m, &need, idx >= 0 ? 1 : 0, limits, &i, err);
     if (rc) {
         out->time_ns = now_mono() - t0;
         return rc;

@@ -248,7 +248,24 @@ typedef struct px_s {
     ipvm__wasm_info_t *info;
     uint32_t ndefined;    /* functions declared in the function section */
     bool seen_code;
+    ipvm_buf_t edges;     /* uint32 IPVM__WASM_EDGE_* of the body being read, then of all */
+    ipvm_buf_t tabrefs;   /* uint32 functions named by elements and constant expressions */
 } px_t;
+
+static int push_u32(ipvm_buf_t *b, uint32_t v)
+{
+    return ipvm_buf_append(b, &v, sizeof v);
+}
+
+/* Copies a buffer of uint32 into the arena. */
+static uint32_t *arena_u32s(px_t *p, const ipvm_buf_t *b, uint32_t *n)
+{
+    *n = (uint32_t)(b->len / sizeof(uint32_t));
+    uint32_t *a = ipvm_arena_alloc(p->arena, b->len ? b->len : sizeof(uint32_t));
+    if (a && b->len)
+        memcpy(a, b->data, b->len);
+    return a;
+}
 
 static void *px_alloc(px_t *p, size_t n, size_t size)
 {
@@ -528,6 +545,8 @@ static int const_expr(px_t *p, const char *what, uint32_t nglobals_visible)
         if ((rc = rd_u32(r, &idx, what)) == 0 && idx >= p->info->nfuncs) {
             r->pos = at;
             rc = MALFORMED(r, "%s: ref.func %u: no such function", what, idx);
+        } else if (rc == 0 && push_u32(&p->tabrefs, idx) != 0) {
+            rc = NOMEM(p);
         }
         break;
     case 0x23:
@@ -674,8 +693,19 @@ static int func_index_vec(px_t *p)
             r->pos = at;
             return MALFORMED(r, "element: function %u does not exist", f);
         }
+        if (push_u32(&p->tabrefs, f) != 0)
+            return NOMEM(p);
     }
     return 0;
+}
+
+static int elem_exprs(px_t *p)
+{
+    uint32_t cnt;
+    int rc = rd_count(p, &cnt, IPVM__WASM_MAX_TABLE_SIZE, "element count");
+    for (uint32_t k = 0; rc == 0 && k < cnt; k++)
+        rc = const_expr(p, "element expression", p->info->nglobals);
+    return rc;
 }
 
 static int sec_elem(px_t *p)
@@ -721,17 +751,11 @@ static int sec_elem(px_t *p)
                 }
             }
         }
-        if (!exprs) {
-            if ((rc = func_index_vec(p)) != 0)
-                return rc;
-            continue;
-        }
-        uint32_t cnt;
-        if ((rc = rd_count(p, &cnt, IPVM__WASM_MAX_TABLE_SIZE, "element count")) != 0)
+        size_t mark = p->tabrefs.len;
+        if ((rc = exprs ? elem_exprs(p) : func_index_vec(p)) != 0)
             return rc;
-        for (uint32_t k = 0; k < cnt; k++)
-            if ((rc = const_expr(p, "element expression", p->info->nglobals)) != 0)
-                return rc;
+        if (passive_or_decl && explicit_table) /* declarative: never in a table, no tabrefs */
+            p->tabrefs.len = mark;
     }
     p->info->nelems = n;
     return 0;
@@ -762,6 +786,8 @@ static int sec_data(px_t *p)
         return MALFORMED(r, "data section has %u segments but the data count section says %u", n,
                          p->info->ndata);
     }
+    if (!(p->info->data = px_alloc(p, n, sizeof *p->info->data)))
+        return NOMEM(p);
     for (uint32_t i = 0; i < n; i++) {
         size_t at = r->pos;
         uint32_t flags, mem = 0, len;
@@ -781,8 +807,10 @@ static int sec_data(px_t *p)
             if ((rc = const_expr(p, "data offset", p->info->nglobals)) != 0)
                 return rc;
         }
-        if ((rc = rd_u32(r, &len, "data segment size")) != 0 ||
-            (rc = rd_skip(r, len, "data segment")) != 0)
+        if ((rc = rd_u32(r, &len, "data segment size")) != 0)
+            return rc;
+        p->info->data[i] = (ipvm__wasm_span_t){(uint32_t)r->pos, len};
+        if ((rc = rd_skip(r, len, "data segment")) != 0)
             return rc;
     }
     p->info->ndata = n;
@@ -984,14 +1012,17 @@ static int op_control(px_t *p, uint8_t op, size_t at, body_t *b)
         return 0;
     case 0x10: /* call */
         b->flags |= IPVM__WASM_FN_CALLS;
-        if ((rc = rd_u32(r, &x, "call")))
+        if ((rc = rd_u32(r, &x, "call")) ||
+            (rc = check_index(p, x, in->nfuncs, iat, b, "called function")))
             return rc;
-        return check_index(p, x, in->nfuncs, iat, b, "called function");
+        return push_u32(&p->edges, x) ? NOMEM(p) : 0;
     case 0x11: /* call_indirect type table */
         b->flags |= IPVM__WASM_FN_CALLS;
         if ((rc = rd_u32(r, &x, "call_indirect")) ||
             (rc = check_index(p, x, in->ntypes, iat, b, "type")))
             return rc;
+        if (push_u32(&p->edges, IPVM__WASM_EDGE_INDIRECT | x) != 0)
+            return NOMEM(p);
         iat = r->pos;
         if ((rc = rd_u32(r, &y, "call_indirect")))
             return rc;
@@ -1023,9 +1054,10 @@ static int op_control(px_t *p, uint8_t op, size_t at, body_t *b)
         return rd_reftype(r, &t);
     }
     case 0xd2:
-        if ((rc = rd_u32(r, &x, "ref.func")))
+        if ((rc = rd_u32(r, &x, "ref.func")) ||
+            (rc = check_index(p, x, in->nfuncs, iat, b, "function")))
             return rc;
-        return check_index(p, x, in->nfuncs, iat, b, "function");
+        return push_u32(&p->edges, IPVM__WASM_EDGE_REF | x) ? NOMEM(p) : 0;
     default:
         return 1;
     }
@@ -1144,6 +1176,7 @@ static int one_body(px_t *p, uint32_t k)
         return MALFORMED(r, "function %u: %zu bytes after the final end", b.func,
                          r->end - r->pos);
     in->func_flags[k] = b.flags;
+    in->bodies[k] = (ipvm__wasm_span_t){(uint32_t)at, (uint32_t)(r->end - at)};
     r->end = outer_end;
     return 0;
 }
@@ -1161,9 +1194,19 @@ static int sec_code(px_t *p)
         return MALFORMED(r, "code section has %u bodies but the function section declares %u", n,
                          p->ndefined);
     }
-    for (uint32_t k = 0; k < n; k++)
+    ipvm__wasm_info_t *in = p->info;
+    if (!(in->bodies = px_alloc(p, n, sizeof *in->bodies)) ||
+        !(in->edge_start = px_alloc(p, (size_t)n + 1, sizeof *in->edge_start)))
+        return NOMEM(p);
+    for (uint32_t k = 0; k < n; k++) {
+        in->edge_start[k] = (uint32_t)(p->edges.len / sizeof(uint32_t));
         if ((rc = one_body(p, k)) != 0)
             return rc;
+    }
+    in->edge_start[n] = (uint32_t)(p->edges.len / sizeof(uint32_t));
+    uint32_t nedges;
+    if (!(in->edges = arena_u32s(p, &p->edges, &nedges)))
+        return NOMEM(p);
     p->seen_code = true;
     return 0;
 }
@@ -1263,15 +1306,11 @@ static int scan_sections(px_t *p)
     return 0;
 }
 
-int ipvm__wasm_parse(const uint8_t *bytes, size_t len, ipvm_arena_t *arena,
-                     ipvm__wasm_info_t *out, ipvm_error_t *err)
+static int parse_module(px_t *p, const uint8_t *bytes, size_t len)
 {
     static const uint8_t magic[4] = {0x00, 'a', 's', 'm'};
-    memset(out, 0, sizeof *out);
-    out->bytes = bytes;
-    out->len = len;
-    out->start = -1;
-    px_t p = {{bytes, 0, len, err}, arena, out, 0, false};
+    ipvm__wasm_info_t *out = p->info;
+    ipvm_error_t *err = p->r.err;
     if (len < 8 || memcmp(bytes, magic, 4) != 0)
         return ipvm_error_set(err, IPVM_EWASM, 0, "not a Wasm module (no \\0asm header)");
     if (len > IPVM__WASM_MAX_MODULE)
@@ -1283,24 +1322,24 @@ int ipvm__wasm_parse(const uint8_t *bytes, size_t len, ipvm_arena_t *arena,
     if (bytes[4] != 1 || bytes[5] || bytes[6] || bytes[7])
         return ipvm_error_set(err, IPVM_EWASM, 4, "unknown Wasm version %02x %02x %02x %02x",
                               bytes[4], bytes[5], bytes[6], bytes[7]);
-    p.r.pos = 8;
-    int rc = scan_sections(&p);
+    p->r.pos = 8;
+    int rc = scan_sections(p);
     if (rc)
         return rc;
     for (uint32_t i = 0; i < out->nsections; i++) {
         ipvm__wasm_section_t *s = &out->sections[i];
-        p.r.pos = s->body.off;
-        p.r.end = s->body.off + s->body.len;
-        if ((rc = one_section(&p, s)) != 0)
+        p->r.pos = s->body.off;
+        p->r.end = s->body.off + s->body.len;
+        if ((rc = one_section(p, s)) != 0)
             return rc;
-        if (p.r.pos != p.r.end)
-            return MALFORMED(&p.r, "section %u: %zu unread bytes at its end", s->id,
-                             p.r.end - p.r.pos);
+        if (p->r.pos != p->r.end)
+            return MALFORMED(&p->r, "section %u: %zu unread bytes at its end", s->id,
+                             p->r.end - p->r.pos);
     }
-    p.r.end = len;
-    if (p.ndefined > 0 && !p.seen_code)
+    p->r.end = len;
+    if (p->ndefined > 0 && !p->seen_code)
         return ipvm_error_set(err, IPVM_EWASM, len, "%u functions declared but no code section",
-                              p.ndefined);
+                              p->ndefined);
     if (out->has_data_count && out->ndata > 0) {
         bool seen = false;
         for (uint32_t i = 0; i < out->nsections; i++)
@@ -1309,5 +1348,19 @@ int ipvm__wasm_parse(const uint8_t *bytes, size_t len, ipvm_arena_t *arena,
             return ipvm_error_set(err, IPVM_EWASM, len, "data count section says %u segments "
                                   "but there is no data section", out->ndata);
     }
-    return 0;
+    return (out->tabrefs = arena_u32s(p, &p->tabrefs, &out->ntabrefs)) ? 0 : NOMEM(p);
+}
+
+int ipvm__wasm_parse(const uint8_t *bytes, size_t len, ipvm_arena_t *arena,
+                     ipvm__wasm_info_t *out, ipvm_error_t *err)
+{
+    memset(out, 0, sizeof *out);
+    out->bytes = bytes;
+    out->len = len;
+    out->start = -1;
+    px_t p = {{bytes, 0, len, err}, arena, out, 0, false, IPVM_BUF_INIT, IPVM_BUF_INIT};
+    int rc = parse_module(&p, bytes, len);
+    ipvm_buf_dispose(&p.edges);
+    ipvm_buf_dispose(&p.tabrefs);
+    return rc;
 }

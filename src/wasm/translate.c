@@ -93,7 +93,7 @@ static int rank(uint8_t id)
     return id < 14 ? r[id] : 99;
 }
 
-int ipvm__wasm_rewrite(const ipvm__wasm_info_t *in, ipvm_buf_t *out)
+int ipvm__wasm_rewrite(const ipvm__wasm_info_t *in, const uint8_t *live, ipvm_buf_t *out)
 {
     static const uint8_t header[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
     int rc = ipvm_buf_append(out, header, 8);
@@ -112,6 +112,8 @@ int ipvm__wasm_rewrite(const ipvm__wasm_info_t *in, ipvm_buf_t *out)
         else if (s->id == 7) {
             rc = export_section(in, out);
             exports_done = true;
+        } else if (s->id == 10 && live) {
+            rc = ipvm__wasm_code_section(in, live, out);
         } else
             rc = ipvm_buf_append(out, in->bytes + s->start, s->body.off + s->body.len - s->start);
     }
@@ -449,7 +451,15 @@ static int glue_import(ipvm_buf_t *o, const ipvm__wasm_functype_t *t, uint32_t k
     return rc ? rc : ipvm_buf_append_str(o, "  return v;\n}\n");
 }
 
-static int glue(const ipvm__wasm_info_t *in, const char *key, ipvm_buf_t *o, ipvm_error_t *err)
+/* Export k has a trampoline: a numeric signature, and a body in this translation. */
+static bool exported(const ipvm__wasm_info_t *in, const uint8_t *live, uint32_t k)
+{
+    uint32_t f = in->exports[k].func_index;
+    return sig_numeric(&in->types[in->func_type[f]]) && (live == NULL || live[f]);
+}
+
+static int glue(const ipvm__wasm_info_t *in, const uint8_t *live, const char *key, ipvm_buf_t *o,
+                ipvm_error_t *err)
 {
     int rc = ipvm_buf_append_str(o, "\n/* ---- ipvm glue ---- */\n");
     for (uint32_t k = 0; rc == 0 && k < in->nimported; k++) {
@@ -460,19 +470,15 @@ static int glue(const ipvm__wasm_info_t *in, const char *key, ipvm_buf_t *o, ipv
                                   in->imports[k].module, in->imports[k].field);
         rc = glue_import(o, t, k);
     }
-    for (uint32_t k = 0; rc == 0 && k < in->nexports; k++) {
-        const ipvm__wasm_functype_t *t = &in->types[in->func_type[in->exports[k].func_index]];
-        if (sig_numeric(t))
-            rc = glue_export(o, t, k);
-    }
+    for (uint32_t k = 0; rc == 0 && k < in->nexports; k++)
+        if (exported(in, live, k))
+            rc = glue_export(o, &in->types[in->func_type[in->exports[k].func_index]], k);
     if (!rc)
         rc = ipvm_buf_printf(o, "static const ipvm__tramp_t ipvm_exports[%u] = {",
                              in->nexports ? in->nexports : 1);
-    for (uint32_t k = 0; rc == 0 && k < in->nexports; k++) {
-        const ipvm__wasm_functype_t *t = &in->types[in->func_type[in->exports[k].func_index]];
-        rc = sig_numeric(t) ? ipvm_buf_printf(o, "%sipvm_x%u", k ? ", " : "", k)
-                            : ipvm_buf_printf(o, "%s0", k ? ", " : "");
-    }
+    for (uint32_t k = 0; rc == 0 && k < in->nexports; k++)
+        rc = exported(in, live, k) ? ipvm_buf_printf(o, "%sipvm_x%u", k ? ", " : "", k)
+                                   : ipvm_buf_printf(o, "%s0", k ? ", " : "");
     if (!rc)
         rc = ipvm_buf_printf(
             o,
@@ -492,11 +498,11 @@ static int glue(const ipvm__wasm_info_t *in, const char *key, ipvm_buf_t *o, ipv
     return rc;
 }
 
-int ipvm__wasm_translate(const ipvm__wasm_info_t *in, const char *key, ipvm_buf_t *c,
-                         ipvm_error_t *err)
+int ipvm__wasm_translate(const ipvm__wasm_info_t *in, const uint8_t *live, const char *key,
+                         ipvm_buf_t *c, ipvm_error_t *err)
 {
     ipvm_buf_t wasm = IPVM_BUF_INIT, gc = IPVM_BUF_INIT, gh = IPVM_BUF_INIT;
-    int rc = ipvm__wasm_rewrite(in, &wasm);
+    int rc = ipvm__wasm_rewrite(in, live, &wasm);
     if (rc) {
         rc = ipvm_error_set(err, rc, IPVM_NO_OFFSET, "out of memory");
         goto done;
@@ -510,7 +516,7 @@ int ipvm__wasm_translate(const ipvm__wasm_info_t *in, const char *key, ipvm_buf_
     }
     if ((rc = fuel_pass(in, &gc, &gh, c, err)) != 0)
         goto done;
-    rc = glue(in, key, c, err);
+    rc = glue(in, live, key, c, err);
     if (rc && err && err->code == 0)
         ipvm_error_set(err, rc, IPVM_NO_OFFSET, "out of memory");
 done:

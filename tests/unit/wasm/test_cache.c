@@ -172,10 +172,20 @@ typedef struct loader_s {
     int rc;
 } loader_t;
 
+/* Loads the module and calls f: the load compiles nothing with tcc, the first call does. */
 static void *load_thread(void *arg)
 {
     loader_t *l = arg;
     l->rc = ipvm_wasm_module_load(l->e, l->w->data, l->w->len, &l->m, NULL);
+    if (l->rc == 0) {
+        ipvm_arena_t a;
+        ipvm_arena_init(&a);
+        ipvm_wasm_result_t r;
+        l->rc = ipvm_wasm_call(l->m, "f", NULL, NULL, &a, &r, NULL);
+        if (l->rc == 0 && !(r.value->kind == IPVM_IPLD_INT && r.value->u.integer.mag == 99))
+            l->rc = -1;
+        ipvm_arena_dispose(&a);
+    }
     return NULL;
 }
 
@@ -203,10 +213,12 @@ IPVM_TEST(wasm, concurrent_loads_compile_once)
     call_expect(l[0].m, "f", "[]", "99", 0);
     for (int k = 0; k < N; k++)
         ipvm_wasm_module_release(l[k].m);
-    /* and a later load is a table hit */
+    /* and a later load is a table hit, and a later call reuses the code */
     ipvm_wasm_module_t *m = wt_load(e, &w);
     IPVM_ASSERT(m == l[0].m);
+    call_expect(m, "f", "[]", "99", 0);
     IPVM_ASSERT_EQ(counts().tcc, c1.tcc);
+    IPVM_ASSERT_EQ(counts().wasm2c, c1.wasm2c);
     ipvm_wasm_module_release(m);
     ipvm_wasm_engine_free(e);
     ipvm_buf_dispose(&w);
@@ -223,7 +235,7 @@ static void build_so(const ipvm_buf_t *w, const char *key, const char *flags, co
     ipvm_error_clear(&err);
     IPVM_ASSERT_OK_ERR(ipvm__wasm_parse(w->data, w->len, &a, &in, &err), &err);
     ipvm_buf_t c = IPVM_BUF_INIT;
-    IPVM_ASSERT_OK_ERR(ipvm__wasm_translate(&in, key, &c, &err), &err);
+    IPVM_ASSERT_OK_ERR(ipvm__wasm_translate(&in, NULL, key, &c, &err), &err);
     char src[4300];
     snprintf(src, sizeof src, "%s/stale.c", ipvm_test_tmpdir());
     FILE *f = fopen(src, "w");

@@ -300,7 +300,7 @@ IPVM_TEST(wasm, rewrite_hides_guest_names)
     ipvm__wasm_info_t in, again;
     ipvm_error_t err;
     IPVM_ASSERT_OK_ERR(parse(&w, &a, &in, &err), &err);
-    IPVM_ASSERT_OK(ipvm__wasm_rewrite(&in, &out));
+    IPVM_ASSERT_OK(ipvm__wasm_rewrite(&in, NULL, &out));
     for (size_t k = 0; k + 1 < out.len; k++)
         IPVM_ASSERT(!(out.data[k] == '*' && out.data[k + 1] == '/'));
     IPVM_ASSERT_OK_ERR(ipvm__wasm_parse(out.data, out.len, &a, &again, &err), &err);
