@@ -128,6 +128,13 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_store_each_receipt(ipvm_store_t *s,
                                                         const ipvm_cid_t *workflow,
                                                         ipvm_store_receipt_cb fn, void *data,
                                                         ipvm_error_t *err);
+/* The receipts linked to `workflow`, in no particular order: one walk of the workflow's
+ * links with no sort (ipvm_store_each_receipt sorts them oldest first), what a replay reads.
+ * Same row and callback rules as ipvm_store_each_receipt (row->created_ms tells the oldest). */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_store_scan_workflow_receipts(ipvm_store_t *s,
+                                                                  const ipvm_cid_t *workflow,
+                                                                  ipvm_store_receipt_cb fn,
+                                                                  void *data, ipvm_error_t *err);
 /* ---- group commit and bulk lookup (what keeps the scheduler fast) ---------------------------
  * One receipt per transaction costs one fsync (~ms on a disk). The scheduler should instead hand
  * the store every receipt finished since its last commit: ipvm_store_put_receipts writes them

@@ -2,7 +2,7 @@
 /* Versioned schema migrations (PRAGMA user_version). Version 1 is Homestar's schema exactly as
  * its diesel migrations leave it (homestar-runtime/migrations/ up to 2024-02-13; reference/
  * homestar.md §3.2), so a homestar.db opened here is migrated and its receipts kept. Version 2
- * adds our columns beside Homestar's. Each step runs in its own write transaction together with
+ * adds our columns beside Homestar's; version 3 moves a workflow's bulky bytes to a side table. Each step runs in its own write transaction together with
  * the version bump, so a crash leaves the file at one version or the next, never between. */
 #include "store_int.h"
 
@@ -61,7 +61,29 @@ static const char schema_v2[] =
     "ALTER TABLE workflows ADD COLUMN workflow BLOB;\n"
     "ALTER TABLE workflows ADD COLUMN failed INTEGER NOT NULL DEFAULT 0 CHECK(failed IN (0, 1));\n";
 
-static const char *const migrations[IPVM_STORE_SCHEMA + 1] = {NULL, schema_v1, schema_v2};
+/* workflow_data: the bytes of a workflow that SQLite would otherwise rewrite at every status
+ * change (an UPDATE rewrites the whole record when it changes size, and 'running' ->
+ * 'completed' does): our DAG-CBOR of the workflow (2 MB for 10,000 tasks), and the resources
+ * map when it is large (over IPVM__STORE_INLINE_RESOURCES; 1.3 MB for 10,000 tasks). Small
+ * resource maps stay in Homestar's column; a large one leaves the empty map x'a0' there, the
+ * value Homestar's NOT NULL column takes for "none". Readers take
+ * COALESCE(workflow_data.resources, workflows.resources). Homestar's tables keep their shape
+ * (workflows.workflow stays, NULL from now on). */
+static const char schema_v3[] =
+    "CREATE TABLE workflow_data (\n"
+    "  cid       TEXT NOT NULL PRIMARY KEY REFERENCES workflows(cid),\n"
+    "  resources BLOB,\n"
+    "  workflow  BLOB\n"
+    ");\n"
+    "INSERT INTO workflow_data (cid, resources, workflow)\n"
+    "  SELECT cid, CASE WHEN length(resources) > 16384 THEN resources END, workflow\n"
+    "  FROM workflows WHERE workflow IS NOT NULL OR length(resources) > 16384;\n"
+    "UPDATE workflows SET workflow = NULL,\n"
+    "  resources = CASE WHEN length(resources) > 16384 THEN x'a0' ELSE resources END\n"
+    "  WHERE workflow IS NOT NULL OR length(resources) > 16384;\n";
+
+static const char *const migrations[IPVM_STORE_SCHEMA + 1] = {NULL, schema_v1, schema_v2,
+                                                              schema_v3};
 
 static int query_int(ipvm_store_t *s, const char *sql, int *out, ipvm_error_t *err)
 {

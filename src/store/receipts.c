@@ -365,6 +365,30 @@ done:
     return rc;
 }
 
+int ipvm_store_scan_workflow_receipts(ipvm_store_t *s, const ipvm_cid_t *workflow,
+                                      ipvm_store_receipt_cb fn, void *data, ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF(s == NULL || workflow == NULL || fn == NULL);
+    int rc;
+    sqlite3_stmt *st = ipvm__store_stmt(s, ST_SCAN_LINKED, &rc);
+    if (st != NULL)
+        rc = ipvm__store_bind_cid(st, 1, workflow);
+    if (rc != SQLITE_OK) {
+        rc = ipvm__store_fail(s, rc, err, "cannot list a workflow's receipts");
+        goto done;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ipvm_receipt_row_t row;
+        if ((rc = read_row(s, st, NULL, &row, err)) != 0 || (rc = fn(&row, data)) != 0)
+            goto done;
+    }
+    rc = rc == SQLITE_DONE ? 0 : ipvm__store_fail(s, rc, err, "cannot list a workflow's receipts");
+done:
+    if (st)
+        sqlite3_reset(st);
+    return rc;
+}
+
 int ipvm_store_count_receipts(ipvm_store_t *s, const ipvm_cid_t *workflow, int64_t *count,
                               ipvm_error_t *err)
 {

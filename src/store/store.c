@@ -158,16 +158,21 @@ static const char *const stmt_sql[ST__COUNT] = {
      * is almost always exactly one). */
     [ST_FIND_RECEIPT] = "SELECT " RECEIPT_COLS " FROM receipts WHERE instruction = ?1",
     [ST_PUT_WORKFLOW] = "INSERT INTO workflows (cid, name, num_tasks, resources, created_at, "
-                        "status, retries, workflow, failed) VALUES (?1, ?2, ?3, ?4, "
-                        "strftime('%Y-%m-%d %H:%M:%f', ?5 / 1000.0, 'unixepoch'), ?6, ?7, ?8, "
-                        "?9) ON CONFLICT DO NOTHING",
-    [ST_GET_WORKFLOW] = "SELECT cid, name, num_tasks, resources, status, failed, "
-                        "CAST(round((julianday(created_at) - 2440587.5) * 86400000) AS INTEGER), "
-                        "CAST(round((julianday(completed_at) - 2440587.5) * 86400000) AS INTEGER), "
-                        "retries, workflow FROM workflows WHERE cid = ?1",
+                        "status, retries, failed) VALUES (?1, ?2, ?3, ?4, "
+                        "strftime('%Y-%m-%d %H:%M:%f', ?5 / 1000.0, 'unixepoch'), ?6, ?7, ?8) "
+                        "ON CONFLICT DO NOTHING",
+    [ST_GET_WORKFLOW] = "SELECT " WORKFLOW_COLS " WHERE w.cid = ?1",
     [ST_SET_STATUS] = "UPDATE workflows SET status = ?2, failed = ?3, completed_at = CASE WHEN ?4 "
                       "THEN strftime('%Y-%m-%d %H:%M:%f', 'now') ELSE NULL END WHERE cid = ?1",
     [ST_GET_STATUS] = "SELECT status, failed FROM workflows WHERE cid = ?1",
+    /* no ORDER BY: the links' index gives receipt CIDs in text order, so the receipts' own
+     * index is walked forward, and no temporary B-tree copies every row to sort it */
+    [ST_SCAN_LINKED] = "SELECT r.cid, r.ran, r.instruction, r.out, r.meta, r.issuer, r.prf, "
+                       "r.version, r.fuel, r.time_ns, r.created, r.ok, r.source, r.signature "
+                       "FROM workflows_receipts w JOIN receipts r ON r.cid = w.receipt_cid "
+                       "WHERE w.workflow_cid = ?1",
+    [ST_PUT_WORKFLOW_DATA] = "INSERT INTO workflow_data (cid, resources, workflow) "
+                             "VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
 };
 
 sqlite3_stmt *ipvm__store_stmt(ipvm_store_t *s, store_stmt_id_t id, int *rc)

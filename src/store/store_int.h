@@ -9,10 +9,22 @@
 #include <sqlite3.h>
 
 /* The schema version this program writes (PRAGMA user_version). 1 is Homestar's schema as its
- * diesel migrations leave it; 2 adds our columns. See migrate.c. */
-#define IPVM_STORE_SCHEMA 2
+ * diesel migrations leave it; 2 adds our columns; 3 the workflow_data side table. See
+ * migrate.c. */
+#define IPVM_STORE_SCHEMA 3
+/* Resource maps up to this size stay in Homestar's workflows.resources (migrate.c's schema_v3
+ * says the same number). */
+#define IPVM__STORE_INLINE_RESOURCES 16384
 /* PRAGMA application_id of an ipvm database ("ipvm"); a Homestar file has 0. */
 #define IPVM_STORE_APP_ID 0x6970766d
+
+/* A workflow's row with its side-table bytes (migrate.c, schema_v3). */
+#define WORKFLOW_COLS                                                                              \
+    "w.cid, w.name, w.num_tasks, COALESCE(d.resources, w.resources), w.status, w.failed, "       \
+    "CAST(round((julianday(w.created_at) - 2440587.5) * 86400000) AS INTEGER), "                 \
+    "CAST(round((julianday(w.completed_at) - 2440587.5) * 86400000) AS INTEGER), "               \
+    "w.retries, COALESCE(d.workflow, w.workflow) FROM workflows w "                               \
+    "LEFT JOIN workflow_data d ON d.cid = w.cid"
 
 /* Statements prepared once per handle and reused (sqlite3_reset between uses). */
 typedef enum {
@@ -28,6 +40,8 @@ typedef enum {
     ST_GET_WORKFLOW,
     ST_SET_STATUS,
     ST_GET_STATUS,
+    ST_SCAN_LINKED,
+    ST_PUT_WORKFLOW_DATA,
     ST__COUNT
 } store_stmt_id_t;
 

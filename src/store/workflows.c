@@ -44,9 +44,11 @@ static int bind_workflow(sqlite3_stmt *st, const ipvm_workflow_row_t *row)
                        : sqlite3_bind_null(st, 2);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(st, 3, row->num_tasks);
-    /* resources is NOT NULL: an absent map is the empty DAG-CBOR map 0xa0. */
+    /* resources is NOT NULL: an absent map is the empty DAG-CBOR map 0xa0, and so is a large
+     * one, which goes to workflow_data (put_workflow_data) */
     if (rc == SQLITE_OK)
-        rc = row->resources && row->resources_len
+        rc = row->resources && row->resources_len &&
+                     row->resources_len <= IPVM__STORE_INLINE_RESOURCES
                  ? sqlite3_bind_blob64(st, 4, row->resources, row->resources_len, SQLITE_STATIC)
                  : sqlite3_bind_blob(st, 4, "\xa0", 1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
@@ -57,11 +59,32 @@ static int bind_workflow(sqlite3_stmt *st, const ipvm_workflow_row_t *row)
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(st, 7, row->retries);
     if (rc == SQLITE_OK)
-        rc = row->workflow ? sqlite3_bind_blob64(st, 8, row->workflow, row->workflow_len,
-                                                 SQLITE_STATIC)
-                           : sqlite3_bind_null(st, 8);
+        rc = sqlite3_bind_int(st, 8, row->status == IPVM_WF_FAILED);
+    return rc;
+}
+
+/* The side-table row (migrate.c, schema_v3) of a workflow just inserted: its DAG-CBOR, and its
+ * resources when they are too large for Homestar's column. Nothing when neither applies. */
+static int put_workflow_data(ipvm_store_t *s, const ipvm_workflow_row_t *row)
+{
+    bool big = row->resources && row->resources_len > IPVM__STORE_INLINE_RESOURCES;
+    if (!big && row->workflow == NULL)
+        return SQLITE_OK;
+    int rc;
+    sqlite3_stmt *st = ipvm__store_stmt(s, ST_PUT_WORKFLOW_DATA, &rc);
+    if (st == NULL)
+        return rc;
+    rc = ipvm__store_bind_cid(st, 1, &row->cid);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(st, 9, row->status == IPVM_WF_FAILED);
+        rc = big ? sqlite3_bind_blob64(st, 2, row->resources, row->resources_len, SQLITE_STATIC)
+                 : sqlite3_bind_null(st, 2);
+    if (rc == SQLITE_OK)
+        rc = row->workflow ? sqlite3_bind_blob64(st, 3, row->workflow, row->workflow_len,
+                                                 SQLITE_STATIC)
+                           : sqlite3_bind_null(st, 3);
+    if (rc == SQLITE_OK)
+        rc = ipvm__store_step_done(st);
+    sqlite3_clear_bindings(st);
     return rc;
 }
 
@@ -69,18 +92,28 @@ int ipvm_store_put_workflow(ipvm_store_t *s, const ipvm_workflow_row_t *row, boo
                             ipvm_error_t *err)
 {
     IPVM_MISUSE_IF(s == NULL || row == NULL);
-    int rc;
+    int rc = ipvm__store_begin(s, true, err); /* the row and its side-table bytes, or neither */
+    if (rc != 0)
+        return rc;
     sqlite3_stmt *st = ipvm__store_stmt(s, ST_PUT_WORKFLOW, &rc);
+    bool added = false;
     if (st) {
         rc = bind_workflow(st, row);
         if (rc == SQLITE_OK)
             rc = ipvm__store_step_done(st);
         sqlite3_clear_bindings(st);
     }
-    if (rc != SQLITE_OK)
-        return ipvm__store_fail(s, rc, err, "cannot store a workflow");
+    if (rc == SQLITE_OK && (added = sqlite3_changes(s->db) > 0))
+        rc = put_workflow_data(s, row);
+    if (rc != SQLITE_OK) {
+        rc = ipvm__store_fail(s, rc, err, "cannot store a workflow");
+        ipvm__store_rollback(s);
+        return rc;
+    }
+    if ((rc = ipvm__store_commit(s, err)) != 0)
+        return rc;
     if (inserted)
-        *inserted = sqlite3_changes(s->db) > 0;
+        *inserted = added;
     return 0;
 }
 
@@ -208,12 +241,8 @@ int ipvm_store_each_workflow(ipvm_store_t *s, int status, ipvm_store_workflow_cb
                              ipvm_error_t *err)
 {
     IPVM_MISUSE_IF(s == NULL || fn == NULL);
-    const char *sql =
-        "SELECT cid, name, num_tasks, resources, status, failed, "
-        "CAST(round((julianday(created_at) - 2440587.5) * 86400000) AS INTEGER), "
-        "CAST(round((julianday(completed_at) - 2440587.5) * 86400000) AS INTEGER), "
-        "retries, workflow FROM workflows WHERE ?1 IS NULL OR (status = ?1 AND failed = ?2) "
-        "ORDER BY created_at DESC, rowid DESC";
+    const char *sql = "SELECT " WORKFLOW_COLS " WHERE ?1 IS NULL OR (w.status = ?1 AND "
+                      "w.failed = ?2) ORDER BY w.created_at DESC, w.rowid DESC";
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
     if (rc == SQLITE_OK && status >= 0) {

@@ -3,6 +3,8 @@
 #include "store/store_int.h"
 #include "store_fixture.h"
 
+#include <stdlib.h>
+
 /* The columns of a table as "name type notnull pk;" ... */
 static void table_info(sqlite3 *db, const char *table, char *out, size_t size)
 {
@@ -391,4 +393,113 @@ IPVM_TEST(store, two_handles)
     ipvm_arena_dispose(&a);
     ipvm_store_close(w);
     ipvm_store_close(r);
+}
+
+/* A large workflow's bytes live in workflow_data (schema v3): Homestar's row keeps its shape
+ * with the empty map in resources, reads put them back, and a status change rewrites a row of
+ * a few dozen bytes (checked on the record's size), not the megabytes. */
+IPVM_TEST(store, workflow_data_side_table)
+{
+    ipvm_store_t *s = fx_open(fx_db_path("ipvm.db"), 0);
+    sqlite3 *db = ipvm__store_db(s);
+    ipvm_error_t err;
+    ipvm_error_clear(&err);
+    size_t big = IPVM__STORE_INLINE_RESOURCES + 1000;
+    uint8_t *res = malloc(big), *doc = malloc(3 * big);
+    IPVM_ASSERT(res && doc);
+    for (size_t i = 0; i < big; i++)
+        res[i] = (uint8_t)(i * 7);
+    for (size_t i = 0; i < 3 * big; i++)
+        doc[i] = (uint8_t)(i * 13);
+    ipvm_workflow_row_t w;
+    memset(&w, 0, sizeof w);
+    w.cid = fx_cid("workflow", 21);
+    w.num_tasks = 10000;
+    w.resources = res;
+    w.resources_len = big;
+    w.workflow = doc;
+    w.workflow_len = 3 * big;
+    w.status = IPVM_WF_RUNNING;
+    bool inserted = false;
+    IPVM_ASSERT_OK_ERR(ipvm_store_put_workflow(s, &w, &inserted, &err), &err);
+    IPVM_ASSERT(inserted);
+    IPVM_ASSERT_OK_ERR(ipvm_store_put_workflow(s, &w, &inserted, &err), &err);
+    IPVM_ASSERT(!inserted);
+    IPVM_ASSERT_EQ(pragma_int(db, "SELECT count(*) FROM workflow_data"), 1);
+    IPVM_ASSERT_EQ(pragma_int(db, "SELECT length(resources) FROM workflow_data"), (long long)big);
+    IPVM_ASSERT_EQ(pragma_int(db, "SELECT length(workflow) FROM workflow_data"),
+                   (long long)(3 * big));
+    IPVM_ASSERT_EQ(pragma_int(db, "SELECT resources = x'a0' AND workflow IS NULL FROM workflows"),
+                   1);
+    IPVM_ASSERT_OK_ERR(ipvm_store_set_workflow_status(s, &w.cid, IPVM_WF_COMPLETED, &err), &err);
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_workflow_row_t got;
+    IPVM_ASSERT_OK_ERR(ipvm_store_get_workflow(s, &w.cid, &a, &got, &err), &err);
+    IPVM_ASSERT_EQ(got.status, IPVM_WF_COMPLETED);
+    IPVM_ASSERT_MEMEQ(got.resources, got.resources_len, res, big);
+    IPVM_ASSERT_MEMEQ(got.workflow, got.workflow_len, doc, 3 * big);
+    /* a small map stays in Homestar's column, and a row without our bytes has no side row */
+    ipvm_workflow_row_t small = w;
+    small.cid = fx_cid("workflow", 22);
+    small.resources = (const uint8_t *)"\xa1\x61x\x80";
+    small.resources_len = 4;
+    small.workflow = NULL;
+    small.workflow_len = 0;
+    IPVM_ASSERT_OK_ERR(ipvm_store_put_workflow(s, &small, NULL, &err), &err);
+    IPVM_ASSERT_EQ(pragma_int(db, "SELECT count(*) FROM workflow_data"), 1);
+    IPVM_ASSERT_OK_ERR(ipvm_store_get_workflow(s, &small.cid, &a, &got, &err), &err);
+    IPVM_ASSERT_MEMEQ(got.resources, got.resources_len, "\xa1\x61x\x80", 4);
+    IPVM_ASSERT(got.workflow == NULL);
+    ipvm_arena_dispose(&a);
+    free(res);
+    free(doc);
+    ipvm_store_close(s);
+}
+
+typedef struct {
+    int n;
+    ipvm_cid_t seen[4];
+} scan_t;
+
+static int scan_one(const ipvm_receipt_row_t *row, void *data)
+{
+    scan_t *sc = data;
+    if (sc->n < 4)
+        sc->seen[sc->n] = row->cid;
+    sc->n++;
+    return 0;
+}
+
+/* The unordered walk of a workflow's receipts returns exactly its linked receipts. */
+IPVM_TEST(store, scan_workflow_receipts)
+{
+    ipvm_store_t *s = fx_open(fx_db_path("ipvm.db"), 0);
+    ipvm_error_t err;
+    ipvm_error_clear(&err);
+    ipvm_workflow_row_t w;
+    memset(&w, 0, sizeof w);
+    w.cid = fx_cid("workflow", 31);
+    w.num_tasks = 3;
+    IPVM_ASSERT_OK_ERR(ipvm_store_put_workflow(s, &w, NULL, &err), &err);
+    fx_receipt_t r[4];
+    for (int i = 0; i < 4; i++)
+        fx_receipt(&r[i], 40 + i, i != 1);
+    for (int i = 0; i < 3; i++)
+        IPVM_ASSERT_OK_ERR(ipvm_store_put_receipt_for(s, &w.cid, &r[i].row, NULL, &err), &err);
+    IPVM_ASSERT_OK_ERR(ipvm_store_put_receipt(s, &r[3].row, NULL, &err), &err); /* not linked */
+    scan_t sc = {0};
+    IPVM_ASSERT_OK_ERR(ipvm_store_scan_workflow_receipts(s, &w.cid, scan_one, &sc, &err), &err);
+    IPVM_ASSERT_EQ(sc.n, 3);
+    for (int i = 0; i < 3; i++) {
+        bool found = false;
+        for (int k = 0; k < 3; k++)
+            found |= ipvm_cid_equal(&sc.seen[k], &r[i].row.cid);
+        IPVM_ASSERT_MSG(found, "receipt %d not walked", i);
+    }
+    ipvm_cid_t other = fx_cid("workflow", 32);
+    sc.n = 0;
+    IPVM_ASSERT_OK_ERR(ipvm_store_scan_workflow_receipts(s, &other, scan_one, &sc, &err), &err);
+    IPVM_ASSERT_EQ(sc.n, 0);
+    ipvm_store_close(s);
 }

@@ -113,6 +113,71 @@ IPVM_TEST(store, migrate_homestar_file)
     ipvm_store_close(s);
 }
 
+/* A version-2 file (our columns, the workflow's bytes inside its row) is migrated to version 3:
+ * the large bytes move to workflow_data, the small ones stay, and reads return the same. */
+IPVM_TEST(store, migrate_v2_workflow_data)
+{
+    const char *path = fx_db_path("v2.db");
+    raw_exec(path,
+             "CREATE TABLE workflows (cid TEXT NOT NULL PRIMARY KEY, name TEXT,"
+             " num_tasks INTEGER NOT NULL, resources BLOB NOT NULL,"
+             " created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL, completed_at TIMESTAMP,"
+             " status TEXT CHECK(status IN ('pending', 'completed', 'running', 'stuck'))"
+             " NOT NULL DEFAULT 'pending', retries INTEGER NOT NULL DEFAULT 0);"
+             "CREATE TABLE receipts (cid TEXT NOT NULL PRIMARY KEY, ran TEXT NOT NULL,"
+             " instruction TEXT NOT NULL, out BLOB NOT NULL, meta BLOB NOT NULL, issuer TEXT,"
+             " prf BLOB NOT NULL, version TEXT NOT NULL);"
+             "CREATE INDEX instruction_index ON receipts (instruction);"
+             "CREATE TABLE workflows_receipts (workflow_cid TEXT NOT NULL REFERENCES"
+             " workflows(cid), receipt_cid TEXT NOT NULL REFERENCES receipts(cid),"
+             " PRIMARY KEY(workflow_cid, receipt_cid));"
+             "ALTER TABLE receipts ADD COLUMN fuel INTEGER NOT NULL DEFAULT 0;"
+             "ALTER TABLE receipts ADD COLUMN time_ns INTEGER NOT NULL DEFAULT 0;"
+             "ALTER TABLE receipts ADD COLUMN created INTEGER NOT NULL DEFAULT 0;"
+             "ALTER TABLE receipts ADD COLUMN ok INTEGER NOT NULL DEFAULT 1 CHECK(ok IN (0, 1));"
+             "ALTER TABLE receipts ADD COLUMN source TEXT NOT NULL DEFAULT 'local';"
+             "ALTER TABLE receipts ADD COLUMN signature BLOB;"
+             "ALTER TABLE workflows ADD COLUMN workflow BLOB;"
+             "ALTER TABLE workflows ADD COLUMN failed INTEGER NOT NULL DEFAULT 0"
+             " CHECK(failed IN (0, 1));"
+             "PRAGMA user_version = 2; PRAGMA application_id = 1768978029;");
+    ipvm_cid_t big = fx_cid("workflow", 1), small = fx_cid("workflow", 2);
+    char c[2][IPVM_CID_MAX_STR];
+    char *sql = sqlite3_mprintf(
+        "INSERT INTO workflows (cid, num_tasks, resources, status, workflow) VALUES "
+        "('%s', 2, zeroblob(40000), 'running', x'a1657461736b7380'),"
+        "('%s', 1, x'a0', 'completed', NULL);",
+        ipvm_cid_str(&big, c[0]), ipvm_cid_str(&small, c[1]));
+    raw_exec(path, sql);
+    sqlite3_free(sql);
+    ipvm_store_t *s = fx_open(path, 0);
+    IPVM_ASSERT_EQ(ipvm_store_schema_version(s), IPVM_STORE_SCHEMA);
+    ipvm_error_t err;
+    ipvm_error_clear(&err);
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_workflow_row_t w;
+    IPVM_ASSERT_OK_ERR(ipvm_store_get_workflow(s, &big, &a, &w, &err), &err);
+    IPVM_ASSERT_EQ(w.status, IPVM_WF_RUNNING);
+    IPVM_ASSERT_EQ((long long)w.resources_len, 40000);
+    IPVM_ASSERT_MEMEQ(w.workflow, w.workflow_len, "\xa1\x65tasks\x80", 8);
+    IPVM_ASSERT_OK_ERR(ipvm_store_get_workflow(s, &small, &a, &w, &err), &err);
+    IPVM_ASSERT_MEMEQ(w.resources, w.resources_len, "\xa0", 1);
+    IPVM_ASSERT(w.workflow == NULL);
+    sqlite3_stmt *st;
+    IPVM_ASSERT_EQ(sqlite3_prepare_v2(ipvm__store_db(s),
+                                      "SELECT max(length(resources)), count(workflow) FROM "
+                                      "workflows",
+                                      -1, &st, NULL),
+                   SQLITE_OK);
+    IPVM_ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    IPVM_ASSERT_EQ(sqlite3_column_int(st, 0), 1); /* both rows slim now */
+    IPVM_ASSERT_EQ(sqlite3_column_int(st, 1), 0);
+    sqlite3_finalize(st);
+    ipvm_arena_dispose(&a);
+    ipvm_store_close(s);
+}
+
 IPVM_TEST(store, newer_schema_refused)
 {
     const char *path = fx_db_path("ipvm.db");
