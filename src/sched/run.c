@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "run_int.h"
+#include "workflow/workflow_int.h"
 
 #define LOOKUP_CHUNK 1024 /* instructions per bulk lookup */
 
@@ -165,7 +166,7 @@ static int alloc_state(ipvm__run_t *run)
 {
     size_t n = run->wf->ntasks;
     ipvm_arena_t *a = run->arena;
-    run->res->receipts = ipvm_arena_calloc(a, n, sizeof *run->res->receipts);
+    run->res->receipts = ipvm__big_calloc(a, n, sizeof *run->res->receipts);
     run->state = ipvm_arena_calloc(a, n, 1);
     run->waiting = ipvm_arena_calloc(a, n, sizeof *run->waiting);
     run->ready = ipvm_arena_alloc(a, n * sizeof *run->ready);
@@ -322,9 +323,10 @@ static int lookup_chunk(ipvm__run_t *run, const size_t *idx, size_t n, ipvm_cid_
     return rc;
 }
 
-/* First the receipts already linked to this workflow (one index range scan: a rerun finds
- * everything here, and needs no new links), then a bulk lookup by instruction CID for the
- * rest (receipts of other workflows, of other nodes). */
+/* First the receipts already linked to this workflow (one walk of its links, in no order: a
+ * rerun finds everything here, and needs no new links), then a bulk lookup by instruction CID
+ * for the rest (receipts of other workflows, of other nodes). When an instruction has several,
+ * the ok one wins, then the oldest, as in ipvm_store_find_receipt. */
 static int scan_linked(const ipvm_receipt_row_t *row, void *data)
 {
     ipvm__run_t *run = data;
@@ -333,8 +335,9 @@ static int scan_linked(const ipvm_receipt_row_t *row, void *data)
         return 0;
     ipvm_sched_receipt_t *rep = &run->res->receipts[t], tmp;
     bool have = run->state[t] == T_DONE;
-    if (have && (rep->receipt.ok || !row->ok))
-        return 0; /* keep the first ok one (rows come oldest first) */
+    if (have && (rep->receipt.ok > row->ok ||
+                 (rep->receipt.ok == row->ok && run->linked_created[t] <= row->created_ms)))
+        return 0;
     ipvm_error_t e;
     ipvm_error_clear(&e);
     int r = ipvm__report_from_row(row, &run->wf->tasks[t], run->arena, &run->share, &tmp, &e);
@@ -346,8 +349,10 @@ static int scan_linked(const ipvm_receipt_row_t *row, void *data)
     }
     if (!ipvm__row_usable(run->s, row, &tmp))
         return 0;
-    if (have) { /* an error replaced by an ok receipt */
-        run->res->failed--;
+    run->linked_created[t] = row->created_ms;
+    if (have) { /* a better receipt for the same instruction */
+        run->res->failed -= !rep->receipt.ok;
+        run->res->failed += !tmp.receipt.ok;
         *rep = tmp;
         return 0;
     }
@@ -365,12 +370,14 @@ static int replay_local(ipvm__run_t *run)
     ipvm_receipt_row_t *rows = ipvm_malloc(chunk * sizeof *rows);
     bool *found = ipvm_malloc(chunk * sizeof *found);
     run->linked = ipvm_arena_calloc(run->arena, n, 1);
-    int rc = idx && cids && rows && found && run->linked ? 0 : IPVM_ENOMEM;
+    run->linked_created = ipvm_arena_alloc(run->arena, n * sizeof *run->linked_created);
+    int rc = idx && cids && rows && found && run->linked && run->linked_created ? 0 : IPVM_ENOMEM;
     size_t m = 0;
     uint64_t t0 = ipvm_now_ns();
     run->lookup_gen = ipvm__sched_gen(run->s);
     if (rc == 0)
-        rc = ipvm_store_each_receipt(run->store, &run->wf->cid, scan_linked, run, run->err);
+        rc = ipvm_store_scan_workflow_receipts(run->store, &run->wf->cid, scan_linked, run,
+                                               run->err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if ((run->deny == NULL || run->deny[i] == 0) && run->state[i] != T_DONE)
             idx[m++] = i;

@@ -52,6 +52,7 @@ struct ipvm__run_s {
     uint32_t *waiting;        /* in-workflow dependencies without a result yet */
     int *deny;                /* authorisation failure per task (0 = allowed) */
     uint8_t *linked;          /* replayed from a receipt already linked to this workflow */
+    int64_t *linked_created;  /* when that receipt was stored (the oldest usable one wins) */
     char **deny_msg;
     size_t *ready, rhead, rcount; /* FIFO ring of ntasks */
     size_t *parked, nparked;

@@ -465,7 +465,7 @@ static int build_workflow(const ipvm_ipld_t *value, const ipvm_workflow_opts_t *
     if (rc != 0)
         return rc;
     size_t n = tasks->u.list.len;
-    wf->tasks = ipvm_arena_calloc(keep, n, sizeof *wf->tasks);
+    wf->tasks = ipvm__big_calloc(keep, n, sizeof *wf->tasks);
     if (wf->tasks == NULL)
         return IPVM_ENOMEM;
     wf->ntasks = n;

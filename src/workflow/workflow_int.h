@@ -23,6 +23,11 @@ int ipvm__wf_scan_awaits(ipvm_arena_t *a, ipvm_task_t *t, ipvm_error_t *err);
 int ipvm__wf_link_and_batch(ipvm_workflow_t *wf, const ipvm_workflow_opts_t *opts,
                             ipvm_arena_t *a, ipvm_error_t *err);
 
+/* n * size zeroed bytes released when the arena is disposed or reset (bigmem.c): from 1 MiB
+ * up, a mapping of its own advised as transparent huge pages, else ipvm_arena_calloc. NULL on
+ * OOM or overflow. */
+void *ipvm__big_calloc(ipvm_arena_t *a, size_t n, size_t size);
+
 /* ---- synthetic workflows (gen.c): chains and fans of a one-argument function ---------------- */
 typedef struct ipvm__wf_gen_s {
     size_t chains, length; /* `chains` chains of `length` tasks, each awaiting the previous */
