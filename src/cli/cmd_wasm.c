@@ -30,7 +30,7 @@ static const char HELP[] =
     "  whatever the guest logged (WASI stdout/stderr, wasi:logging, helpers.print).\n"
     "  --args JSON      all arguments as one DAG-JSON list, instead of ARGs\n"
     "  --fuel UNITS     stop after this much fuel (one unit per loop iteration and per call of\n"
-    "                   a function that calls; the count is the same on every run)\n"
+    "                   a function that calls outside its loops; the same count on every run)\n"
     "                   (default: unlimited)\n"
     "  --memory BYTES   the most linear memory the guest may grow to (default: 4 GiB)\n"
     "  --timeout MS     stop after this many milliseconds of wall clock (default: 100000)\n"

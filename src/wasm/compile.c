@@ -21,10 +21,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Fixed flags: the result of float code must not depend on the compiling machine. */
+/* Fixed flags: the result of float code must not depend on the compiling machine. The
+ * inlining limit is -O3's: a fuel tick makes a small recursive function (fib) just too big
+ * for -O2's limit of 15, and without inlining it ran 2.7x slower (compile time +12%). */
 static const char *const gcc_flags[] = {
-    "-O2", "-ffp-contract=off", "-fPIC", "-shared", "-fvisibility=hidden",
-    "-fstack-clash-protection", "-fno-strict-aliasing", "-w", "-g0", NULL};
+    "-O2", "-ffp-contract=off", "--param=max-inline-insns-auto=30", "-fPIC", "-shared",
+    "-fvisibility=hidden", "-fstack-clash-protection", "-fno-strict-aliasing", "-w", "-g0",
+    NULL};
 
 static bool stamp_ok(const ipvm__glue_t *g, const char *key, unsigned fuel_kind,
                      ipvm_error_t *err)

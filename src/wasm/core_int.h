@@ -102,6 +102,14 @@ typedef struct ipvm__wasm_info_s {
 
 #define IPVM__WASM_FN_CALLS 1u /* the body contains call or call_indirect (not a leaf) */
 #define IPVM__WASM_FN_LOOPS 2u /* the body contains a loop */
+/* The body calls (call, call_indirect) outside every loop of its own. The fuel rule: one
+ * unit at every pass through a loop header (entering the loop and each branch back to it)
+ * and one at the entry of each function with this flag. That bounds the work between two
+ * ticks: a pass through a loop body makes at most as many calls as the body has call sites,
+ * and a function without the flag can only call after a tick of one of its loops. So a
+ * recursion like clang's fib (its calls are in a loop) pays once per loop pass, not again per
+ * call. The count depends only on the wasm: the same on every tier and every run. */
+#define IPVM__WASM_FN_CALLS_OUT 4u
 
 /* Parses and checks a core module (version 1). Errors: IPVM_EWASM (malformed: what and the
  * byte offset), IPVM_EWASMUNSUPPORTED (a feature wasm2c 1.0.32 or ipvm does not support:
@@ -121,7 +129,7 @@ const char *ipvm__wasm_valtype_name(uint8_t t);
 /* The glue's view, shared with the generated code (translate.c writes the same layout into
  * the C it emits). The stamp is checked before anything else of a compiled object is used. */
 #define IPVM__GLUE_MAGIC 0x49505647u /* "IPVG" */
-#define IPVM__GLUE_VERSION 2u
+#define IPVM__GLUE_VERSION 3u /* 3: the fuel rule of IPVM__WASM_FN_CALLS_OUT */
 /* Fuel is counted down at every tick and the guest traps when it falls below its floor: 0, or
  * INT64_MAX once the wall clock has run out (the timer thread writes the floor, which the guest
  * only reads, so the store cannot be lost to the guest's own update of the counter). */

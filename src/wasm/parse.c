@@ -823,7 +823,27 @@ typedef struct body_s {
     uint64_t nlocals;  /* params + declared locals */
     uint32_t depth;    /* open blocks, including the function's own */
     uint8_t flags;
+    uint32_t loops;    /* open loops */
+    uint64_t is_loop[IPVM__WASM_MAX_NESTING / 64 + 2]; /* bit d: the block at depth d is one */
 } body_t;
+
+static void set_loop_bit(body_t *b, bool loop)
+{
+    uint64_t bit = 1ull << (b->depth % 64);
+    if (loop)
+        b->is_loop[b->depth / 64] |= bit;
+    else
+        b->is_loop[b->depth / 64] &= ~bit;
+}
+
+/* A call: outside every loop it makes the function tick fuel at its entry (the rule is in
+ * core_int.h at IPVM__WASM_FN_CALLS_OUT). */
+static void saw_call(body_t *b)
+{
+    b->flags |= IPVM__WASM_FN_CALLS;
+    if (b->loops == 0)
+        b->flags |= IPVM__WASM_FN_CALLS_OUT;
+}
 
 static int block_type(px_t *p, body_t *b)
 {
@@ -987,9 +1007,11 @@ static int op_control(px_t *p, uint8_t op, size_t at, body_t *b)
         if (++b->depth > IPVM__WASM_MAX_NESTING)
             return UNSUPPORTED(r, at, "function %u: blocks nested deeper than %u", b->func,
                                IPVM__WASM_MAX_NESTING);
+        set_loop_bit(b, op == 0x03);
         if (op == 0x03) {
             b->flags |= IPVM__WASM_FN_LOOPS;
             in->nloops++;
+            b->loops++;
         }
         return block_type(p, b);
     case 0x05: /* else: checked by wasm2c's validator for pairing */
@@ -1011,13 +1033,13 @@ static int op_control(px_t *p, uint8_t op, size_t at, body_t *b)
         }
         return 0;
     case 0x10: /* call */
-        b->flags |= IPVM__WASM_FN_CALLS;
+        saw_call(b);
         if ((rc = rd_u32(r, &x, "call")) ||
             (rc = check_index(p, x, in->nfuncs, iat, b, "called function")))
             return rc;
         return push_u32(&p->edges, x) ? NOMEM(p) : 0;
     case 0x11: /* call_indirect type table */
-        b->flags |= IPVM__WASM_FN_CALLS;
+        saw_call(b);
         if ((rc = rd_u32(r, &x, "call_indirect")) ||
             (rc = check_index(p, x, in->ntypes, iat, b, "type")))
             return rc;
@@ -1106,6 +1128,8 @@ static int instruction(px_t *p, body_t *b)
         return rc;
     int64_t v;
     if (op == 0x0b) { /* end */
+        if (b->is_loop[b->depth / 64] & (1ull << (b->depth % 64)))
+            b->loops--;
         b->depth--;
         return 0;
     }
@@ -1152,7 +1176,8 @@ static int one_body(px_t *p, uint32_t k)
                          in->nimported + k, size);
     size_t outer_end = r->end;
     r->end = r->pos + size;
-    body_t b = {in->nimported + k, in->types[in->func_type[in->nimported + k]].nparams, 1, 0};
+    body_t b = {in->nimported + k, in->types[in->func_type[in->nimported + k]].nparams, 1, 0, 0,
+                {0}};
     if ((rc = rd_u32(r, &ngroups, "locals")) != 0)
         return rc;
     for (uint32_t g = 0; g < ngroups; g++) {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* From a validated module to one C translation unit: a renamed copy of the module (no guest
  * name reaches the C), wasm2c 1.0.32 run on it, the fuel pass over its output (a tick at every
- * loop header and at the entry of every function that calls, so the count is the same on every
- * run), and our glue: instance size, instantiate, free, memory, one uniform trampoline per
+ * loop header and at the entry of every function that calls outside its loops: the rule is at
+ * IPVM__WASM_FN_CALLS_OUT; the count is the same on every run), and our glue: instance size, instantiate, free, memory, one uniform trampoline per
  * export, one thunk per import into ipvm_rt_host_call, and the stamp the loader checks. */
 #define _GNU_SOURCE
 #include "wasm/core_int.h"
@@ -260,8 +260,8 @@ done:
 
 /* ---- the fuel pass ------------------------------------------------------------------------- */
 /* Copies the C, inlining out.h, replacing the k-th "FUNC_PROLOGUE;" (the k-th defined
- * function, in index order) by IPVM_ENTRY or IPVM_ENTRY_LEAF and appending IPVM_LOOP to every
- * loop label "w2c_L<n>:". */
+ * function, in index order) by IPVM_ENTRY (a tick: IPVM__WASM_FN_CALLS_OUT) or
+ * IPVM_ENTRY_LEAF (none) and appending IPVM_LOOP to every loop label "w2c_L<n>:". */
 static int fuel_pass(const ipvm__wasm_info_t *in, const ipvm_buf_t *c, const ipvm_buf_t *h,
                      ipvm_buf_t *out, ipvm_error_t *err)
 {
@@ -285,8 +285,8 @@ static int fuel_pass(const ipvm__wasm_info_t *in, const ipvm_buf_t *c, const ipv
                                     "wasm2c output has more functions than the module");
                 break;
             }
-            bool calls = in->func_flags[k++] & IPVM__WASM_FN_CALLS;
-            rc = ipvm_buf_append_str(out, calls ? "  IPVM_ENTRY;\n" : "  IPVM_ENTRY_LEAF;\n");
+            bool tick = in->func_flags[k++] & IPVM__WASM_FN_CALLS_OUT;
+            rc = ipvm_buf_append_str(out, tick ? "  IPVM_ENTRY;\n" : "  IPVM_ENTRY_LEAF;\n");
         } else if (rest > 6 && memcmp(s, "w2c_L", 5) == 0 && s[5] >= '0' && s[5] <= '9') {
             const char *q = s + 5;
             while (*q >= '0' && *q <= '9')
@@ -570,9 +570,11 @@ done:
     "#define IPVM_FUEL_KIND 1\n"                                                               \
     "static inline __attribute__((noreturn)) void ipvm_trap_r15(wasm_rt_trap_t c) {\n"        \
     "  ipvm_rt_fuel = ipvm_fuel_reg; wasm_rt_trap(c); }\n"                                     \
+    "static __attribute__((noreturn, noinline, cold)) void ipvm_out_of_fuel(void) {\n"         \
+    "  ipvm_trap_r15((wasm_rt_trap_t)100); }\n"                                               \
     "#define wasm_rt_trap ipvm_trap_r15\n"                                                     \
     "#define IPVM_TICK if (__builtin_expect(--ipvm_fuel_reg < "                                \
-    "*(volatile int64_t *)&ipvm_rt_fuel_floor, 0)) ipvm_trap_r15((wasm_rt_trap_t)100)\n"        \
+    "*(volatile int64_t *)&ipvm_rt_fuel_floor, 0)) ipvm_out_of_fuel()\n"                        \
     "#define IPVM_ENTER int64_t ipvm_host_r15 = ipvm_fuel_reg; ipvm_fuel_reg = ipvm_rt_fuel;\n" \
     "#define IPVM_LEAVE ipvm_rt_fuel = ipvm_fuel_reg; ipvm_fuel_reg = ipvm_host_r15;\n"        \
     "#define IPVM_TO_HOST ipvm_rt_fuel = ipvm_fuel_reg;\n"                                     \
