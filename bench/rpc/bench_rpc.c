@@ -7,8 +7,10 @@
  * and the table gives receipts per second, per-workflow latency (submission to last receipt;
  * p50/p99) for both, their ratio, and the idle node's resident memory.
  *
- *   bench_rpc [--workflows N] [--tasks T] [--clients K] [--dir DIR]
+ *   bench_rpc [--workflows N] [--tasks T] [--clients K] [--dir DIR] [--node IPVM]
  *
+ * --node runs another build of the `ipvm` program as the node (to compare two versions in
+ * the same conditions; the embedded side is always this build).
  * Data dirs go on /dev/shm when it exists (--dir to choose), so that disk syncs, which both
  * paths share, do not drown the difference being measured. */
 #define _GNU_SOURCE
@@ -30,9 +32,10 @@ typedef struct {
     size_t workflows, tasks;
     unsigned clients;
     char dir[4096];
+    const char *node; /* the ipvm program to start */
 } cfg_t;
 
-static cfg_t cfg = {800, 2, 8, ""};
+static cfg_t cfg = {800, 2, 8, "", IPVM_BINARY_DIR "/ipvm"};
 
 static void die(const char *what, const ipvm_error_t *err)
 {
@@ -111,9 +114,17 @@ typedef struct {
     double secs, p50, p99;
     size_t receipts;
     double cpu_self, cpu_node; /* CPU seconds used by this process and by the node */
+    long csw_self;             /* voluntary context switches of this process (hand-offs) */
 } result_t;
 
 #include <sys/resource.h>
+static long self_csw(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_nvcsw;
+}
+
 static double self_cpu(void)
 {
     struct rusage ru;
@@ -231,6 +242,7 @@ static result_t run_embedded(embedded_t *m, uint64_t base)
     emb_t *e = calloc(cfg.clients, sizeof *e);
     pthread_t *t = calloc(cfg.clients, sizeof *t);
     double c0 = self_cpu(), n0 = node_cpu();
+    long s0 = self_csw();
     double t0 = now_s();
     for (unsigned i = 0; i < cfg.clients; i++) {
         size_t per = cfg.workflows / cfg.clients;
@@ -245,6 +257,7 @@ static result_t run_embedded(embedded_t *m, uint64_t base)
     r.secs = now_s() - t0;
     r.cpu_self = self_cpu() - c0;
     r.cpu_node = node_cpu() - n0;
+    r.csw_self = self_csw() - s0;
     size_t n = cfg.workflows / cfg.clients * cfg.clients;
     r.p50 = pct(lat, n, 0.5);
     r.p99 = pct(lat, n, 0.99);
@@ -324,7 +337,7 @@ static pid_t start_node(const char *data_dir, char *url, size_t len)
     if (pid == 0) {
         if (freopen("/dev/null", "w", stdout) == NULL || freopen("/dev/null", "w", stderr) == NULL)
             _exit(126);
-        execl(IPVM_BINARY_DIR "/ipvm", "ipvm", "--data-dir", data_dir, "node", "start", "--port",
+        execl(cfg.node, "ipvm", "--data-dir", data_dir, "node", "start", "--port",
               "0", "--set", "node.gcc_tier=0", "-q", (char *)NULL);
         _exit(127);
     }
@@ -351,6 +364,7 @@ static result_t run_rpc(const char *url, uint64_t base)
     pthread_t *t = calloc(cfg.clients, sizeof *t);
     size_t per = cfg.workflows / cfg.clients;
     double c0 = self_cpu(), n0 = node_cpu();
+    long s0 = self_csw();
     double t0 = now_s();
     for (unsigned i = 0; i < cfg.clients; i++) {
         c[i] = (cli_t){url, i * per, per, base, lat, 0};
@@ -364,6 +378,7 @@ static result_t run_rpc(const char *url, uint64_t base)
     r.secs = now_s() - t0;
     r.cpu_self = self_cpu() - c0;
     r.cpu_node = node_cpu() - n0;
+    r.csw_self = self_csw() - s0;
     r.p50 = pct(lat, per * cfg.clients, 0.5);
     r.p99 = pct(lat, per * cfg.clients, 0.99);
     free(lat);
@@ -400,9 +415,11 @@ static void parse_args(int argc, char **argv)
             cfg.clients = (unsigned)strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--dir") == 0 && v)
             snprintf(cfg.dir, sizeof cfg.dir, "%s", argv[++i]);
+        else if (strcmp(argv[i], "--node") == 0 && v)
+            cfg.node = argv[++i];
         else {
             fprintf(stderr, "usage: bench_rpc [--workflows N] [--tasks T] [--clients K] "
-                            "[--dir DIR]\n");
+                            "[--dir DIR] [--node IPVM]\n");
             exit(2);
         }
     }
@@ -448,7 +465,18 @@ int main(int argc, char **argv)
     }
     kill(pid, SIGTERM);
     int st;
-    waitpid(pid, &st, 0);
+    struct rusage nru; /* the node's whole life, every thread: mostly the RPC rounds */
+    memset(&nru, 0, sizeof nru);
+    wait4(pid, &st, 0, &nru);
+    size_t node_receipts = cfg.tasks; /* the warm-up */
+    long emb_csw = 0, cli_csw = 0;
+    size_t emb_receipts = 0;
+    for (int k = 0; k < ROUNDS; k++) {
+        node_receipts += r[k].receipts;
+        emb_receipts += e[k].receipts;
+        emb_csw += e[k].csw_self;
+        cli_csw += r[k].csw_self;
+    }
     embedded_close(&m);
     result_t em = median(e), rm = median(r);
     printf("| path | receipts | time | receipts/s | latency p50 | latency p99 |\n"
@@ -466,6 +494,13 @@ int main(int argc, char **argv)
            1e6 * (em.cpu_self - em.cpu_node * 0) / (double)em.receipts,
            1e6 * (rm.cpu_self + rm.cpu_node) / (double)rm.receipts,
            1e6 * rm.cpu_node / (double)rm.receipts, 1e6 * rm.cpu_self / (double)rm.receipts);
+    printf("voluntary context switches per receipt (all rounds): embedded %.1f; RPC %.1f (node %.1f + "
+           "clients %.1f)\n",
+           (double)emb_csw / (double)emb_receipts,
+           (double)nru.ru_nvcsw / (double)node_receipts +
+               (double)cli_csw / (double)(node_receipts - cfg.tasks),
+           (double)nru.ru_nvcsw / (double)node_receipts,
+           (double)cli_csw / (double)(node_receipts - cfg.tasks));
     printf("rounds (time RPC/embedded):");
     for (int k = 0; k < ROUNDS; k++)
         printf(" %.2fx", r[k].secs / e[k].secs);

@@ -70,10 +70,14 @@ typedef struct post_s {
     ipvm_rpc_call_t *call;
     int code;      /* reject: the JSON-RPC error */
     char *message; /* reject: the reason */
-    char *topic;   /* accept */
+    char *topic;   /* accept; a receipt event: the notification's topic */
     char *event;   /* a node event's JSON ({"type":...}) */
+    char *note;    /* a receipt event: Homestar's notification document (DAG-JSON) */
+    size_t note_len;
     char cid[IPVM_CID_MAX_STR];
-    int kind; /* 0 reject, 1 accept, 2 workflow event, 3 receipt event, 4 done event */
+    /* 0 reject, 1 accept, 2 workflow event, 3 receipt event, 4 done event. A workflow event
+     * with a call accepts it first: one hand-off to the loop for both. */
+    int kind;
 } post_t;
 
 static void post_free(post_t *p)
@@ -81,6 +85,7 @@ static void post_free(post_t *p)
     ipvm_free(p->message);
     ipvm_free(p->topic);
     ipvm_free(p->event);
+    ipvm_free(p->note);
     ipvm_free(p);
 }
 
@@ -159,6 +164,11 @@ static void on_post(ipvm_rpc_server_t *s, void *data)
         (void)ipvm_rpc_call_subscribe(p->call, p->topic, NULL);
         break;
     default:
+        if (p->call) /* the accept travelling with the workflow event */
+            (void)ipvm_rpc_call_subscribe(p->call, p->topic, NULL);
+        if (p->note) /* subscribers first, as Homestar sends before its node events */
+            ipvm_rpc_server_publish(s, "subscribe_run_workflow", p->topic, p->note, p->note_len,
+                                    true);
         recent_note(p->w, p);
         ipvm_rpc_server_publish(s, "subscribe_node_events", "", p->event, strlen(p->event), false);
         ipvm_rpc_server_publish(s, "subscribe_node_events", p->cid, p->event, strlen(p->event),
@@ -200,20 +210,51 @@ static void post_reject(job_t *j, int code, const char *fmt, ...)
     post(j->w, p);
 }
 
-static void post_event(job_t *j, int kind, const ipvm_buf_t *json)
+static void post_accept(job_t *j)
 {
     post_t *p = ipvm_calloc(1, sizeof *p);
-    if (p == NULL)
-        return;
+    if (p && (p->topic = ipvm_strdup(j->topic)) != NULL) {
+        p->w = j->w;
+        p->call = j->call;
+        p->kind = 1;
+        j->call = NULL;
+        post(j->w, p);
+    } else {
+        ipvm_free(p);
+        post_reject(j, IPVM_RPC_INTERNAL_ERROR, "out of memory");
+    }
+}
+
+/* Hands a node event (json) to the loop, with what travels with it: for a receipt, its
+ * notification (note, taken); for the workflow event, the pending call's accept. Returns
+ * IPVM_ENOMEM when nothing was posted (note is freed). */
+static int post_event(job_t *j, int kind, const ipvm_buf_t *json, char *note, size_t note_len)
+{
+    post_t *p = ipvm_calloc(1, sizeof *p);
+    if (p == NULL) {
+        ipvm_free(note);
+        return IPVM_ENOMEM;
+    }
     p->w = j->w;
     p->kind = kind;
+    p->note = note;
+    p->note_len = note_len;
     snprintf(p->cid, sizeof p->cid, "%s", j->cid);
     p->event = ipvm_strndup((const char *)json->data, json->len);
+    if ((note || (kind == 2 && j->call)) && p->event && (p->topic = ipvm_strdup(j->topic)) == NULL) {
+        ipvm_free(p->event);
+        p->event = NULL;
+    }
     if (p->event == NULL) {
-        ipvm_free(p);
-        return;
+        post_free(p);
+        return IPVM_ENOMEM;
+    }
+    if (kind == 2 && j->call) {
+        p->call = j->call;
+        j->call = NULL;
     }
     post(j->w, p);
+    return 0;
 }
 
 /* ---- building notification documents (runner thread) ------------------------------------------
@@ -332,27 +373,36 @@ static void on_event(const ipvm_sched_event_t *ev, void *data)
     switch (ev->kind) {
     case IPVM_SCHED_WORKFLOW_STARTED:
         if (workflow_event(j, ev->workflow, &j->buf) == 0)
-            post_event(j, 2, &j->buf);
+            (void)post_event(j, 2, &j->buf, NULL, 0);
         break;
     case IPVM_SCHED_TASK_FINISHED:
-    case IPVM_SCHED_TASK_REPLAYED:
+    case IPVM_SCHED_TASK_REPLAYED: {
         count_receipt(w, ev->receipt);
-        if (receipt_doc(j, ev->workflow, ev->receipt, &j->buf) != 0 ||
-            ipvm_rpc_server_publish_async(w->server, "subscribe_run_workflow", j->topic,
-                                          (const char *)j->buf.data, j->buf.len, true) != 0)
+        size_t len = 0;
+        char *note = NULL;
+        int rc = receipt_doc(j, ev->workflow, ev->receipt, &j->buf);
+        if (rc == 0 && (note = (char *)ipvm_buf_take(&j->buf, &len)) == NULL)
+            rc = IPVM_ENOMEM;
+        ipvm_buf_clear(&j->buf);
+        if (rc == 0)
+            rc = receipt_event(j, ev, &j->buf);
+        if (rc == 0) {
+            rc = post_event(j, 3, &j->buf, note, len); /* takes note */
+            note = NULL;
+        }
+        ipvm_free(note);
+        if (rc)
             ipvm_log(IPVM_LOG_ERROR, "rpc",
                      "workflow %s: a receipt notification was lost "
                      "(out of memory); it is in the store",
                      j->cid);
-        ipvm_buf_clear(&j->buf);
-        if (receipt_event(j, ev, &j->buf) == 0)
-            post_event(j, 3, &j->buf);
         break;
+    }
     case IPVM_SCHED_WORKFLOW_DONE:
         ipvm_metric_inc(ev->status == 0 ? w->m_completed : w->m_failed, 1);
         ipvm_metric_observe(w->m_run_seconds, (double)ev->elapsed_ns / 1e9);
         if (done_event(j, ev, &j->buf) == 0)
-            post_event(j, 4, &j->buf);
+            (void)post_event(j, 4, &j->buf, NULL, 0);
         break;
     default:
         break;
@@ -428,20 +478,8 @@ static void run_job(job_t *j)
                     err.msg[0] ? err.msg : ipvm_strerror(rc));
         return;
     }
-    if (j->call) {
-        post_t *p = ipvm_calloc(1, sizeof *p);
-        if (p && (p->topic = ipvm_strdup(j->topic)) != NULL) {
-            p->w = w;
-            p->call = j->call;
-            p->kind = 1;
-            j->call = NULL;
-            post(w, p);
-        } else {
-            ipvm_free(p);
-            post_reject(j, IPVM_RPC_INTERNAL_ERROR, "out of memory");
-            goto done;
-        }
-    }
+    /* The call is accepted by the workflow's first event (on_event), in the same hand-off to
+     * the loop, so before any of its receipts. */
     ipvm_sched_run_opts_t ro = {0};
     ro.name = j->name;
     ro.on_event = on_event;
@@ -451,6 +489,8 @@ static void run_job(job_t *j)
     ipvm_sched_result_t res;
     ipvm_error_clear(&err);
     rc = ipvm_sched_run(w->opts.sched, wf, &ro, &j->arena, &res, &err);
+    if (j->call) /* no event came (out of memory, or the run failed before starting) */
+        post_accept(j);
     ipvm_store_t *st;
     if (rc == IPVM_ECANCELED && (st = store_lock(w)) != NULL) {
         /* Stopped by a drain: keep it "running" so the next start resumes it. */
@@ -462,7 +502,6 @@ static void run_job(job_t *j)
         ipvm_log(IPVM_LOG_WARN, "rpc", "workflow %s (%s): %s", j->cid, j->name,
                  err.msg[0] ? err.msg : ipvm_strerror(rc));
     }
-done:
     if (auth && w->opts.auth_free)
         w->opts.auth_free(w->opts.admit_data, auth);
 }
