@@ -15,21 +15,37 @@
 /* How long a writer waits for another process's transaction before IPVM_EBUSY. */
 #define BUSY_TIMEOUT_MS 10000
 
-/* ---- SQLite's allocations go through ipvm_malloc, so the OOM-loop tests reach them too ------ */
+/* ---- SQLite's allocations go through ipvm_malloc, so the OOM-loop tests reach them too, except
+ * its page-cache pages, which come from huge-page slabs (pagemem.c) ---------------------------- */
 static void *sq_malloc(int n)
 {
-    return ipvm_malloc((size_t)n);
+    void *p = ipvm__pagemem_alloc((size_t)n);
+    return p ? p : ipvm_malloc((size_t)n);
 }
 static void sq_free(void *p)
 {
-    ipvm_free(p);
+    if (p && ipvm__pagemem_owns(p))
+        ipvm__pagemem_free(p);
+    else
+        ipvm_free(p);
 }
 static void *sq_realloc(void *p, int n)
 {
-    return ipvm_realloc(p, (size_t)n);
+    if (p == NULL || !ipvm__pagemem_owns(p))
+        return ipvm_realloc(p, (size_t)n);
+    if ((size_t)n <= ipvm__pagemem_size())
+        return p;
+    void *q = ipvm_malloc((size_t)n);
+    if (q != NULL) {
+        memcpy(q, p, ipvm__pagemem_size());
+        ipvm__pagemem_free(p);
+    }
+    return q;
 }
 static int sq_size(void *p)
 {
+    if (p && ipvm__pagemem_owns(p))
+        return (int)ipvm__pagemem_size();
     return p ? (int)malloc_usable_size(p) : 0;
 }
 static int sq_roundup(int n)

@@ -72,6 +72,14 @@ int ipvm__store_column_cid(ipvm_store_t *s, sqlite3_stmt *st, int col, ipvm_cid_
 /* Migrates the open database to IPVM_STORE_SCHEMA (migrate.c). */
 int ipvm__store_migrate(ipvm_store_t *s, ipvm_error_t *err);
 
+/* SQLite's page-cache pages from huge-page slabs (pagemem.c). alloc returns NULL for sizes
+ * that are not a page-cache page (or when no slab can be mapped): use ipvm_malloc then. owns
+ * tells whether p came from alloc; free and size take only such pointers. Any thread. */
+void *ipvm__pagemem_alloc(size_t n);
+bool ipvm__pagemem_owns(const void *p);
+void ipvm__pagemem_free(void *p);
+size_t ipvm__pagemem_size(void);
+
 /* Test hook: limits the database to n pages (PRAGMA max_page_count), so that a write past it
  * fails with SQLITE_FULL the way a full disk does. */
 IPVM_EXTERN int ipvm__store_set_max_pages(ipvm_store_t *s, long n);
