@@ -417,11 +417,15 @@ static int finish_workflow(ipvm_workflow_t *wf, ipvm_arena_t *keep, ipvm_arena_t
  * (several times the size of the text) can be freed. */
 static int compact_tasks(ipvm_workflow_t *wf, ipvm_arena_t *keep)
 {
+    const ipvm_task_t *prev = NULL; /* tasks mostly share rsc and func: one copy each */
     for (size_t i = 0; i < wf->ntasks; i++) {
         ipvm_task_t *t = &wf->tasks[i];
         t->args = ipvm_ipld_clone(keep, t->args);
-        t->rsc = ipvm_arena_strdup(keep, t->rsc);
-        t->func = ipvm_arena_strdup(keep, t->func);
+        t->rsc = prev && strcmp(prev->rsc, t->rsc) == 0 ? prev->rsc
+                                                         : ipvm_arena_strdup(keep, t->rsc);
+        t->func = prev && strcmp(prev->func, t->func) == 0 ? prev->func
+                                                           : ipvm_arena_strdup(keep, t->func);
+        prev = t;
         t->op = IPVM_OP_WASM_RUN;
         t->task = t->run = NULL;
         t->meta = NULL;
