@@ -2,8 +2,9 @@
 /* Versioned schema migrations (PRAGMA user_version). Version 1 is Homestar's schema exactly as
  * its diesel migrations leave it (homestar-runtime/migrations/ up to 2024-02-13; reference/
  * homestar.md §3.2), so a homestar.db opened here is migrated and its receipts kept. Version 2
- * adds our columns beside Homestar's; version 3 moves a workflow's bulky bytes to a side table. Each step runs in its own write transaction together with
- * the version bump, so a crash leaves the file at one version or the next, never between. */
+ * adds our columns beside Homestar's; version 3 moves a workflow's bulky bytes to a side table.
+ * Each step runs in its own write transaction together with the version bump, so a crash leaves
+ * the file at one version or the next, never between. */
 #include "store_int.h"
 
 #include <stdio.h>
