@@ -4,9 +4,10 @@
  * image), each the same .wasm (clang --target=wasm32 from bench/wasm/kernels/) on ipvm's gcc
  * tier, on its gcc tier without fuel counting (to price fuel), on its tcc tier, on V8, and the
  * same C as a native gcc -O2 .so; then the time to the first call of a module never seen
- * (Homestar's example_test.wasm, and a generated ~1 MB module), and warm instantiate + call.
+ * (Homestar's example_test.wasm, and a generated ~1 MB module), warm instantiate + call, and
+ * the compile latency of each step (wasm2c, libtcc, gcc -O2) on the whole module.
  * Every engine must return the same result. Usage: bench_wasm [--quick]
- * [--only=kernels|first|warm]. */
+ * [--only=kernels|first|warm|compile]. */
 #define _GNU_SOURCE
 #include "ipvm.h"
 #include "wasm/engine_int.h"
@@ -416,6 +417,62 @@ static void first_calls(void)
     printf("\ntarget: first call of a new 300 KB module < 100 ms: %s\n", a < 100 ? "met" : "MISSED");
 }
 
+/* ---- compile latency -------------------------------------------------------------------- */
+/* The whole module, each step alone: wasm2c (its process's CPU), libtcc in memory (this
+ * thread), gcc -O2 to a .so (its process's CPU). */
+static void compile_row(const char *path, const char *label)
+{
+    ipvm_buf_t w = IPVM_BUF_INIT, c = IPVM_BUF_INIT;
+    read_file(path, &w);
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm__wasm_info_t in;
+    ipvm_error_t err;
+    ipvm_error_clear(&err);
+    if (ipvm__wasm_parse(w.data, w.len, &a, &in, &err) != 0)
+        die("%s: %s", path, err.msg);
+    double t_w2c[3], t_tcc[3];
+    for (int r = 0; r < 3; r++) {
+        ipvm_buf_clear(&c);
+        uint64_t c0 = cpu_ns() + children_cpu_ns();
+        if (ipvm__wasm_translate(&in, NULL, "bench", &c, &err) != 0)
+            die("%s: %s", path, err.msg);
+        t_w2c[r] = (double)(cpu_ns() + children_cpu_ns() - c0) / 1e6;
+        ipvm__code_t *code;
+        c0 = cpu_ns();
+        if (ipvm__compile_tcc(&in, (const char *)c.data, c.len, "bench", &code, &err) != 0)
+            die("%s: %s", path, err.msg);
+        t_tcc[r] = (double)(cpu_ns() - c0) / 1e6;
+        ipvm__code_free(code);
+    }
+    uint64_t c0 = children_cpu_ns(), w0 = ipvm_now_ns();
+    if (ipvm__compile_gcc((const char *)c.data, c.len, WORK "/latency.so", IPVM__FUEL_TLS, NULL,
+                          &err) != 0)
+        die("%s: %s", path, err.msg);
+    double t_gcc = (double)(children_cpu_ns() - c0) / 1e6;
+    double wall_gcc = (double)(ipvm_now_ns() - w0) / 1e6;
+    unlink(WORK "/latency.so");
+    printf("| %s (%zu KB) | %zu KB | %.1f ms | %.1f ms | %.0f ms (wall %.0f ms) |\n", label,
+           w.len / 1000, c.len / 1000, median(t_w2c, 3), median(t_tcc, 3), t_gcc, wall_gcc);
+    fflush(stdout);
+    ipvm_arena_dispose(&a);
+    ipvm_buf_dispose(&c);
+    ipvm_buf_dispose(&w);
+}
+
+static void compile_latency(void)
+{
+    printf("\n| compile latency, whole module | generated C | wasm2c (CPU) | libtcc (CPU) | "
+           "gcc -O2 (CPU) |\n|---|---|---|---|---|\n");
+    for (size_t i = 0; i < NK; i++) {
+        char path[512];
+        snprintf(path, sizeof path, WORK "/%s.wasm", kernels[i].name);
+        compile_row(path, kernels[i].name);
+    }
+    compile_row(IPVM_SOURCE_DIR "/tests/vectors/homestar/wasm/example_test.wasm",
+                "example_test.wasm");
+}
+
 static void warm_calls(ipvm_wasm_engine_t *gcc)
 {
     const char *et = IPVM_SOURCE_DIR "/tests/vectors/homestar/wasm/example_test.wasm";
@@ -468,14 +525,14 @@ static void warm_calls(ipvm_wasm_engine_t *gcc)
 
 int main(int argc, char **argv)
 {
-    const char *only = NULL; /* "kernels", "first" or "warm": one part of the run */
+    const char *only = NULL; /* "kernels", "first", "warm" or "compile": one part */
     for (int k = 1; k < argc; k++) {
         if (strcmp(argv[k], "--quick") == 0)
             rounds = 1;
         else if (strncmp(argv[k], "--only=", 7) == 0)
             only = argv[k] + 7;
         else
-            die("usage: bench_wasm [--quick] [--only=kernels|first|warm]");
+            die("usage: bench_wasm [--quick] [--only=kernels|first|warm|compile]");
     }
     mkdir(WORK, 0755);
     for (size_t i = 0; i < NK; i++)
@@ -493,6 +550,8 @@ int main(int argc, char **argv)
         first_calls();
     if (!only || strcmp(only, "warm") == 0)
         warm_calls(eng[GCC]);
+    if (!only || strcmp(only, "compile") == 0)
+        compile_latency();
     for (int e = GCC; e <= TCC; e++)
         ipvm_wasm_engine_free(eng[e]);
     return 0;

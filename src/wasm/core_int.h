@@ -129,7 +129,7 @@ const char *ipvm__wasm_valtype_name(uint8_t t);
 /* The glue's view, shared with the generated code (translate.c writes the same layout into
  * the C it emits). The stamp is checked before anything else of a compiled object is used. */
 #define IPVM__GLUE_MAGIC 0x49505647u /* "IPVG" */
-#define IPVM__GLUE_VERSION 3u /* 3: the fuel rule of IPVM__WASM_FN_CALLS_OUT */
+#define IPVM__GLUE_VERSION 4u /* 3: the fuel rule of FN_CALLS_OUT; 4: cached memory base */
 /* Fuel is counted down at every tick and the guest traps when it falls below its floor: 0, or
  * INT64_MAX once the wall clock has run out (the timer thread writes the floor, which the guest
  * only reads, so the store cannot be lost to the guest's own update of the counter). */

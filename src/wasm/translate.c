@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "wasm/core_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -259,58 +260,169 @@ done:
 }
 
 /* ---- the fuel pass ------------------------------------------------------------------------- */
+/* wasm2c 1.0.32 passes &instance->w2c_mem to every load and store, which reload
+ * memory->data after each store (a u8 store may alias the struct). In guard-page mode the
+ * data pointer of a memory never moves (memory.grow only opens pages of the reservation),
+ * so on the gcc tier each function reads it once into a local (IPVM_MB) and the accesses
+ * take it from there; elsewhere the same names stand for wasm2c's own functions. */
+static const char *const mem_ops[] = {
+    "i32_load", "i64_load", "f32_load", "f64_load", "i32_load8_s", "i64_load8_s",
+    "i32_load8_u", "i64_load8_u", "i32_load16_s", "i64_load16_s", "i32_load16_u",
+    "i64_load16_u", "i64_load32_s", "i64_load32_u", "i32_store", "i64_store", "f32_store",
+    "f64_store", "i32_store8", "i32_store16", "i64_store8", "i64_store16", "i64_store32", NULL};
+static const char mem_ops_types[][3][4] = {
+    {"u32", "u32", "u32"}, {"u64", "u64", "u64"}, {"f32", "f32", "f32"}, {"f64", "f64", "f64"},
+    {"s8", "s32", "u32"},  {"s8", "s64", "u64"},  {"u8", "u32", "u32"},  {"u8", "u64", "u64"},
+    {"s16", "s32", "u32"}, {"s16", "s64", "u64"}, {"u16", "u32", "u32"}, {"u16", "u64", "u64"},
+    {"s32", "s64", "u64"}, {"u32", "u64", "u64"}, {"u32", "u32", ""},    {"u64", "u64", ""},
+    {"f32", "f32", ""},    {"f64", "f64", ""},    {"u8", "u32", ""},     {"u16", "u32", ""},
+    {"u8", "u64", ""},     {"u16", "u64", ""},    {"u32", "u64", ""}};
+
+/* The ipvm_<op> functions (or names), after wasm2c's last DEFINE_STORE. */
+static int mem_defs(ipvm_buf_t *out)
+{
+    int rc = ipvm_buf_append_str(
+        out, "#if defined(IPVM_GCC_TIER) && WASM_RT_MEMCHECK_SIGNAL_HANDLER\n"
+             "#define IPVM_MB_DECL u8 *ipvm_mb = instance->w2c_mem.data;\n"
+             "#define IPVM_MB ipvm_mb\n"
+             /* the load must happen even when its value is unused (it may trap); a float
+              * is kept in its SSE register, not moved to a general one as wasm2c does */
+             "#if defined(__x86_64__)\n#define IPVM_KF \"x\"\n#else\n#define IPVM_KF \"r\"\n"
+             "#endif\n"
+             "#define IPVM_DL(n, t1, t2, t3) IPVM_DLK(n, t1, t2, t3, \"r\")\n"
+             "#define IPVM_DLF(n, t1, t2, t3) IPVM_DLK(n, t1, t2, t3, IPVM_KF)\n"
+             "#define IPVM_DLK(n, t1, t2, t3, k) static inline t3 ipvm_##n(u8 *b, u64 a) {"
+             " t1 r; wasm_rt_memcpy(&r, b + a, sizeof r); wasm_asm(\"\" ::k(r));"
+             " return (t3)(t2)r; }\n"
+             "#define IPVM_DS(n, t1, t2) static inline void ipvm_##n(u8 *b, u64 a, t2 v) {"
+             " t1 w = (t1)v; wasm_rt_memcpy(b + a, &w, sizeof w); }\n");
+    for (int k = 0; rc == 0 && mem_ops[k]; k++)
+        rc = mem_ops_types[k][2][0]
+                 ? ipvm_buf_printf(out, "IPVM_DL%s(%s, %s, %s, %s)\n",
+                                   mem_ops[k][0] == 'f' ? "F" : "", mem_ops[k],
+                                   mem_ops_types[k][0], mem_ops_types[k][1], mem_ops_types[k][2])
+                 : ipvm_buf_printf(out, "IPVM_DS(%s, %s, %s)\n", mem_ops[k],
+                                   mem_ops_types[k][0], mem_ops_types[k][1]);
+    if (rc == 0)
+        rc = ipvm_buf_append_str(out, "#else\n#define IPVM_MB_DECL\n"
+                                      "#define IPVM_MB (&instance->w2c_mem)\n");
+    for (int k = 0; rc == 0 && mem_ops[k]; k++)
+        rc = ipvm_buf_printf(out, "#define ipvm_%s %s\n", mem_ops[k], mem_ops[k]);
+    return rc ? rc : ipvm_buf_append_str(out, "#endif\n");
+}
+
+static bool is_mem_op(const char *name, size_t n)
+{
+    for (int k = 0; mem_ops[k]; k++)
+        if (strlen(mem_ops[k]) == n && memcmp(mem_ops[k], name, n) == 0)
+            return true;
+    return false;
+}
+
+#define MEM_ARG "(&instance->w2c_mem, "
+
+/* A line of a function body with op(&instance->w2c_mem, ...) turned into ipvm_op(IPVM_MB, ...). */
+static int mem_line(const char *p, size_t n, ipvm_buf_t *out)
+{
+    const char *e = p + n, *q = p;
+    const size_t al = sizeof MEM_ARG - 1;
+    int rc = 0;
+    for (const char *a; rc == 0 && (a = memmem(q, (size_t)(e - q), MEM_ARG, al)) != NULL;) {
+        const char *id = a;
+        while (id > q && (isalnum((unsigned char)id[-1]) || id[-1] == '_'))
+            id--;
+        if (is_mem_op(id, (size_t)(a - id))) {
+            if (!(rc = ipvm_buf_append(out, q, (size_t)(id - q))) &&
+                !(rc = ipvm_buf_append_str(out, "ipvm_")) &&
+                !(rc = ipvm_buf_append(out, id, (size_t)(a - id))))
+                rc = ipvm_buf_append_str(out, "(IPVM_MB, ");
+        } else {
+            rc = ipvm_buf_append(out, q, (size_t)(a + al - q));
+        }
+        q = a + al;
+    }
+    return rc ? rc : ipvm_buf_append(out, q, (size_t)(e - q));
+}
+
+typedef struct pass_s {
+    const ipvm__wasm_info_t *in;
+    const ipvm_buf_t *h;
+    uint32_t k, loops;
+    bool header_done, defs_done;
+} pass_t;
+
+/* A loop label "w2c_L<n>:" gets IPVM_LOOP after it; returns 1 if the line is none. */
+static int loop_line(pass_t *ps, const char *p, size_t n, const char *s, ipvm_buf_t *out)
+{
+    if ((size_t)(p + n - s) <= 6 || memcmp(s, "w2c_L", 5) != 0 || s[5] < '0' || s[5] > '9')
+        return 1;
+    const char *q = s + 5;
+    while (*q >= '0' && *q <= '9')
+        q++;
+    if (*q != ':')
+        return 1;
+    int rc = ipvm_buf_append(out, p, (size_t)(q + 1 - p));
+    if (!rc)
+        rc = ipvm_buf_append_str(out, " IPVM_LOOP;");
+    if (!rc)
+        rc = mem_line(q + 1, (size_t)(p + n - (q + 1)), out);
+    ps->loops++;
+    return rc;
+}
+
+static int pass_line(pass_t *ps, const char *p, size_t n, ipvm_buf_t *out, ipvm_error_t *err)
+{
+    const char *s = p;
+    while (s < p + n && *s == ' ')
+        s++;
+    size_t rest = (size_t)(p + n - s);
+    if (!ps->header_done && rest >= 16 && memcmp(s, "#include \"out.h\"", 16) == 0) {
+        ps->header_done = true;
+        return ipvm_buf_append(out, ps->h->data, ps->h->len);
+    }
+    if (rest >= 14 && memcmp(s, "FUNC_PROLOGUE;", 14) == 0) {
+        if (ps->k >= ps->in->nfuncs - ps->in->nimported)
+            return ipvm_error_set(err, IPVM_ECOMPILE, IPVM_NO_OFFSET,
+                                  "wasm2c output has more functions than the module");
+        bool tick = ps->in->func_flags[ps->k++] & IPVM__WASM_FN_CALLS_OUT;
+        int rc = ipvm_buf_append_str(out, tick ? "  IPVM_ENTRY;" : "  IPVM_ENTRY_LEAF;");
+        return rc ? rc : ipvm_buf_append_str(out, ps->in->has_memory ? " IPVM_MB_DECL\n" : "\n");
+    }
+    if (!ps->defs_done && ps->in->has_memory && rest >= 27 &&
+        memcmp(s, "DEFINE_STORE(i64_store32, ", 26) == 0) {
+        ps->defs_done = true;
+        int rc = ipvm_buf_append(out, p, n);
+        return rc ? rc : mem_defs(out);
+    }
+    int rc = loop_line(ps, p, n, s, out);
+    if (rc != 1)
+        return rc;
+    return ps->defs_done ? mem_line(p, n, out) : ipvm_buf_append(out, p, n);
+}
+
 /* Copies the C, inlining out.h, replacing the k-th "FUNC_PROLOGUE;" (the k-th defined
  * function, in index order) by IPVM_ENTRY (a tick: IPVM__WASM_FN_CALLS_OUT) or
- * IPVM_ENTRY_LEAF (none) and appending IPVM_LOOP to every loop label "w2c_L<n>:". */
+ * IPVM_ENTRY_LEAF (none), appending IPVM_LOOP to every loop label "w2c_L<n>:", and turning
+ * loads and stores into the ipvm_ ones above. */
 static int fuel_pass(const ipvm__wasm_info_t *in, const ipvm_buf_t *c, const ipvm_buf_t *h,
                      ipvm_buf_t *out, ipvm_error_t *err)
 {
     const char *p = (const char *)c->data, *end = p + c->len;
-    uint32_t ndefined = in->nfuncs - in->nimported, k = 0, loops = 0;
-    bool header_done = false;
+    uint32_t ndefined = in->nfuncs - in->nimported;
+    pass_t ps = {in, h, 0, 0, false, false};
     int rc = 0;
     while (p < end && rc == 0) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
-        const char *s = p;
-        while (s < p + n && *s == ' ')
-            s++;
-        size_t rest = (size_t)(p + n - s);
-        if (!header_done && rest >= 16 && memcmp(s, "#include \"out.h\"", 16) == 0) {
-            rc = ipvm_buf_append(out, h->data, h->len);
-            header_done = true;
-        } else if (rest >= 14 && memcmp(s, "FUNC_PROLOGUE;", 14) == 0) {
-            if (k >= ndefined) {
-                rc = ipvm_error_set(err, IPVM_ECOMPILE, IPVM_NO_OFFSET,
-                                    "wasm2c output has more functions than the module");
-                break;
-            }
-            bool tick = in->func_flags[k++] & IPVM__WASM_FN_CALLS_OUT;
-            rc = ipvm_buf_append_str(out, tick ? "  IPVM_ENTRY;\n" : "  IPVM_ENTRY_LEAF;\n");
-        } else if (rest > 6 && memcmp(s, "w2c_L", 5) == 0 && s[5] >= '0' && s[5] <= '9') {
-            const char *q = s + 5;
-            while (*q >= '0' && *q <= '9')
-                q++;
-            if (*q == ':') {
-                rc = ipvm_buf_append(out, p, (size_t)(q + 1 - p));
-                if (!rc)
-                    rc = ipvm_buf_append_str(out, " IPVM_LOOP;");
-                if (!rc)
-                    rc = ipvm_buf_append(out, q + 1, (size_t)(p + n - (q + 1)));
-                loops++;
-            } else {
-                rc = ipvm_buf_append(out, p, n);
-            }
-        } else {
-            rc = ipvm_buf_append(out, p, n);
-        }
+        rc = pass_line(&ps, p, n, out, err);
         p += n;
     }
-    if (rc == 0 && (k != ndefined || !header_done || loops > in->nloops))
+    if (rc == 0 && (ps.k != ndefined || !ps.header_done || ps.loops > in->nloops ||
+                    (in->has_memory && !ps.defs_done)))
         rc = ipvm_error_set(err, IPVM_ECOMPILE, IPVM_NO_OFFSET,
                             "unexpected wasm2c output (%u of %u function prologues, %u of %u "
-                            "loops): is wasm2c 1.0.32 installed?",
-                            k, ndefined, loops, in->nloops);
+                            "loops, loads %s): is wasm2c 1.0.32 installed?",
+                            ps.k, ndefined, ps.loops, in->nloops, ps.defs_done ? "ok" : "not found");
     return rc;
 }
 
@@ -553,7 +665,7 @@ done:
  * entry and restores it on exit, and every way out to the host (trap, host call, fault: the
  * handler reads it from the signal context) first stores it back to ipvm_rt_fuel. */
 #define PRELUDE_GCC                                                                             \
-    "/* ipvm prelude: gcc tier */\n"                                                            \
+    "/* ipvm prelude: gcc tier */\n#define IPVM_GCC_TIER 1\n"                                   \
     "#include <stdint.h>\n#include <wasm-rt.h>\n"                                               \
     "extern _Thread_local int64_t ipvm_rt_fuel __attribute__((tls_model(\"initial-exec\")));\n" \
     "extern _Thread_local int64_t ipvm_rt_fuel_floor "                                         \
