@@ -306,6 +306,49 @@ IPVM_EXTERN void ipvm_p2p_each_peer(ipvm_p2p_host_t *h,
                                     void *data);
 IPVM_EXTERN size_t ipvm_p2p_peer_count(const ipvm_p2p_host_t *h);
 
+/* ------------------------------------------------------------------- request/response ---- */
+/* Protocols of one request and one answer per stream, for other areas (the trust layer's
+ * /ipvm/verify/1.0.0): the asker opens a stream, writes uvarint(len) || request and closes its
+ * side; the server writes uvarint(len) || answer and closes. Served protocols are announced by
+ * identify (and pushed to connected peers when added after start). */
+typedef struct ipvm_p2p_reply_s ipvm_p2p_reply_t;
+
+/* A request arrived (loop thread; req is valid during the call only). Answer exactly once with
+ * ipvm_p2p_reply, now or later, from any thread. */
+typedef void (*ipvm_p2p_serve_fn)(ipvm_p2p_host_t *h, const ipvm_peer_id_t *from,
+                                  const uint8_t *req, size_t len, ipvm_p2p_reply_t *reply,
+                                  void *data);
+/* Serves a protocol (at most 8); requests over max_request bytes (0: 64 KiB) reset the stream.
+ * IPVM_EEXIST if served already. Loop thread. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_p2p_serve(ipvm_p2p_host_t *h, const char *protocol,
+                                               size_t max_request, ipvm_p2p_serve_fn fn,
+                                               void *data);
+/* Stops calling fn: later requests are reset (replies still owed must still be given). Loop
+ * thread. */
+IPVM_EXTERN void ipvm_p2p_unserve(ipvm_p2p_host_t *h, const char *protocol);
+/* Sends the answer (copied) and closes the stream; len 0 resets it instead. Any thread; if the
+ * asker went away meanwhile the answer is dropped. */
+IPVM_EXTERN void ipvm_p2p_reply(ipvm_p2p_reply_t *reply, const uint8_t *resp, size_t len);
+
+/* The answer to a request, once, on the loop thread: status 0 with the answer (valid during the
+ * call), or IPVM_ETIMEDOUT, IPVM_ENOENT (not connected and no address known), IPVM_EPEER (closed
+ * without answering), IPVM_EUNSUPPORTED (the peer does not speak it), IPVM_ETOOBIG, dial
+ * errors, IPVM_ECANCELED (the host stopped). */
+typedef void (*ipvm_p2p_answer_fn)(int status, const uint8_t *resp, size_t len, void *data);
+/* Asks a peer (request copied): over a live connection, else dialing addr (NULL: an address
+ * the peer store knows). timeout_ms (0: request_timeout) covers dial and answer; answers over
+ * max_response bytes (0: 64 KiB) fail. Any thread. 0, or IPVM_ECANCELED when the host stops. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_p2p_request(ipvm_p2p_host_t *h, const ipvm_peer_id_t *peer,
+                                                 const ipvm_multiaddr_t *addr,
+                                                 const char *protocol, const uint8_t *req,
+                                                 size_t len, size_t max_response,
+                                                 uint32_t timeout_ms, ipvm_p2p_answer_fn cb,
+                                                 void *data);
+/* Connected peers whose identify lists `protocol` (at most max, into out). Any thread except
+ * the loop's (it waits for the loop); 0 when the host is stopping. */
+IPVM_EXTERN size_t ipvm_p2p_peers_speaking(ipvm_p2p_host_t *h, const char *protocol,
+                                           ipvm_peer_id_t *out, size_t max);
+
 /* ---------------------------------------------------------------------------- gossipsub ---- */
 /* What a topic's handler says of a message (gossipsub v1.1 "extended validators"): ACCEPT
  * delivers and forwards it, REJECT drops it and counts against the peer's score (P4), IGNORE

@@ -479,6 +479,7 @@ void ipvm_p2p_host_free(ipvm_p2p_host_t *h)
     p2p_gossip_free(h);
     p2p_mdns_free(h);
     p2p_xreq_free(h);
+    p2p_reqresp_free(h);
     while (h->peers) {
         p2p_peer_t *p = h->peers;
         h->peers = p->next;

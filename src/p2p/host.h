@@ -215,6 +215,7 @@ struct ipvm_p2p_host_s {
     p2p_kad_t *kad;
     p2p_mdns_t *mdns;
     struct ipvm_p2p_receipts_s *receipts;
+    struct rr_s *reqresp; /* request/response protocols served (reqresp.c), or NULL */
     ipvm_p2p_stats_t stats;
 };
 
@@ -266,5 +267,7 @@ int p2p_xreq_init(ipvm_p2p_host_t *h);
 IPVM_MUST_CHECK int p2p_xreq_post(ipvm_p2p_host_t *h, p2p_xreq_fn fn, void *data);
 void p2p_xreq_stop(ipvm_p2p_host_t *h);
 void p2p_xreq_free(ipvm_p2p_host_t *h);
+/* Frees the request/response table (reqresp.c). */
+void p2p_reqresp_free(ipvm_p2p_host_t *h);
 
 #endif /* IPVM_P2P_HOST_H */
