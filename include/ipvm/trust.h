@@ -420,13 +420,15 @@ typedef struct ipvm_trust_opts_s {
     const char *evidence_dir;  /* where redundancy evidence is kept; NULL: not kept */
     int64_t skew_s;            /* clock skew allowed (-1: IPVM_UCAN_SKEW_S) */
     unsigned max_k;            /* largest k a task may ask for (0: 5) */
+    unsigned redundancy;       /* k for every task executed here (0, 1: what meta asks) */
 } ipvm_trust_opts_t;
 
 typedef struct ipvm_trust_s ipvm_trust_t;
 
 /* The [trust] section of the node's configuration (registered by the daemon's trust service):
  * mode = open|ucan, sign_receipts and require_signed = yes|no|auto (auto: yes in ucan mode),
- * clock_skew (60s), max_redundancy (5), peers. */
+ * clock_skew (60s), max_redundancy (5), redundancy (1), verifiers, ask_connected, answer_verify,
+ * verify_workers, test_lie (the last five are read by the daemon for ipvm_trust_net_new). */
 IPVM_EXTERN extern const ipvm_conf_key_t ipvm_trust_conf_keys[];
 /* Options from a configuration that declares [trust] (the directories are left NULL). */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_trust_opts_from_config(const ipvm_config_t *c,
@@ -517,6 +519,43 @@ IPVM_EXTERN unsigned ipvm_trust_task_k(const ipvm_task_t *task);
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_trust_evidence_get(const char *evidence_dir,
                                                         const ipvm_cid_t *instruction,
                                                         ipvm_buf_t *out, ipvm_error_t *err);
+
+/* ------------------------------------------------------------ redundancy over libp2p ---- */
+/* The /ipvm/verify/1.0.0 request/response protocol (p2p.h "request/response"): the asker
+ * sends DAG-CBOR {"task": <the task map {cause, meta, prf, run}>} (plus "ucan": "<tokens>"
+ * when it has an invocation for the asked node); the asked node runs that task itself, through
+ * its scheduler, with its own limits and trust mode (ucan mode refuses a request without an
+ * invocation it accepts), never reusing another issuer's receipt for it, and answers
+ * {"receipt": <5-key receipt DAG-CBOR bytes>, "signature": <its envelope bytes>} or
+ * {"error": {"code": "IPVM_E…", "message": text}}. The asker's confirm hook checks the
+ * receipt as for any peer (signature, ran, a new issuer) and compares outputs. Each peer's
+ * answer is an independent computation signed by its own node key: receipts that came by
+ * gossip or the DHT are not used as votes, since a node could merely relay one. */
+#define IPVM_TRUST_VERIFY_PROTOCOL "/ipvm/verify/1.0.0"
+
+struct ipvm_p2p_host_s;
+typedef struct ipvm_trust_net_s ipvm_trust_net_t;
+
+typedef struct ipvm_trust_net_opts_s {
+    ipvm_sched_t *sched;     /* runs the requests this node answers; NULL: it answers none */
+    const char *verifiers;   /* comma-separated /ip4/…/tcp/…/p2p/… asked first, in order */
+    bool ask_connected;      /* then connected peers that speak the protocol */
+    unsigned workers;        /* requests answered at once (0: 2); more wait, 16 at most */
+    uint32_t answer_timeout_ms; /* longest run for a request (0: 60 s) */
+    bool lie;                /* TESTS ONLY: answer with a forged output, signed by this node */
+} ipvm_trust_net_opts_t;
+
+/* Serves the protocol on h and adds the network peers to t's confirm hook (loop thread, h
+ * started). Errors: IPVM_EINVAL naming a bad verifier address. t, h and sched must outlive it. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_trust_net_new(ipvm_trust_t *t, struct ipvm_p2p_host_s *h,
+                                                   const ipvm_trust_net_opts_t *opts,
+                                                   ipvm_trust_net_t **out, ipvm_error_t *err);
+/* Stops serving (loop thread), waits for the runs it answers to end and frees. Call before the
+ * host stops and while no workflow runs (the confirm hook may be using it). NULL: no-op. */
+IPVM_EXTERN void ipvm_trust_net_free(ipvm_trust_net_t *n);
+/* Requests answered and refused so far (any thread). */
+IPVM_EXTERN void ipvm_trust_net_counts(ipvm_trust_net_t *n, uint64_t *answered,
+                                       uint64_t *refused);
 
 #ifdef __cplusplus
 }

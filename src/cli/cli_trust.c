@@ -25,6 +25,7 @@ int ipvm_cli_trust_open(ipvm_cli_t *cli, ipvm_sched_t *s, const char *ucan_file,
                            ucan,
                            ev,
                            -1,
+                           0,
                            0};
     if (ipvm_trust_new(&o, &t->node, &t->trust, &err) != 0)
         return ipvm_cli_fail_err(cli, &err, "cannot start the trust layer");
@@ -93,8 +94,9 @@ static void json_text(ipvm_buf_t *b, const char *s)
     best_effort(ipvm_buf_append_byte(b, '"'));
 }
 
-/* The redundancy evidence, one line per issuer, or into JSON. */
-static void show_evidence(ipvm_cli_t *cli, const ipvm_receipt_row_t *row, ipvm_buf_t *json)
+/* The redundancy evidence, one line per issuer, or into JSON. True when it is not a
+ * verification (the issuers disagreed, or too few answered). */
+static bool show_evidence(ipvm_cli_t *cli, const ipvm_receipt_row_t *row, ipvm_buf_t *json)
 {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/evidence", cli->data_dir);
@@ -102,6 +104,7 @@ static void show_evidence(ipvm_cli_t *cli, const ipvm_receipt_row_t *row, ipvm_b
     ipvm_arena_t a;
     ipvm_arena_init(&a);
     ipvm_ipld_t *ev = NULL;
+    bool failed = false;
     if (ipvm_trust_evidence_get(dir, &row->instruction, &b, NULL) != 0 ||
         ipvm_dagcbor_decode(b.data, b.len, &a, &ev, NULL) != 0 ||
         ipvm_dagjson_encode(ev, 0, &js, NULL) != 0) {
@@ -111,11 +114,13 @@ static void show_evidence(ipvm_cli_t *cli, const ipvm_receipt_row_t *row, ipvm_b
             printf("redundancy   none asked (a task's meta {\"redundancy\": k} asks for it)\n");
         goto done;
     }
+    const ipvm_ipld_t *verdict = ipvm_ipld_map_get(ev, "verdict");
+    failed = verdict == NULL || !ipvm_ipld_is_str(verdict, "agree");
     if (json) {
         best_effort(ipvm_buf_printf(json, ",\"evidence\":%s", (char *)js.data));
         goto done;
     }
-    const ipvm_ipld_t *k = ipvm_ipld_map_get(ev, "k"), *verdict = ipvm_ipld_map_get(ev, "verdict");
+    const ipvm_ipld_t *k = ipvm_ipld_map_get(ev, "k");
     const ipvm_ipld_t *res = ipvm_ipld_map_get(ev, "results");
     uint64_t kk = 0;
     if (k == NULL || ipvm_ipld_get_u64(k, &kk) != 0 || verdict == NULL || res == NULL ||
@@ -137,6 +142,7 @@ done:
     ipvm_buf_dispose(&b);
     ipvm_buf_dispose(&js);
     ipvm_arena_dispose(&a);
+    return failed;
 }
 
 int ipvm_cli_trust_verify_receipt(ipvm_cli_t *cli, const ipvm_receipt_row_t *row,
@@ -165,7 +171,7 @@ int ipvm_cli_trust_verify_receipt(ipvm_cli_t *cli, const ipvm_receipt_row_t *row
             best_effort(ipvm_buf_append_str(json, ",\"error\":"));
             json_text(json, err.msg);
         }
-        show_evidence(cli, row, json);
+        *bad = show_evidence(cli, row, json) || *bad; /* a conflict is no verification */
         best_effort(ipvm_buf_append_byte(json, '}'));
         return 0;
     }
@@ -177,7 +183,7 @@ int ipvm_cli_trust_verify_receipt(ipvm_cli_t *cli, const ipvm_receipt_row_t *row
                "mode, refused in ucan mode\n");
     else
         printf("verified     FAILED: %s\n", err.msg);
-    show_evidence(cli, row, NULL);
+    *bad = show_evidence(cli, row, NULL) || *bad;
     return 0;
 }
 

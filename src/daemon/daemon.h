@@ -64,6 +64,8 @@ ipvm_rpc_server_t *ipvm_node_rpc(ipvm_node_t *node); /* NULL when rpc.enable = f
 ipvm_sched_t *ipvm_node_sched(ipvm_node_t *node);
 /* Where a service can keep its state for others (e.g. the p2p identity for `node`). */
 void *ipvm_node_service_state(ipvm_node_t *node, const char *name);
+/* The node's libp2p host (svc_p2p.c), or NULL when p2p is off or not started yet. */
+struct ipvm_p2p_host_s *ipvm_node_p2p_host(ipvm_node_t *node);
 /* The trust engineer's admission check for submitted workflows (see ipvm_rpc_admit_fn). */
 void ipvm_node_set_admit(ipvm_node_t *node, ipvm_rpc_admit_fn fn, void *data);
 /* How to free what the admission check returned as a run's auth (called after the run). */

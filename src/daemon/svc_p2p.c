@@ -442,4 +442,10 @@ static void p2p_stop(ipvm_node_t *n, void *state, void (*done)(ipvm_node_t *))
     ipvm_p2p_host_stop(st->host, on_host_stopped, st);
 }
 
+ipvm_p2p_host_t *ipvm_node_p2p_host(ipvm_node_t *n)
+{
+    p2p_svc_t *st = ipvm_node_service_state(n, "p2p");
+    return st ? st->host : NULL;
+}
+
 const ipvm_node_service_t ipvm_node_service_p2p = {"p2p", p2p_keys, p2p_start, p2p_stop};

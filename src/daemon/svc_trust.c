@@ -18,6 +18,7 @@ typedef struct {
     ipvm_p2p_identity_t *id;
     ipvm_signer_t signer;
     ipvm_trust_t *trust;
+    ipvm_trust_net_t *net; /* redundancy over libp2p, when p2p is on */
 } trust_svc_t;
 
 /* The "ucan" member: a string of tokens, or a list of strings. */
@@ -115,6 +116,26 @@ static int m_ucan_add(ipvm_rpc_call_t *call, const ipvm_ipld_t *params, void *da
     return 0;
 }
 
+/* Redundancy over libp2p: serve /ipvm/verify/1.0.0 and ask peers ([trust] verifiers…). */
+static int net_start(trust_svc_t *st, ipvm_error_t *err)
+{
+    ipvm_p2p_host_t *h = ipvm_node_p2p_host(st->node);
+    if (h == NULL)
+        return 0;
+    const ipvm_config_t *c = ipvm_node_config(st->node);
+    ipvm_trust_net_opts_t no = {
+        .sched = ipvm_config_bool(c, "trust", "answer_verify") ? ipvm_node_sched(st->node) : NULL,
+        .verifiers = ipvm_config_str(c, "trust", "verifiers"),
+        .ask_connected = ipvm_config_bool(c, "trust", "ask_connected"),
+        .workers = (unsigned)ipvm_config_int(c, "trust", "verify_workers"),
+        .lie = ipvm_config_bool(c, "trust", "test_lie"),
+    };
+    if (no.lie)
+        ipvm_log(IPVM_LOG_WARN, "trust",
+                 "trust.test_lie is set: this node answers verify requests with forged outputs");
+    return ipvm_trust_net_new(st->trust, h, &no, &st->net, err);
+}
+
 static int trust_start(ipvm_node_t *node, void **state, ipvm_error_t *err)
 {
     trust_svc_t *st = ipvm_calloc(1, sizeof *st);
@@ -135,7 +156,10 @@ static int trust_start(ipvm_node_t *node, void **state, ipvm_error_t *err)
         ipvm_error_set(err, rc, IPVM_NO_OFFSET, "out of memory");
     if (rc == 0)
         rc = ipvm_trust_new(&o, &st->signer, &st->trust, err);
+    if (rc == 0 && (rc = net_start(st, err)) != 0)
+        ipvm_error_prefix(err, "trust: ");
     if (rc != 0) {
+        ipvm_trust_free(st->trust);
         ipvm_p2p_identity_free(st->id);
         ipvm_free(st);
         return rc;
@@ -154,8 +178,9 @@ static int trust_start(ipvm_node_t *node, void **state, ipvm_error_t *err)
     m.data = st;
     if (ipvm_node_rpc(node) && ipvm_rpc_server_add_method(ipvm_node_rpc(node), &m) != 0)
         ipvm_log(IPVM_LOG_WARN, "trust", "cannot register ucan_add");
-    ipvm_log(IPVM_LOG_INFO, "trust", "%s mode, receipts %s, node %s",
+    ipvm_log(IPVM_LOG_INFO, "trust", "%s mode, receipts %s, redundancy %u%s, node %s",
              o.mode == IPVM_TRUST_UCAN ? "ucan" : "open", o.sign_receipts ? "signed" : "unsigned",
+             o.redundancy ? o.redundancy : 1, st->net ? " (peers over libp2p)" : "",
              st->signer.did);
     *state = st;
     return 0;
@@ -165,6 +190,7 @@ static void trust_stop(ipvm_node_t *node, void *state, void (*done)(ipvm_node_t 
 {
     trust_svc_t *st = state;
     if (st) {
+        ipvm_trust_net_free(st->net); /* stops answering peers, waits for those runs */
         if (ipvm_node_sched(node)) /* runs are drained before services stop */
             ipvm_sched_set_trust_hooks(ipvm_node_sched(node), NULL);
         ipvm_node_set_admit(node, NULL, NULL);

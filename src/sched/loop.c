@@ -420,7 +420,8 @@ static int committed(ipvm__run_t *run, int rc, const ipvm_error_t *e)
         }
         run->state[t] = T_DONE;
         run->settled++;
-        run->res->executed++;
+        if (run->deny == NULL || run->deny[t] == 0) /* refused by trust: nothing executed */
+            run->res->executed++;
         if (!rep->receipt.ok)
             run->res->failed++;
         ipvm__run_emit(run, IPVM_SCHED_TASK_FINISHED, &run->wf->tasks[t], rep, b->status[k]);

@@ -24,8 +24,26 @@ const ipvm_conf_key_t ipvm_trust_conf_keys[] = {
     {"trust", "max_redundancy", IPVM_CONF_INT, "5",
      "Largest k a task's meta may ask for with {\"redundancy\": k} (independent results).", 1,
      16},
-    {"trust", "peers", IPVM_CONF_STRING, "",
-     "Comma-separated ws:// addresses of other ipvm nodes asked for independent results.", 0, 0},
+    {"trust", "redundancy", IPVM_CONF_INT, "1",
+     "Independent results this node obtains for every task it executes (itself counted): with "
+     "3 it also has two other ipvm nodes compute each task over libp2p (" IPVM_TRUST_VERIFY_PROTOCOL
+     ") and compares their signed receipts. A task's meta {\"redundancy\": k} may ask for more.",
+     1, 16},
+    {"trust", "verifiers", IPVM_CONF_STRING, "",
+     "Nodes asked first for independent results, comma-separated /ip4/…/tcp/…/p2p/12D3KooW… "
+     "(they need [trust] sign_receipts = yes and the task's module).",
+     0, 0},
+    {"trust", "ask_connected", IPVM_CONF_BOOL, "true",
+     "Also ask connected peers that speak " IPVM_TRUST_VERIFY_PROTOCOL " (after verifiers).", 0,
+     0},
+    {"trust", "answer_verify", IPVM_CONF_BOOL, "true",
+     "Compute tasks other nodes ask this node to verify (with this node's limits and mode).", 0,
+     0},
+    {"trust", "verify_workers", IPVM_CONF_INT, "2", "Verify requests answered at once.", 1, 8},
+    {"trust", "test_lie", IPVM_CONF_BOOL, "false",
+     "TESTS ONLY: answer verify requests with a forged output signed by this node, so that "
+     "other nodes' redundancy checks can be seen to catch a lying peer.",
+     0, 0},
     {NULL, NULL, IPVM_CONF_STRING, NULL, NULL, 0, 0},
 };
 
@@ -64,5 +82,10 @@ int ipvm_trust_opts_from_config(const ipvm_config_t *c, ipvm_trust_opts_t *o, ip
                               "[trust] require_signed: want yes, no or auto");
     o->skew_s = ipvm_config_int(c, "trust", "clock_skew") / 1000;
     o->max_k = (unsigned)ipvm_config_int(c, "trust", "max_redundancy");
+    o->redundancy = (unsigned)ipvm_config_int(c, "trust", "redundancy");
+    if (o->redundancy > o->max_k)
+        return ipvm_error_set(err, IPVM_EINVAL, IPVM_NO_OFFSET,
+                              "[trust] redundancy = %u is over max_redundancy = %u",
+                              o->redundancy, o->max_k);
     return 0;
 }

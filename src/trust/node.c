@@ -87,6 +87,18 @@ int ipvm_trust_add_peer(ipvm_trust_t *t, const char *name, ipvm_trust_peer_fn fn
     return 0;
 }
 
+void ipvm__trust_drop_peers(ipvm_trust_t *t, ipvm_trust_peer_fn fn)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < t->npeers; i++) {
+        if (t->peers[i].fn == fn)
+            ipvm_free(t->peers[i].name);
+        else
+            t->peers[k++] = t->peers[i];
+    }
+    t->npeers = k;
+}
+
 /* ---- bundles --------------------------------------------------------------------------------- */
 
 static int take(void *data, bool is_jwt, const uint8_t *bytes, size_t n)
@@ -318,7 +330,11 @@ static int hook_verify(void *data, const ipvm_receipt_t *r, const uint8_t *cbor,
                        ipvm_error_t *err)
 {
     ipvm_trust_t *t = data;
-    (void)r;
+    if (ipvm__trust_answering(t, &r->ran) && (r->iss == NULL || !ipvm_did_equal(r->iss, t->node.did)))
+        return ipvm_error_set(err, IPVM_EDENIED, IPVM_NO_OFFSET,
+                              "receipt from %s not used: a peer asked this node to compute it "
+                              "itself",
+                              source);
     ipvm_receipt_trust_t v;
     ipvm_error_t e;
     ipvm_error_clear(&e);

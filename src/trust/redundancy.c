@@ -132,8 +132,10 @@ int ipvm__trust_confirm(void *data, const ipvm_task_t *task, const ipvm_sched_re
 {
     ipvm_trust_t *t = data;
     unsigned k = ipvm_trust_task_k(task);
-    if (k <= 1)
-        return 0;
+    if (t->o.redundancy > k)
+        k = t->o.redundancy; /* the node's own policy */
+    if (k <= 1 || ipvm__trust_answering(t, &task->invocation))
+        return 0; /* run for another node that asked: it does the comparing */
     if (k > t->max_k)
         return ipvm_error_set(err, IPVM_EDENIED, IPVM_NO_OFFSET,
                               "task %zu asks for %u independent results; this node allows at "
@@ -164,7 +166,7 @@ int ipvm__trust_confirm(void *data, const ipvm_task_t *task, const ipvm_sched_re
             prc = take_peer(task, &pr, res, n, &a, &res[n], &e);
         if (prc == 0)
             n++;
-        else
+        else if (prc != IPVM_ENOENT || e.msg[0]) /* ENOENT without a word: no such peer now */
             snprintf(why + strlen(why), sizeof why - strlen(why), "%s%s: %s", why[0] ? "; " : "",
                      t->peers[p].name, e.msg);
         ipvm_arena_dispose(&a);
@@ -196,4 +198,37 @@ int ipvm_trust_evidence_get(const char *dir, const ipvm_cid_t *instruction, ipvm
     char cid[IPVM_CID_MAX_STR], path[4096];
     snprintf(path, sizeof path, "%s/%s.cbor", dir, ipvm_cid_str(instruction, cid));
     return ipvm_file_read(path, out, err);
+}
+
+int ipvm__trust_answering_begin(ipvm_trust_t *t, const ipvm_cid_t *invocation)
+{
+    int rc = IPVM_ENORESOURCE;
+    pthread_mutex_lock(&t->mu);
+    if (t->nanswering < sizeof t->answering / sizeof t->answering[0]) {
+        t->answering[t->nanswering++] = *invocation;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&t->mu);
+    return rc;
+}
+
+void ipvm__trust_answering_end(ipvm_trust_t *t, const ipvm_cid_t *invocation)
+{
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < t->nanswering; i++)
+        if (ipvm_cid_equal(&t->answering[i], invocation)) {
+            t->answering[i] = t->answering[--t->nanswering];
+            break;
+        }
+    pthread_mutex_unlock(&t->mu);
+}
+
+bool ipvm__trust_answering(ipvm_trust_t *t, const ipvm_cid_t *invocation)
+{
+    bool found = false;
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < t->nanswering && !found; i++)
+        found = ipvm_cid_equal(&t->answering[i], invocation);
+    pthread_mutex_unlock(&t->mu);
+    return found;
 }

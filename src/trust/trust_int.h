@@ -30,11 +30,22 @@ struct ipvm_trust_s {
     ipvm_ucan_store_t *store;  /* the node's delegations and revocations */
     ipvm__trust_peer_t peers[IPVM__TRUST_MAX_PEERS];
     size_t npeers;
-    pthread_mutex_t mu;        /* evidence writes */
+    pthread_mutex_t mu;        /* evidence writes, answering */
+    ipvm_cid_t answering[32];  /* invocations run for a peer's verify request (net.c) */
+    size_t nanswering;
 };
 
 /* The scheduler's confirm hook (redundancy.c). */
 int ipvm__trust_confirm(void *data, const ipvm_task_t *task, const ipvm_sched_receipt_t *r,
                         int timeout_ms, ipvm_error_t *err);
+
+/* Marks an invocation as run for another node's verify request: its confirm hook asks nobody
+ * (no recursion) and the verify hook refuses other issuers' receipts for it (the answer must be
+ * computed here). begin returns IPVM_ENORESOURCE when 32 are in progress. */
+int ipvm__trust_answering_begin(ipvm_trust_t *t, const ipvm_cid_t *invocation);
+void ipvm__trust_answering_end(ipvm_trust_t *t, const ipvm_cid_t *invocation);
+bool ipvm__trust_answering(ipvm_trust_t *t, const ipvm_cid_t *invocation);
+/* Removes the peers added with this function (net.c, when it is freed). */
+void ipvm__trust_drop_peers(ipvm_trust_t *t, ipvm_trust_peer_fn fn);
 
 #endif

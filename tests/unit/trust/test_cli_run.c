@@ -48,12 +48,15 @@ IPVM_TEST(trust, cli_run_ucan_and_receipt_verify)
                    1);
     IPVM_ASSERT_STRCONTAINS((char *)c.out.data, "missing capability /wasm/run");
     IPVM_ASSERT_STRCONTAINS((char *)c.out.data, "fail its policy");
+    /* refused tasks count as failed, never as executed */
+    IPVM_ASSERT_STRCONTAINS((char *)c.out.data, "\"executed\":0,\"failed\":2");
     /* the table a person reads gives the whole refusal too, under the cut-short column */
     IPVM_ASSERT_EQ(run(&c, (const char *[]){"run", wf, "--tier", "tcc", "--ucan", bad, "--key",
                                             "alice", NULL}),
                    1);
     IPVM_ASSERT_STRCONTAINS((char *)c.out.data, "task 1: EDENIED: task 1 (add_one): missing "
                                                 "capability /wasm/run on ipfs://");
+    IPVM_ASSERT_STRCONTAINS((char *)c.out.data, "2 tasks, 0 executed, 0 replayed, 2 failed");
     /* the right delegation: runs, and the receipts are signed by the node */
     IPVM_ASSERT_EQ(run(&c, (const char *[]){"ucan", "delegate", "--from", "node", "--to", alice,
                                             "--cmd", "/wasm/run", "--pol",

@@ -39,7 +39,7 @@ static void node_open(node_t *n, uint8_t seed_byte, ipvm_trust_mode_t mode, bool
     memset(seed, seed_byte, sizeof seed);
     IPVM_ASSERT_OK(ipvm_key_from_seed(&n->key, seed));
     ipvm_signer_from_key(&n->signer, &n->key);
-    ipvm_trust_opts_t to = {mode, sign, mode == IPVM_TRUST_UCAN, ucan, ev, -1, 0};
+    ipvm_trust_opts_t to = {mode, sign, mode == IPVM_TRUST_UCAN, ucan, ev, -1, 0, 0};
     IPVM_ASSERT_OK_ERR(ipvm_trust_new(&to, &n->signer, &n->t, &err), &err);
     ipvm_sched_trust_hooks_t h;
     ipvm_trust_sched_hooks(n->t, &h);
@@ -133,6 +133,7 @@ IPVM_TEST(trust, ucan_mode_authorizes_each_task)
     ipvm_sched_result_t res;
     IPVM_ASSERT_ERR(run(&n, wf, NULL, &a, &res), IPVM_ETASKFAILED);
     IPVM_ASSERT_EQ(res.failed, 2);
+    IPVM_ASSERT_EQ(res.executed, 0); /* refused tasks are failures, not executions */
     IPVM_ASSERT_EQ(n.fx.calls, 0);
     IPVM_ASSERT_EQ(n.fx.loads, 0);
     IPVM_ASSERT_STRCONTAINS(error_message(&res.receipts[0]), "task 0 (add_one");
@@ -147,6 +148,8 @@ IPVM_TEST(trust, ucan_mode_authorizes_each_task)
     IPVM_ASSERT_MSG(res.receipts[0].receipt.ok, "task 0: %s", error_message(&res.receipts[0]));
     IPVM_ASSERT(!res.receipts[1].receipt.ok);
     IPVM_ASSERT_STRCONTAINS(error_message(&res.receipts[1]), "fail its policy");
+    IPVM_ASSERT_EQ(res.executed, 1);
+    IPVM_ASSERT_EQ(res.failed, 1);
     IPVM_ASSERT_EQ(n.fx.calls, 1);
     IPVM_ASSERT_EQ(n.fx.loads, 1);
     /* the receipt names the node and is signed */
@@ -421,7 +424,7 @@ IPVM_TEST(trust, redundancy_k_of_n)
 
     /* a lying peer: conflict, the task fails naming the issuers, the evidence says so */
     ipvm_trust_t *t2 = NULL;
-    ipvm_trust_opts_t to = {IPVM_TRUST_OPEN, true, false, NULL, NULL, -1, 0};
+    ipvm_trust_opts_t to = {IPVM_TRUST_OPEN, true, false, NULL, NULL, -1, 0, 0};
     char ev_dir[4200];
     snprintf(ev_dir, sizeof ev_dir, "%s/evidence", n.dir);
     to.evidence_dir = ev_dir;
