@@ -10,6 +10,7 @@
 
 #define READ_BUF (256 * 1024)
 #define MAX_WRITE_BACKLOG (64u * 1024 * 1024) /* a peer that stops reading is dropped */
+#define WIRE_KEEP_MAX (4u * 1024 * 1024)      /* a written buffer up to this size is reused */
 
 static const char *const noise_protos[] = {IPVM__P2P_NOISE_PROTO};
 static const char *const yamux_protos[] = {IPVM__P2P_YAMUX_PROTO};
@@ -30,7 +31,7 @@ static void conn_describe(const p2p_conn_t *c, char *out, size_t n)
 typedef struct {
     uv_write_t req;
     p2p_conn_t *conn;
-    size_t len;
+    size_t len, cap;
     uint8_t *data;
 } wreq_t;
 
@@ -39,7 +40,16 @@ static void on_written(uv_write_t *req, int status)
     wreq_t *w = (wreq_t *)req;
     p2p_conn_t *c = w->conn;
     c->write_bytes -= w->len;
-    ipvm_free(w->data);
+    /* a written buffer is kept for the next flushes (two at most): no fresh pages to fault in */
+    ipvm_buf_t *keep = c->tx_wire.cap == 0 ? &c->tx_wire : c->tx_spare.cap == 0 ? &c->tx_spare
+                                                                                 : NULL;
+    if (keep && c->stage != P2P_C_CLOSING && w->cap <= WIRE_KEEP_MAX) {
+        keep->data = w->data;
+        keep->cap = w->cap;
+        keep->len = 0;
+    } else {
+        ipvm_free(w->data);
+    }
     ipvm_free(w);
     if (status < 0 && status != UV_ECANCELED)
         p2p_conn_close(c, status, "write failed");
@@ -50,6 +60,10 @@ void p2p_conn_flush(p2p_conn_t *c)
     if (c->stage == P2P_C_CLOSING || c->stage == P2P_C_CONNECTING)
         return;
     if (c->tx_plain.len) {
+        if (c->tx_wire.cap == 0 && c->tx_spare.cap) {
+            c->tx_wire = c->tx_spare;
+            ipvm_buf_init(&c->tx_spare);
+        }
         int rc = ipvm__noise_encrypt(&c->tx, c->tx_plain.data, c->tx_plain.len, &c->tx_wire);
         ipvm_buf_clear(&c->tx_plain);
         if (rc) {
@@ -65,6 +79,7 @@ void p2p_conn_flush(p2p_conn_t *c)
         return;
     }
     w->conn = c;
+    w->cap = c->tx_wire.cap;
     w->data = ipvm_buf_take(&c->tx_wire, &w->len);
     uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
     c->write_bytes += w->len;
@@ -103,6 +118,7 @@ static void on_handle_closed(uv_handle_t *hd)
     ipvm_buf_dispose(&c->rx_plain);
     ipvm_buf_dispose(&c->tx_plain);
     ipvm_buf_dispose(&c->tx_wire);
+    ipvm_buf_dispose(&c->tx_spare);
     ipvm_memzero(&c->tx, sizeof c->tx);
     ipvm_memzero(&c->rx, sizeof c->rx);
     ipvm_free(c->plain);
@@ -302,12 +318,12 @@ static int step_transport(p2p_conn_t *c, const uint8_t *p, size_t n, size_t *use
 }
 
 /* Runs the stage machine over bytes from the socket; keeps what is left for the next read. */
-static void on_bytes(p2p_conn_t *c, const uint8_t *p, size_t n)
+static void parse_bytes(p2p_conn_t *c, const uint8_t *p, size_t n)
 {
     ipvm_error_t err = {0};
     bool buffered = c->rx_raw.len > 0;
     if (buffered) {
-        if (ipvm_buf_append(&c->rx_raw, p, n) != 0) {
+        if (n && ipvm_buf_append(&c->rx_raw, p, n) != 0) {
             p2p_conn_close(c, IPVM_ENOMEM, "out of memory");
             return;
         }
@@ -355,6 +371,39 @@ static void on_bytes(p2p_conn_t *c, const uint8_t *p, size_t n)
     }
     if (c->rx_raw.len > IPVM__NOISE_MAX_MSG + 2 + IPVM__MSS_MAX) /* cannot happen: frames fit */
         p2p_conn_close(c, IPVM_EPROTO, "receive buffer over its limit");
+}
+
+/* Appends to rx_raw (which holds the start of a transport message) only the bytes that message
+ * still lacks, at most n. Returns how many it took, or IPVM_ENOMEM. */
+static int complete_frame(p2p_conn_t *c, const uint8_t *p, size_t n, size_t *took)
+{
+    size_t have = c->rx_raw.len, want = 2;
+    if (have + n >= 2) {
+        uint8_t hdr[2] = {c->rx_raw.data[0], have > 1 ? c->rx_raw.data[1] : p[0]};
+        want = 2 + (size_t)ipvm__be16_get(hdr);
+    }
+    size_t take = want - have < n ? want - have : n;
+    *took = take;
+    return take ? ipvm_buf_append(&c->rx_raw, p, take) : 0;
+}
+
+/* Bytes from the socket. When a transport message was split across reads, only its missing
+ * part is copied to rx_raw; the rest of the read is parsed where it lies. */
+static void on_bytes(p2p_conn_t *c, const uint8_t *p, size_t n)
+{
+    if (c->rx_raw.len && c->stage >= P2P_C_MSS_MUX && c->stage < P2P_C_CLOSING) {
+        size_t took = 0;
+        if (complete_frame(c, p, n, &took) != 0) {
+            p2p_conn_close(c, IPVM_ENOMEM, "out of memory");
+            return;
+        }
+        parse_bytes(c, NULL, 0);
+        p += took;
+        n -= took;
+        if (n == 0 || c->rx_raw.len || c->stage == P2P_C_CLOSING || c->close_pending)
+            return; /* (rx_raw is empty here: the message was whole) */
+    }
+    parse_bytes(c, p, n);
 }
 
 /* ----------------------------------------------------------------------- libuv glue ---- */

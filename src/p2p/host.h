@@ -112,6 +112,7 @@ struct p2p_conn_s {
     ipvm_buf_t rx_plain; /* decrypted bytes not yet consumed (multistream for the muxer) */
     ipvm_buf_t tx_plain; /* plaintext to encrypt at the next flush */
     ipvm_buf_t tx_wire;  /* bytes to write as they are (multistream, handshake) */
+    ipvm_buf_t tx_spare; /* a written tx_wire buffer kept for reuse */
     size_t write_bytes;  /* handed to libuv, not yet written */
     uint8_t *plain;      /* IPVM__NOISE_MAX_MSG bytes for decryption */
     p2p_dial_waiter_t *waiters;

@@ -301,7 +301,7 @@ int ipvm__noise_hs_read(ipvm__noise_hs_t *hs, const uint8_t *m, size_t n, ipvm_e
     } else {
         return ipvm_error_set(err, IPVM_EHANDSHAKE, 0, "noise: handshake message out of turn");
     }
-    ipvm_memzero(plain, sizeof plain);
+    ipvm_memzero(plain, n); /* what decryption wrote is at most n bytes (not the whole 64 KiB) */
     if (rc == 0)
         hs->step++;
     return rc;

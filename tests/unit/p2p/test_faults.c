@@ -497,3 +497,95 @@ IPVM_TEST(p2p, faults_peer_killed_mid_stream)
     tnodes_stop(&loop, all, 2);
     log_stop();
 }
+
+/* ------------------------------------------------ transport messages split across reads ---- */
+typedef struct {
+    uint16_t port;
+    bool echoed, open, done;
+} split_job_t;
+
+static bool has_bytes(const ipvm_buf_t *b, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i + n <= b->len; i++)
+        if (memcmp(b->data + i, p, n) == 0)
+            return true;
+    return false;
+}
+
+/* Decrypts every whole transport message in r->in into plain. */
+static void raw_decrypt_all(raw_t *r, ipvm_buf_t *plain)
+{
+    static uint8_t out[IPVM__NOISE_MAX_MSG];
+    while (r->inlen >= 2 && r->inlen >= 2u + ipvm__be16_get(r->in)) {
+        size_t n = ipvm__be16_get(r->in), olen = 0;
+        IPVM_ASSERT_OK(ipvm__noise_decrypt(&r->rx, r->in + 2, n, out, &olen, NULL));
+        IPVM_ASSERT_OK(ipvm_buf_append(plain, out, olen));
+        consume(r, 2 + n);
+    }
+}
+
+/* Three transport messages (a ping stream opened, two 32-byte pings) cut into pieces that split
+ * length prefixes and bodies, sent with pauses so that the host reads them separately. */
+static void split_case(void *arg)
+{
+    split_job_t *j = arg;
+    raw_t r;
+    raw_connect(&r, j->port);
+    raw_handshake(&r);
+    uint8_t ping[2][32], h[12];
+    randombytes_buf(ping, sizeof ping);
+    ipvm__mss_t m;
+    const char *p[] = {"/ipfs/ping/1.0.0"};
+    ipvm_buf_t mss = IPVM_BUF_INIT, wire = IPVM_BUF_INIT, f = IPVM_BUF_INIT, plain = IPVM_BUF_INIT;
+    ipvm__mss_init(&m, true, p, 1);
+    IPVM_ASSERT_OK(ipvm__mss_start(&m, &mss));
+    yframe(h, IPVM__YMX_DATA, IPVM__YMX_SYN, 1, (uint32_t)mss.len);
+    IPVM_ASSERT_OK(ipvm_buf_append(&f, h, 12));
+    IPVM_ASSERT_OK(ipvm_buf_append(&f, mss.data, mss.len));
+    IPVM_ASSERT_OK(ipvm__noise_encrypt(&r.tx, f.data, f.len, &wire));
+    for (int i = 0; i < 2; i++) {
+        yframe(h, IPVM__YMX_DATA, 0, 1, 32);
+        ipvm_buf_clear(&f);
+        IPVM_ASSERT_OK(ipvm_buf_append(&f, h, 12));
+        IPVM_ASSERT_OK(ipvm_buf_append(&f, ping[i], 32));
+        IPVM_ASSERT_OK(ipvm__noise_encrypt(&r.tx, f.data, f.len, &wire));
+    }
+    size_t first = 2u + ipvm__be16_get(wire.data);
+    const size_t cuts[] = {1, 2, 7, first - 3, first + 1, first + 40, wire.len - 5, wire.len};
+    size_t off = 0;
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        raw_send(&r, wire.data + off, cuts[i] - off);
+        off = cuts[i];
+        uv_sleep(30);
+    }
+    uint64_t end = ipvm_now_ns() + 5000000000ull;
+    while (!j->echoed && ipvm_now_ns() < end) {
+        if (!raw_read(&r, 1, 100))
+            break;
+        raw_decrypt_all(&r, &plain);
+        j->echoed = has_bytes(&plain, ping[0], 32) && has_bytes(&plain, ping[1], 32);
+    }
+    j->open = !raw_closed(&r, 200);
+    ipvm_buf_dispose(&mss);
+    ipvm_buf_dispose(&wire);
+    ipvm_buf_dispose(&f);
+    ipvm_buf_dispose(&plain);
+    raw_close(&r);
+    __atomic_store_n(&j->done, true, __ATOMIC_RELEASE);
+}
+
+IPVM_TEST(p2p, faults_transport_split_reads)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    tnode_t n = {0};
+    tnode_start(&n, &loop, false);
+    split_job_t j = {.port = port_of(&n)};
+    uv_thread_t t;
+    IPVM_ASSERT_OK(uv_thread_create(&t, split_case, &j));
+    IPVM_ASSERT(run_until(&loop, (volatile bool *)&j.done, 15000));
+    uv_thread_join(&t);
+    IPVM_ASSERT_MSG(j.echoed, "the host did not echo both pings sent in split pieces");
+    IPVM_ASSERT_MSG(j.open, "the host closed the connection");
+    tnodes_stop(&loop, &n, 1);
+}
