@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // A js-libp2p node (the reference implementation from npm, pinned in package.json) driven by
-// ipvm's interop tests and benchmark over stdin/stdout, one JSON object per line.
+// ipvm's interop tests over stdin/stdout, one JSON object per line.
 //   stdout: {"event":"ready","peer":ID,"addrs":[...]}, then replies {"id":N,"ok":true,...} or
 //           {"id":N,"ok":false,"error":"..."} and events {"event":"message"|"connect"|...}
 //   stdin:  {"id":N,"cmd":"dial"|"ping"|"peer"|"subscribe"|"publish"|"dht_put"|"dht_get"|
-//           "bench_send"|"bench_handshakes"|"stop", ...}
+//           "stop", ...}  (the benchmark has its own script: bench/p2p/js_peer.mjs)
 // Usage: node --import ./polyfill.mjs peer.mjs [--listen MULTIADDR] [--msgid homestar|default]
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: Apache-2.0
+// The js-libp2p side of bench_p2p: the same three measurements with the reference
+// implementation (the packages pinned in tests/interop/libp2p), every node in this one Node
+// process, as bench_p2p runs every ipvm node on one libuv loop. Prints one JSON line per result.
+//   propagation --edges 0-1,1-2,... --nodes N --count C --interval MS --size BYTES
+//       N gossipsub nodes on topic "receipts", linked by the edges; node 0 publishes C messages
+//       of BYTES bytes, one every MS ms; prints each (message, node) latency in microseconds.
+//   handshakes --count C --dialers K [--bare]
+//       K dialers each dial one listener C/K times in sequence (TCP + multistream + Noise +
+//       Yamux), closing each connection before the next; --bare: no protocols but the upgrade.
+//   throughput --bytes B --chunk S
+//       one stream over one connection, B bytes in chunks of S to a sink on the other node.
+//   listen          one full node; prints its address, serves until stdin closes (cross runs)
+//   dial --addr A --count C    dials A C times in sequence (cross runs)
+// Run as: node --import tests/interop/libp2p/polyfill.mjs bench/p2p/js_peer.mjs MODE ...
+import {
+  createLibp2p, tcp, noise, yamux, identify, ping, gossipsub, kadDHT, passthroughMapper, multiaddr
+} from '../../tests/interop/libp2p/deps.mjs'
+import { performance } from 'node:perf_hooks'
+
+const mode = process.argv[2]
+const args = process.argv.slice(3)
+const opt = (name, def) => {
+  const i = args.indexOf(name)
+  return i >= 0 ? args[i + 1] : def
+}
+const flag = (name) => args.includes(name)
+const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n')
+const SINK = '/ipvm/bench/sink/1.0.0'
+const TOPIC = 'receipts'
+
+// A node configured as an ipvm host runs: identify, ping, gossipsub (flood publish, 1 s
+// heartbeat) and a Kademlia server; no connection-rate limits (the dialers are all local).
+async function makeNode ({ bare = false, heartbeat = 1000, dht = true } = {}) {
+  const services = bare
+    ? {}
+    : {
+        identify: identify({ agentVersion: 'js-libp2p-bench' }),
+        ping: ping(),
+        pubsub: gossipsub({
+          allowPublishToZeroTopicPeers: true,
+          emitSelf: false,
+          heartbeatInterval: heartbeat,
+          floodPublish: true
+        }),
+        ...(dht
+          ? {
+              dht: kadDHT({
+                protocol: '/ipfs/kad/1.0.0',
+                clientMode: false,
+                peerInfoMapper: passthroughMapper,
+                allowQueryWithZeroPeers: true
+              })
+            }
+          : {})
+      }
+  return createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: {
+      minConnections: 0,
+      maxConnections: 100000,
+      inboundConnectionThreshold: 1e9,
+      maxIncomingPendingConnections: 100000
+    },
+    services
+  })
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function waitFor (pred, ms) {
+  const end = performance.now() + ms
+  while (!pred()) {
+    if (performance.now() > end) return false
+    await sleep(10)
+  }
+  return true
+}
+
+async function propagation () {
+  const n = Number(opt('--nodes', '10'))
+  const count = Number(opt('--count', '200'))
+  const interval = Number(opt('--interval', '5'))
+  const size = Number(opt('--size', '300'))
+  const edges = opt('--edges', '').split(',').filter(Boolean).map((e) => e.split('-').map(Number))
+  const nodes = []
+  for (let i = 0; i < n; i++) nodes.push(await makeNode({ dht: !flag('--no-dht') }))
+  const degree = new Array(n).fill(0)
+  for (const [a, b] of edges) { degree[a]++; degree[b]++ }
+  const t0 = new Array(count).fill(0)
+  const seen = nodes.map(() => new Uint8Array(count))
+  const lat = []
+  nodes.forEach((node, i) => {
+    node.services.pubsub.subscribe(TOPIC)
+    node.services.pubsub.addEventListener('message', (ev) => {
+      const d = ev.detail.data
+      if (ev.detail.topic !== TOPIC || d.length < 4 || i === 0) return
+      const idx = (d[0] << 24 | d[1] << 16 | d[2] << 8 | d[3]) >>> 0
+      if (idx >= count || seen[i][idx]) return
+      seen[i][idx] = 1
+      lat.push(Math.round((performance.now() - t0[idx]) * 1000))
+    })
+  })
+  const start = performance.now()
+  await Promise.all(edges.map(([a, b]) => nodes[a].dial(nodes[b].getMultiaddrs()[0])))
+  const meshed = await waitFor(() => nodes.every((node, i) =>
+    node.services.pubsub.getMeshPeers(TOPIC).length >= Math.min(degree[i], 6)), 20000)
+  const meshMs = performance.now() - start
+  const buf = new Uint8Array(size)
+  for (let i = 0; i < size; i++) buf[i] = (i * 131) & 0xff
+  for (let k = 0; k < count; k++) {
+    const d = buf.slice()
+    d[0] = k >>> 24; d[1] = (k >>> 16) & 0xff; d[2] = (k >>> 8) & 0xff; d[3] = k & 0xff
+    t0[k] = performance.now()
+    await nodes[0].services.pubsub.publish(TOPIC, d)
+    const next = start + meshMs + (k + 1) * interval
+    const wait = next - performance.now()
+    if (wait > 0) await sleep(wait)
+  }
+  await waitFor(() => lat.length >= count * (n - 1), 5000)
+  out({ result: 'propagation', meshed, mesh_ms: Math.round(meshMs), expected: count * (n - 1), lat_us: lat })
+  await Promise.all(nodes.map((node) => node.stop()))
+}
+
+async function handshakes () {
+  const count = Number(opt('--count', '500'))
+  const k = Number(opt('--dialers', '1'))
+  const bare = flag('--bare')
+  const listener = await makeNode({ bare })
+  const dialers = []
+  for (let i = 0; i < k; i++) dialers.push(await makeNode({ bare }))
+  const addr = listener.getMultiaddrs()[0]
+  const each = Math.ceil(count / k)
+  // one warm-up connection per dialer (JIT, peer store entries), not timed
+  for (const d of dialers) await (await d.dial(addr)).close()
+  const start = performance.now()
+  await Promise.all(dialers.map(async (d) => {
+    for (let i = 0; i < each; i++) {
+      const conn = await d.dial(addr)
+      await conn.close()
+    }
+  }))
+  const secs = (performance.now() - start) / 1000
+  out({ result: 'handshakes', count: each * k, seconds: secs, bare })
+  await Promise.all([listener, ...dialers].map((node) => node.stop()))
+}
+
+async function throughput () {
+  const total = Number(opt('--bytes', String(256 * 1024 * 1024)))
+  const chunk = Number(opt('--chunk', String(64 * 1024)))
+  const a = await makeNode()
+  const b = await makeNode()
+  let got = 0
+  let done
+  const finished = new Promise((resolve) => { done = resolve })
+  await b.handle(SINK, async ({ stream }) => {
+    for await (const c of stream.source) got += c.byteLength
+    done()
+  }, { maxInboundStreams: 4 })
+  const stream = await a.dialProtocol(b.getMultiaddrs()[0], SINK)
+  const buf = new Uint8Array(chunk).fill(7)
+  const start = performance.now()
+  await stream.sink((async function * () {
+    for (let sent = 0; sent < total; sent += chunk) yield buf.subarray(0, Math.min(chunk, total - sent))
+  })())
+  await finished
+  const secs = (performance.now() - start) / 1000
+  out({ result: 'throughput', bytes: got, seconds: secs })
+  await a.stop()
+  await b.stop()
+}
+
+async function listen () {
+  const node = await makeNode()
+  out({ result: 'listen', addr: node.getMultiaddrs()[0].toString() })
+  process.stdin.resume()
+  process.stdin.on('end', () => { node.stop().finally(() => process.exit(0)) })
+}
+
+async function dial () {
+  const count = Number(opt('--count', '200'))
+  const addr = multiaddr(opt('--addr'))
+  const node = await makeNode()
+  await (await node.dial(addr)).close()
+  const start = performance.now()
+  for (let i = 0; i < count; i++) await (await node.dial(addr)).close()
+  const secs = (performance.now() - start) / 1000
+  out({ result: 'dial', count, seconds: secs })
+  await node.stop()
+}
+
+const modes = { propagation, handshakes, throughput, listen, dial }
+if (modes[mode] == null) {
+  process.stderr.write(`js_peer.mjs: unknown mode ${mode}\n`)
+  process.exit(2)
+}
+try {
+  await modes[mode]()
+  if (mode !== 'listen') process.exit(0)
+} catch (e) {
+  process.stderr.write(`js_peer.mjs ${mode}: ${e?.stack ?? e}\n`)
+  process.exit(1)
+}
