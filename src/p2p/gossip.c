@@ -297,8 +297,12 @@ static void in_data(p2p_stream_t *s, const uint8_t *p, size_t n)
         ipvm_log(IPVM_LOG_WARN, "p2p", "gossipsub: %s from %s; resetting the stream", err.msg,
                  in->gp->peer->id_str);
         in->gp->behaviour += 1;
-        p2p_stream_reset(s);
     }
+    /* rc > 0: an RPC that is not a protobuf (logged and counted by handle_rpc). The feed
+     * stopped there without keeping the rest, so the stream cannot be read on: reset it, as
+     * for a bad length prefix. Nothing below touches s or in (the reset frees both). */
+    if (rc != 0)
+        p2p_stream_reset(s);
 }
 
 static void in_close(p2p_stream_t *s, int err)

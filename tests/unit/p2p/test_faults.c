@@ -589,3 +589,65 @@ IPVM_TEST(p2p, faults_transport_split_reads)
     IPVM_ASSERT_MSG(j.open, "the host closed the connection");
     tnodes_stop(&loop, &n, 1);
 }
+
+/* ------------------------------------------------- a gossipsub RPC that is not a protobuf ---- */
+typedef struct {
+    uint16_t port;
+    bool reset, conn_open, done;
+} rpc_job_t;
+
+/* Whether the yamux frames in plain hold a reset (RST) of stream id. */
+static bool has_reset(const ipvm_buf_t *plain, uint32_t id)
+{
+    size_t off = 0;
+    while (off + IPVM__YMX_HDR <= plain->len) {
+        const uint8_t *h = plain->data + off;
+        if ((ipvm__be16_get(h + 2) & IPVM__YMX_RST) && ipvm__be32_get(h + 4) == id)
+            return true;
+        off += IPVM__YMX_HDR + (h[1] == IPVM__YMX_DATA ? ipvm__be32_get(h + 8) : 0);
+    }
+    return false;
+}
+
+/* Opens a gossipsub stream and sends a message that is not an RPC, then a valid one. */
+static void bad_rpc_case(void *arg)
+{
+    rpc_job_t *j = arg;
+    raw_t r;
+    raw_connect(&r, j->port);
+    raw_handshake(&r);
+    /* {4, ff ff ff ff}: not a protobuf; {2, 0a 00}: an RPC with one empty subscription */
+    const uint8_t lp[] = {4, 0xff, 0xff, 0xff, 0xff, 2, 0x0a, 0x00};
+    raw_stream(&r, "/meshsub/1.1.0", lp, sizeof lp);
+    ipvm_buf_t plain = IPVM_BUF_INIT;
+    uint64_t end = ipvm_now_ns() + 3000000000ull;
+    while (!j->reset && ipvm_now_ns() < end) {
+        if (!raw_read(&r, 1, 100))
+            break;
+        raw_decrypt_all(&r, &plain);
+        j->reset = has_reset(&plain, 1);
+    }
+    j->conn_open = !raw_closed(&r, 200);
+    ipvm_buf_dispose(&plain);
+    raw_close(&r);
+    __atomic_store_n(&j->done, true, __ATOMIC_RELEASE);
+}
+
+IPVM_TEST(p2p, faults_gossip_bad_rpc_resets_stream)
+{
+    log_start();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    tnode_t n = {0};
+    tnode_start(&n, &loop, false);
+    rpc_job_t j = {.port = port_of(&n)};
+    uv_thread_t t;
+    IPVM_ASSERT_OK(uv_thread_create(&t, bad_rpc_case, &j));
+    IPVM_ASSERT(run_until(&loop, (volatile bool *)&j.done, 15000));
+    uv_thread_join(&t);
+    IPVM_ASSERT_MSG(log_has("that are not an RPC"), "no log line for the bad RPC");
+    IPVM_ASSERT_MSG(j.reset, "the gossipsub stream was not reset after a bad RPC");
+    IPVM_ASSERT_MSG(j.conn_open, "the whole connection was closed for one bad stream");
+    tnodes_stop(&loop, &n, 1);
+    log_stop();
+}
