@@ -58,6 +58,8 @@ int64_t js_wait(uv_loop_t *loop, jsproc_t *j, int ms);
 const ipvm_ipld_t *js_run(const char *const *argv, ipvm_arena_t *a, int timeout_ms);
 double jnum(const ipvm_ipld_t *obj, const char *key);
 
+/* CPU seconds (user + system) this process has used. */
+double cpu_seconds(void);
 /* Percentile q (0..1) of n samples, nearest rank; sorts v. */
 double percentile(double *v, size_t n, double q);
 

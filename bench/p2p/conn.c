@@ -60,7 +60,8 @@ static bool hs_finished(void *data)
 
 /* Dials `count` connections from k dialers (each count/k in sequence) to one listener, or to
  * `target` (another process) when given. Returns handshakes per second. */
-static double hs_ipvm(size_t count, int k, const ipvm_multiaddr_t *target, uv_loop_t *loop)
+static double hs_ipvm(size_t count, int k, const ipvm_multiaddr_t *target, uv_loop_t *loop,
+                      double *cpu_us)
 {
     bnode_t nodes[9];
     memset(nodes, 0, sizeof nodes);
@@ -83,6 +84,7 @@ static double hs_ipvm(size_t count, int k, const ipvm_multiaddr_t *target, uv_lo
     size_t each = (count + (size_t)k - 1) / (size_t)k;
     hs.done = hs.failed = 0;
     uint64_t t0 = ipvm_now_ns();
+    double c0 = cpu_seconds();
     for (int i = 0; i < k; i++) {
         d[i].left = each;
         hs.active++;
@@ -91,13 +93,15 @@ static double hs_ipvm(size_t count, int k, const ipvm_multiaddr_t *target, uv_lo
     if (!run_until(loop, hs_finished, &hs, 300000))
         die("handshakes did not finish in 300 s");
     double secs = (double)(ipvm_now_ns() - t0) / 1e9;
+    if (cpu_us)
+        *cpu_us = (cpu_seconds() - c0) * 1e6 / (double)(hs.done ? hs.done : 1);
     if (hs.failed)
         fprintf(stderr, "bench_p2p: %zu of %zu dials failed\n", hs.failed, hs.done);
     bnodes_stop(loop, nodes, (size_t)k + 1);
     return (double)(hs.done - hs.failed) / secs;
 }
 
-static double hs_js(size_t count, int k, bool bare)
+static double hs_js(size_t count, int k, bool bare, double *cpu_us)
 {
     char c[16], kk[8];
     snprintf(c, sizeof c, "%zu", count);
@@ -108,6 +112,8 @@ static double hs_js(size_t count, int k, bool bare)
     ipvm_arena_init(&a);
     const ipvm_ipld_t *v = js_run(argv, &a, 300000);
     double rate = v ? jnum(v, "count") / jnum(v, "seconds") : -1;
+    if (cpu_us)
+        *cpu_us = v ? jnum(v, "cpu_s") * 1e6 / jnum(v, "count") : -1;
     ipvm_arena_dispose(&a);
     return rate;
 }
@@ -115,30 +121,41 @@ static double hs_js(size_t count, int k, bool bare)
 void bench_handshakes(report_t *r, bool quick)
 {
     size_t n = quick ? 200 : 1000, nj_full = quick ? 30 : 100, nj_bare = quick ? 50 : 300;
+    double ci1 = -1, ci4 = -1, cjf = -1, cjb = -1, cjb4 = -1;
     uv_loop_t loop;
     uv_loop_init(&loop);
     fprintf(stderr, "bench_p2p: handshakes, ipvm (%zu, 1 dialer)...\n", n);
-    double i1 = hs_ipvm(n, 1, NULL, &loop);
+    double i1 = hs_ipvm(n, 1, NULL, &loop, &ci1);
     fprintf(stderr, "bench_p2p: handshakes, ipvm (%zu, 4 dialers)...\n", n);
-    double i4 = hs_ipvm(n, 4, NULL, &loop);
+    double i4 = hs_ipvm(n, 4, NULL, &loop, &ci4);
     uv_loop_close(&loop);
     fprintf(stderr, "bench_p2p: handshakes, js-libp2p (full node %zu, upgrade only %zu)...\n",
             nj_full, nj_bare);
-    double jf = hs_js(nj_full, 1, false);
-    double jb = hs_js(nj_bare, 1, true);
-    double jb4 = hs_js(nj_bare, 4, true);
-    row_t *w = report_row(r, "handshakes/s, 1 dialer, js as a full node", "conn/s", true);
-    w->ipvm = i1;
-    w->js = jf;
-    snprintf(w->note, sizeof w->note, "target >= 3x: %s", i1 >= 3 * jf ? "met" : "NOT met");
-    w = report_row(r, "handshakes/s, 1 dialer, js upgrade only (no services)", "conn/s", true);
-    w->ipvm = i1;
-    w->js = jb;
-    snprintf(w->note, sizeof w->note, "target >= 3x: %s", i1 >= 3 * jb ? "met" : "NOT met");
-    w = report_row(r, "handshakes/s, 4 dialers at once, js upgrade only", "conn/s", true);
-    w->ipvm = i4;
-    w->js = jb4;
-    snprintf(w->note, sizeof w->note, "target >= 3x: %s", i4 >= 3 * jb4 ? "met" : "NOT met");
+    double jf = hs_js(nj_full, 1, false, &cjf);
+    double jb = hs_js(nj_bare, 1, true, &cjb);
+    double jb4 = hs_js(nj_bare, 4, true, &cjb4);
+    const struct {
+        const char *name;
+        double i, j, ci, cj;
+    } rows[] = {
+        {"1 dialer, js as a full node", i1, jf, ci1, cjf},
+        {"1 dialer, js upgrade only (no services)", i1, jb, ci1, cjb},
+        {"4 dialers at once, js upgrade only", i4, jb4, ci4, cjb4},
+    };
+    for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
+        char name[96];
+        snprintf(name, sizeof name, "handshakes/s, %s", rows[k].name);
+        row_t *w = report_row(r, name, "conn/s", true);
+        w->ipvm = rows[k].i;
+        w->js = rows[k].j;
+        snprintf(w->note, sizeof w->note, "target >= 3x: %s",
+                 rows[k].j > 0 && rows[k].i >= 3 * rows[k].j ? "met" : "NOT met");
+        snprintf(name, sizeof name, "  CPU per handshake, %s", rows[k].name);
+        w = report_row(r, name, "us", false);
+        w->ipvm = rows[k].ci;
+        w->js = rows[k].cj;
+        snprintf(w->note, sizeof w->note, "both ends, all threads");
+    }
 }
 
 /* ---------------------------------------------------------------------- throughput ---- */
@@ -225,7 +242,7 @@ static bool tp_finished(void *data)
     return t->done || (t->s == NULL && t->t0 && t->err);
 }
 
-static double tp_ipvm(uint64_t total)
+static double tp_ipvm(uint64_t total, double *cpu_ms_per_mb)
 {
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -247,11 +264,13 @@ static double tp_ipvm(uint64_t total)
     uv_timer_init(&loop, &t.kick);
     t.kick.data = &t;
     uv_timer_start(&t.kick, on_kick, 10, 10);
+    double c0 = cpu_seconds();
     if (p2p_dial(nodes[0].host, &nodes[1].addr, on_tp_dial, &t) != 0)
         die("dial failed");
     if (!run_until(&loop, tp_finished, &t, 300000) || !t.done)
         die("transfer failed after %llu bytes (%s)", (unsigned long long)t.got,
             ipvm_strerror(t.err));
+    *cpu_ms_per_mb = (cpu_seconds() - c0) * 1e3 / ((double)t.got / 1e6);
     uv_close((uv_handle_t *)&t.kick, NULL);
     bnodes_stop(&loop, nodes, 2);
     uv_loop_close(&loop);
@@ -259,7 +278,7 @@ static double tp_ipvm(uint64_t total)
     return (double)t.got / 1e6 / ((double)(t.t1 - t.t0) / 1e9);
 }
 
-static double tp_js(uint64_t total)
+static double tp_js(uint64_t total, double *cpu_ms_per_mb)
 {
     char b[32];
     snprintf(b, sizeof b, "%llu", (unsigned long long)total);
@@ -268,6 +287,7 @@ static double tp_js(uint64_t total)
     ipvm_arena_init(&a);
     const ipvm_ipld_t *v = js_run(argv, &a, 600000);
     double mbs = v ? jnum(v, "bytes") / 1e6 / jnum(v, "seconds") : -1;
+    *cpu_ms_per_mb = v ? jnum(v, "cpu_s") * 1e3 / (jnum(v, "bytes") / 1e6) : -1;
     ipvm_arena_dispose(&a);
     return mbs;
 }
@@ -277,16 +297,21 @@ void bench_throughput(report_t *r, bool quick)
     uint64_t total = (quick ? 32ull : 256ull) << 20;
     fprintf(stderr, "bench_p2p: throughput, ipvm (%llu MiB)...\n",
             (unsigned long long)(total >> 20));
-    double i = tp_ipvm(total);
+    double ci = -1, cj = -1;
+    double i = tp_ipvm(total, &ci);
     fprintf(stderr, "bench_p2p: throughput, js-libp2p...\n");
-    double j = tp_js(total);
+    double j = tp_js(total, &cj);
     char name[96];
     snprintf(name, sizeof name, "yamux throughput, 1 stream, %llu MiB",
              (unsigned long long)(total >> 20));
     row_t *w = report_row(r, name, "MB/s", true);
     w->ipvm = i;
     w->js = j;
-    snprintf(w->note, sizeof w->note, "target >= 3x: %s", i >= 3 * j ? "met" : "NOT met");
+    snprintf(w->note, sizeof w->note, "target >= 3x: %s", j > 0 && i >= 3 * j ? "met" : "NOT met");
+    w = report_row(r, "  CPU per MB carried", "ms", false);
+    w->ipvm = ci;
+    w->js = cj;
+    snprintf(w->note, sizeof w->note, "both ends, all threads");
 }
 
 /* --------------------------------------------------------------------------- cross ---- */
@@ -315,7 +340,7 @@ void bench_cross(report_t *r, bool quick)
         ipvm_multiaddr_t ma;
         if (s && s->kind == IPVM_IPLD_STRING &&
             ipvm_multiaddr_parse(s->u.str.ptr, s->u.str.len, &ma, NULL) == 0)
-            to_js = hs_ipvm(n, 1, &ma, &loop);
+            to_js = hs_ipvm(n, 1, &ma, &loop, NULL);
     }
     js_wait(&loop, &j, 20000);
     ipvm_buf_dispose(&j.stdout_buf);

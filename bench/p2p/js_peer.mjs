@@ -69,6 +69,12 @@ async function makeNode ({ bare = false, heartbeat = 1000, dht = true } = {}) {
   })
 }
 
+// CPU seconds (user + system) this process used since `from` (a process.cpuUsage() value).
+const cpuSince = (from) => {
+  const u = process.cpuUsage(from)
+  return (u.user + u.system) / 1e6
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 async function waitFor (pred, ms) {
@@ -111,6 +117,7 @@ async function propagation () {
   const meshMs = performance.now() - start
   const buf = new Uint8Array(size)
   for (let i = 0; i < size; i++) buf[i] = (i * 131) & 0xff
+  const cpu0 = process.cpuUsage()
   for (let k = 0; k < count; k++) {
     const d = buf.slice()
     d[0] = k >>> 24; d[1] = (k >>> 16) & 0xff; d[2] = (k >>> 8) & 0xff; d[3] = k & 0xff
@@ -121,7 +128,8 @@ async function propagation () {
     if (wait > 0) await sleep(wait)
   }
   await waitFor(() => lat.length >= count * (n - 1), 5000)
-  out({ result: 'propagation', meshed, mesh_ms: Math.round(meshMs), expected: count * (n - 1), lat_us: lat })
+  const cpu = cpuSince(cpu0)
+  out({ result: 'propagation', meshed, mesh_ms: Math.round(meshMs), expected: count * (n - 1), cpu_s: cpu, lat_us: lat })
   await Promise.all(nodes.map((node) => node.stop()))
 }
 
@@ -137,6 +145,7 @@ async function handshakes () {
   // one warm-up connection per dialer (JIT, peer store entries), not timed
   for (const d of dialers) await (await d.dial(addr)).close()
   const start = performance.now()
+  const cpu0 = process.cpuUsage()
   await Promise.all(dialers.map(async (d) => {
     for (let i = 0; i < each; i++) {
       const conn = await d.dial(addr)
@@ -144,7 +153,7 @@ async function handshakes () {
     }
   }))
   const secs = (performance.now() - start) / 1000
-  out({ result: 'handshakes', count: each * k, seconds: secs, bare })
+  out({ result: 'handshakes', count: each * k, seconds: secs, bare, cpu_s: cpuSince(cpu0) })
   await Promise.all([listener, ...dialers].map((node) => node.stop()))
 }
 
@@ -163,12 +172,13 @@ async function throughput () {
   const stream = await a.dialProtocol(b.getMultiaddrs()[0], SINK)
   const buf = new Uint8Array(chunk).fill(7)
   const start = performance.now()
+  const cpu0 = process.cpuUsage()
   await stream.sink((async function * () {
     for (let sent = 0; sent < total; sent += chunk) yield buf.subarray(0, Math.min(chunk, total - sent))
   })())
   await finished
   const secs = (performance.now() - start) / 1000
-  out({ result: 'throughput', bytes: got, seconds: secs })
+  out({ result: 'throughput', bytes: got, seconds: secs, cpu_s: cpuSince(cpu0) })
   await a.stop()
   await b.stop()
 }

@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 int bench_interval_ms = 20;
@@ -135,6 +136,14 @@ int bnodes_link(uv_loop_t *loop, bnode_t *nodes, const int (*edges)[2], size_t n
     if (!run_until(loop, links_done, &w, 20000))
         die("dials did not finish in 20 s");
     return w.failed;
+}
+
+double cpu_seconds(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 +
+           (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec / 1e6;
 }
 
 double percentile(double *v, size_t n, double q)

@@ -202,7 +202,8 @@ static bool all_received(void *data)
 }
 
 /* One ipvm run; fills lat_ms (returns how many) and *mesh_ms. */
-static size_t prop_run(fakes_t *f, bool plain, int interval, double *lat_ms, double *mesh_ms)
+static size_t prop_run(fakes_t *f, bool plain, int interval, double *lat_ms, double *mesh_ms,
+                       double *cpu_us)
 {
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -247,8 +248,10 @@ static size_t prop_run(fakes_t *f, bool plain, int interval, double *lat_ms, dou
     *mesh_ms = (double)(ipvm_now_ns() - start) / 1e6;
     uv_timer_init(&loop, &p->pub);
     p->pub.data = p;
+    double c0 = cpu_seconds();
     uv_timer_start(&p->pub, publish_one, 1, (uint64_t)interval);
     run_until(&loop, all_received, p, (int)(f->count * (size_t)interval) + 5000);
+    *cpu_us = (cpu_seconds() - c0) * 1e6 / (double)(p->received ? p->received : 1);
     uv_close((uv_handle_t *)&p->pub, NULL);
     size_t got_n = p->received;
     bnodes_stop(&loop, p->nodes, NODES);
@@ -270,7 +273,7 @@ static void edges_arg(char *buf, size_t size)
 }
 
 /* The js run: the same edges, count, interval and message size. */
-static size_t prop_js(fakes_t *f, int interval, double *lat_ms, double *mesh_ms)
+static size_t prop_js(fakes_t *f, int interval, double *lat_ms, double *mesh_ms, double *cpu_us)
 {
     char edges[512], count[16], iv[16], size[16];
     edges_arg(edges, sizeof edges);
@@ -288,6 +291,7 @@ static size_t prop_js(fakes_t *f, int interval, double *lat_ms, double *mesh_ms)
         if (n < (NODES - 1) * f->count)
             lat_ms[n++] = (double)l->u.list.items[i]->u.integer.mag / 1000.0;
     *mesh_ms = jnum(v, "mesh_ms");
+    *cpu_us = n ? jnum(v, "cpu_s") * 1e6 / (double)n : -1;
     ipvm_arena_dispose(&a);
     return n;
 }
@@ -323,17 +327,25 @@ void bench_propagation(report_t *r, bool quick)
     double *a = calloc(cap, sizeof *a), *b = calloc(cap, sizeof *b), *c = calloc(cap, sizeof *c);
     if (!a || !b || !c)
         die("out of memory");
-    double ma = 0, mb = 0, mc = 0;
+    double ma = 0, mb = 0, mc = 0, ca = -1, cb = -1, cc = -1;
     fprintf(stderr, "bench_p2p: propagation, %zu receipts to 9 nodes, ipvm receipts layer...\n",
             count);
-    size_t na = prop_run(&f, false, interval, a, &ma);
+    size_t na = prop_run(&f, false, interval, a, &ma, &ca);
     fprintf(stderr, "bench_p2p: propagation, ipvm plain gossipsub...\n");
-    size_t nb = prop_run(&f, true, interval, b, &mb);
+    size_t nb = prop_run(&f, true, interval, b, &mb, &cb);
     fprintf(stderr, "bench_p2p: propagation, js-libp2p gossipsub...\n");
-    size_t nc = prop_js(&f, interval, c, &mc);
-    rows(r, "receipts layer (verify+cache+DHT)", a, na, NULL, 0, cap);
+    size_t nc = prop_js(&f, interval, c, &mc, &cc);
+    rows(r, "receipts layer (verify+cache+DHT)", a, na, c, nc, cap);
+    row_t *w = report_row(r, "  CPU per (receipt, node), receipts layer", "us", false);
+    w->ipvm = ca;
+    w->js = cc;
+    snprintf(w->note, sizeof w->note, "all 10 nodes, all threads; js: plain gossipsub");
     rows(r, "plain gossipsub, same message size", b, nb, c, nc, cap);
-    row_t *w = report_row(r, "mesh formed after (10 nodes, 20 links)", "ms", false);
+    w = report_row(r, "  CPU per (message, node), plain gossipsub", "us", false);
+    w->ipvm = cb;
+    w->js = cc;
+    snprintf(w->note, sizeof w->note, "all 10 nodes, all threads");
+    w = report_row(r, "mesh formed after (10 nodes, 20 links)", "ms", false);
     w->ipvm = mb;
     w->js = mc;
     snprintf(w->note, sizeof w->note, "receipts-layer run: %.0f ms", ma);
