@@ -127,6 +127,54 @@ static void describe(const result_t *res, size_t n, char *out, size_t size)
     }
 }
 
+/* One peer asked during a round of the confirm hook, on its own thread or the caller's. */
+typedef struct {
+    ipvm_trust_t *t;
+    size_t peer;
+    const ipvm_task_t *task;
+    int left;
+    ipvm_arena_t a;
+    ipvm_trust_peer_result_t pr;
+    ipvm_error_t e;
+    int prc;
+    pthread_t th;
+    bool threaded;
+} peer_ask_t;
+
+static void ask_run(peer_ask_t *q)
+{
+    const ipvm__trust_peer_t *p = &q->t->peers[q->peer];
+    q->prc = q->left > 0 ? p->fn(p->data, q->task, q->left, &q->a, &q->pr, &q->e)
+                         : ipvm_error_set(&q->e, IPVM_ETIMEDOUT, IPVM_NO_OFFSET, "no time left");
+}
+
+static void *ask_main(void *arg)
+{
+    ask_run(arg);
+    return NULL;
+}
+
+static void ask_start(peer_ask_t *q, ipvm_trust_t *t, size_t peer, const ipvm_task_t *task,
+                      int left, bool thread)
+{
+    memset(q, 0, sizeof *q);
+    q->t = t;
+    q->peer = peer;
+    q->task = task;
+    q->left = left;
+    ipvm_arena_init(&q->a);
+    ipvm_error_clear(&q->e);
+    q->threaded = thread && pthread_create(&q->th, NULL, ask_main, q) == 0;
+    if (thread && !q->threaded)
+        ask_run(q); /* no thread to be had: ask it here, in turn */
+}
+
+static void ask_wait(peer_ask_t *q)
+{
+    if (q->threaded)
+        pthread_join(q->th, NULL);
+}
+
 int ipvm__trust_confirm(void *data, const ipvm_task_t *task, const ipvm_sched_receipt_t *r,
                         int timeout_ms, ipvm_error_t *err)
 {
@@ -151,25 +199,28 @@ int ipvm__trust_confirm(void *data, const ipvm_task_t *task, const ipvm_sched_re
         return rc;
     char why[600] = "";
     uint64_t deadline = ipvm_now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 1) * 1000000u;
-    for (size_t p = 0; p < t->npeers && n < k; p++) {
+    /* in rounds: the next k - n peers are asked at once (one thread each), their answers
+     * taken in peer order; peers that failed are replaced by the following ones */
+    for (size_t p = 0; p < t->npeers && n < k;) {
         uint64_t now = ipvm_now_ns();
         int left = now < deadline ? (int)((deadline - now) / 1000000u) : 0;
-        ipvm_arena_t a;
-        ipvm_arena_init(&a);
-        ipvm_trust_peer_result_t pr;
-        memset(&pr, 0, sizeof pr);
-        ipvm_error_t e;
-        ipvm_error_clear(&e);
-        int prc = left > 0 ? t->peers[p].fn(t->peers[p].data, task, left, &a, &pr, &e)
-                           : ipvm_error_set(&e, IPVM_ETIMEDOUT, IPVM_NO_OFFSET, "no time left");
-        if (prc == 0)
-            prc = take_peer(task, &pr, res, n, &a, &res[n], &e);
-        if (prc == 0)
-            n++;
-        else if (prc != IPVM_ENOENT || e.msg[0]) /* ENOENT without a word: no such peer now */
-            snprintf(why + strlen(why), sizeof why - strlen(why), "%s%s: %s", why[0] ? "; " : "",
-                     t->peers[p].name, e.msg);
-        ipvm_arena_dispose(&a);
+        size_t m = k - n < t->npeers - p ? k - n : t->npeers - p;
+        peer_ask_t q[IPVM__TRUST_MAX_PEERS];
+        for (size_t i = 0; i < m; i++)
+            ask_start(&q[i], t, p + i, task, left, i > 0);
+        ask_run(&q[0]);
+        for (size_t i = 0; i < m; i++) {
+            ask_wait(&q[i]);
+            if (q[i].prc == 0)
+                q[i].prc = take_peer(task, &q[i].pr, res, n, &q[i].a, &res[n], &q[i].e);
+            if (q[i].prc == 0)
+                n++;
+            else if (q[i].prc != IPVM_ENOENT || q[i].e.msg[0]) /* no word: no such peer now */
+                snprintf(why + strlen(why), sizeof why - strlen(why), "%s%s: %s",
+                         why[0] ? "; " : "", t->peers[p + i].name, q[i].e.msg);
+            ipvm_arena_dispose(&q[i].a);
+        }
+        p += m;
     }
     bool agree = true;
     for (size_t i = 1; i < n; i++)
