@@ -6,6 +6,7 @@
  * key: real bytes on the wire) and node 1 catches it. */
 #include "test.h"
 
+#include "ipvm/p2p.h"
 #include "ipvm/trust.h"
 
 #include <stdio.h>
@@ -70,11 +71,14 @@ static void vstart(vnode_t *n, const char *bootstrap, const char *extra1, const 
     const ipvm_ipld_t *v = json_of(&a, &out), *addrs = ipvm_ipld_map_get(v, "addrs");
     IPVM_ASSERT(addrs && addrs->u.list.len > 0);
     snprintf(n->addr, sizeof n->addr, "%s", addrs->u.list.items[0]->u.str.ptr);
-    const char *did[] = {"--json", "id", NULL};
-    vcmd(n, did, 0, &out);
-    const ipvm_ipld_t *d = ipvm_ipld_map_get(json_of(&a, &out), "did");
-    IPVM_ASSERT(d && d->kind == IPVM_IPLD_STRING);
-    snprintf(n->did, sizeof n->did, "%s", d->u.str.ptr);
+    /* its DID is its peer id's key (the same Ed25519 key signs receipts and the handshake) */
+    ipvm_multiaddr_t ma;
+    ipvm_peer_id_t pid;
+    uint8_t pub[32];
+    IPVM_ASSERT_OK(ipvm_multiaddr_parse(n->addr, strlen(n->addr), &ma, NULL));
+    IPVM_ASSERT_OK(ipvm_multiaddr_peer_id(&ma, &pid));
+    IPVM_ASSERT_OK(ipvm_p2p_peer_id_ed25519(&pid, pub));
+    IPVM_ASSERT_OK(ipvm_did_from_ed25519(pub, n->did));
     ipvm_buf_dispose(&out);
     ipvm_arena_dispose(&a);
     n->up = true;
