@@ -53,6 +53,8 @@ struct ipvm__run_s {
     int *deny;                /* authorisation failure per task (0 = allowed) */
     uint8_t *linked;          /* replayed from a receipt already linked to this workflow */
     int64_t *linked_created;  /* when that receipt was stored (the oldest usable one wins) */
+    uint32_t *ix;             /* task by instruction CID during the replay walk (run.c) */
+    size_t ix_mask;
     char **deny_msg;
     size_t *ready, rhead, rcount; /* FIFO ring of ntasks */
     size_t *parked, nparked;
