@@ -105,20 +105,22 @@ static int forge(ipvm_trust_net_t *n, ipvm_arena_t *a, const ipvm_task_t *task,
     return rc;
 }
 
-/* Reads {"task": map, "ucan"?: string} into a one-task workflow. */
-static int read_request(ipvm_trust_net_t *n, const net_job_t *j, ipvm_arena_t *a,
-                        ipvm_workflow_t **wf, ipvm_trust_auth_t **auth, ipvm_error_t *err)
+int ipvm__verify_request_decode(const uint8_t *p, size_t len, ipvm_arena_t *a,
+                                ipvm_workflow_t **wf, const char **ucan, size_t *ucan_len,
+                                ipvm_error_t *err)
 {
     ipvm_ipld_t *v = NULL;
-    int rc = ipvm_dagcbor_decode(j->req, j->len, a, &v, err);
+    *ucan = NULL;
+    *ucan_len = 0;
+    int rc = ipvm_dagcbor_decode(p, len, a, &v, err);
     if (rc != 0)
-        return rc;
+        return ipvm_error_prefix(err, "request: ");
     const ipvm_ipld_t *task = v->kind == IPVM_IPLD_MAP ? ipvm_ipld_map_get(v, "task") : NULL;
-    const ipvm_ipld_t *ucan = v->kind == IPVM_IPLD_MAP ? ipvm_ipld_map_get(v, "ucan") : NULL;
+    const ipvm_ipld_t *tok = v->kind == IPVM_IPLD_MAP ? ipvm_ipld_map_get(v, "ucan") : NULL;
     if (task == NULL || task->kind != IPVM_IPLD_MAP)
         return ipvm_error_set(err, IPVM_EINVAL, IPVM_NO_OFFSET,
                               "request: want a map {\"task\": {cause, meta, prf, run}}");
-    if (ucan && ucan->kind != IPVM_IPLD_STRING)
+    if (tok && tok->kind != IPVM_IPLD_STRING)
         return ipvm_error_set(err, IPVM_EINVAL, IPVM_NO_OFFSET,
                               "request: \"ucan\" must be a string of tokens");
     ipvm_ipld_t *w = ipvm_ipld_new_map(a, 1), *list = ipvm_ipld_new_list(a, 1);
@@ -130,10 +132,23 @@ static int read_request(ipvm_trust_net_t *n, const net_job_t *j, ipvm_arena_t *a
     ipvm_workflow_opts_t wo = {.allow_outside_awaits = true};
     if ((rc = ipvm_workflow_from_ipld(w, &wo, a, wf, err)) != 0)
         return rc;
-    if (ucan)
-        return ipvm_trust_auth_new(n->t, (const uint8_t *)ucan->u.str.ptr, ucan->u.str.len, auth,
-                                   err);
+    if (tok) {
+        *ucan = tok->u.str.ptr;
+        *ucan_len = tok->u.str.len;
+    }
     return 0;
+}
+
+/* Reads a request into a one-task workflow and, when it carries tokens, their authorization. */
+static int read_request(ipvm_trust_net_t *n, const net_job_t *j, ipvm_arena_t *a,
+                        ipvm_workflow_t **wf, ipvm_trust_auth_t **auth, ipvm_error_t *err)
+{
+    const char *ucan;
+    size_t ucan_len;
+    int rc = ipvm__verify_request_decode(j->req, j->len, a, wf, &ucan, &ucan_len, err);
+    if (rc == 0 && ucan)
+        rc = ipvm_trust_auth_new(n->t, (const uint8_t *)ucan, ucan_len, auth, err);
+    return rc;
 }
 
 /* Runs the task of one request here and encodes the answer. */
@@ -343,14 +358,13 @@ static int ask(ipvm_trust_net_t *n, const ipvm_peer_id_t *id, const ipvm_multiad
     return 0;
 }
 
-/* Reads an answer: the receipt and signature into arena, or the peer's refusal. */
-static int read_answer(const net_wait_t *w, ipvm_arena_t *arena, ipvm_trust_peer_result_t *out,
-                       ipvm_error_t *err)
+int ipvm__verify_answer_decode(const uint8_t *resp, size_t len, ipvm_arena_t *arena,
+                               ipvm_trust_peer_result_t *out, ipvm_error_t *err)
 {
     ipvm_ipld_t *v = NULL;
     ipvm_error_t e;
     ipvm_error_clear(&e);
-    if (ipvm_dagcbor_decode(w->resp, w->len, arena, &v, &e) != 0)
+    if (ipvm_dagcbor_decode(resp, len, arena, &v, &e) != 0)
         return ipvm_error_set(err, IPVM_EPEER, IPVM_NO_OFFSET, "its answer is not DAG-CBOR: %s",
                               e.msg);
     const ipvm_ipld_t *fail = v->kind == IPVM_IPLD_MAP ? ipvm_ipld_map_get(v, "error") : NULL;
@@ -387,7 +401,7 @@ static int slot_run(void *data, const ipvm_task_t *task, int timeout_ms, ipvm_ar
     pthread_cond_init(&w.cv, NULL);
     int rc = ask(n, &id, addr, task, timeout_ms, &w, err);
     if (rc == 0)
-        rc = read_answer(&w, arena, out, err);
+        rc = ipvm__verify_answer_decode(w.resp, w.len, arena, out, err);
     if (rc != 0)
         ipvm_error_prefix(err, "%s: ", out->source);
     ipvm_free(w.resp);

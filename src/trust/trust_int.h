@@ -48,4 +48,16 @@ bool ipvm__trust_answering(ipvm_trust_t *t, const ipvm_cid_t *invocation);
 /* Removes the peers added with this function (net.c, when it is freed). */
 void ipvm__trust_drop_peers(ipvm_trust_t *t, ipvm_trust_peer_fn fn);
 
+/* The two messages of /ipvm/verify/1.0.0 (net.c), from outside bytes. A request
+ * {"task": {cause, meta, prf, run}, "ucan"?: string} becomes a one-task workflow (its awaits
+ * may name tasks outside it) and the tokens, pointing into arena (NULL when absent). An answer
+ * {"receipt": bytes, "signature": bytes} fills out's receipt and signature (in arena);
+ * {"error": {code, message}} is the peer's refusal (IPVM_EPEER with its message), as is
+ * anything else. */
+int ipvm__verify_request_decode(const uint8_t *p, size_t len, ipvm_arena_t *a,
+                                ipvm_workflow_t **wf, const char **ucan, size_t *ucan_len,
+                                ipvm_error_t *err);
+int ipvm__verify_answer_decode(const uint8_t *resp, size_t len, ipvm_arena_t *arena,
+                               ipvm_trust_peer_result_t *out, ipvm_error_t *err);
+
 #endif
