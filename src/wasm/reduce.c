@@ -133,16 +133,11 @@ done:
     return rc;
 }
 
+/* Wasm's unsigned LEB128 is the multiformats unsigned varint. */
 static int put_u32(ipvm_buf_t *b, uint32_t v)
 {
-    uint8_t tmp[5];
-    size_t n = 0;
-    do {
-        uint8_t c = v & 0x7f;
-        v >>= 7;
-        tmp[n++] = c | (v ? 0x80 : 0);
-    } while (v);
-    return ipvm_buf_append(b, tmp, n);
+    uint8_t tmp[IPVM_VARINT_MAX];
+    return ipvm_buf_append(b, tmp, ipvm_varint_encode(v, tmp));
 }
 
 int ipvm__wasm_code_section(const ipvm__wasm_info_t *in, const uint8_t *live, ipvm_buf_t *out)

@@ -23,16 +23,11 @@
 extern char **environ;
 
 /* ---- the module wasm2c sees ---------------------------------------------------------------- */
+/* Wasm's unsigned LEB128 is the multiformats unsigned varint. */
 static int put_u32(ipvm_buf_t *b, uint32_t v)
 {
-    uint8_t tmp[5];
-    size_t n = 0;
-    do {
-        uint8_t c = v & 0x7f;
-        v >>= 7;
-        tmp[n++] = c | (v ? 0x80 : 0);
-    } while (v);
-    return ipvm_buf_append(b, tmp, n);
+    uint8_t tmp[IPVM_VARINT_MAX];
+    return ipvm_buf_append(b, tmp, ipvm_varint_encode(v, tmp));
 }
 
 static int put_name(ipvm_buf_t *b, const char *s)
