@@ -278,6 +278,16 @@ int ipvm_test_ipvm(const char *dir, const char *const *args, int timeout_ms, ipv
     return st;
 }
 
+const ipvm_ipld_t *ipvm_test_json(ipvm_arena_t *a, const ipvm_buf_t *b)
+{
+    ipvm_ipld_t *v = NULL;
+    ipvm_error_t err = {0};
+    if (ipvm_dagjson_decode((const char *)b->data, b->len, a, &v, &err) != 0)
+        ipvm_test_fail(__FILE__, __LINE__, "not JSON: %.500s (%s)",
+                       b->data ? (const char *)b->data : "", err.msg);
+    return v;
+}
+
 /* ---- fuzz corpus replay -------------------------------------------------------------------- */
 static int replay_dir(const test_t *t, const char *dir)
 {

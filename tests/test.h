@@ -139,6 +139,9 @@ int ipvm_test_run(const char *const *argv, const char *const *env, const char *i
  * NUL-terminated string afterwards (empty when the program printed nothing). */
 int ipvm_test_ipvm(const char *dir, const char *const *args, int timeout_ms, ipvm_buf_t *out,
                    ipvm_buf_t *errout);
+/* The DAG-JSON a program printed (one value) decoded into arena; fails the test when it is not
+ * JSON, quoting it. */
+const ipvm_ipld_t *ipvm_test_json(ipvm_arena_t *a, const ipvm_buf_t *b);
 /* Hex of up to `max` bytes into a static buffer, for messages. */
 const char *ipvm_test_hex(const void *p, size_t len);
 /* The test's timeout, in ms, after IPVM_TEST_TIMEOUT_MULTIPLIER. */

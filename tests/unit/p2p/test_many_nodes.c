@@ -17,41 +17,22 @@ typedef struct {
     char addr[512];
 } dnode_t;
 
-static const char *ipvm_bin(void)
-{
-    return ipvm_test_bin("ipvm");
-}
-
 /* Runs `ipvm --data-dir DIR ARGS...`, returns stdout (caller disposes), fails on exit != want. */
 static void ipvm_cmd(const dnode_t *n, const char *const *args, int want, ipvm_buf_t *out)
 {
-    const char *argv[32] = {ipvm_bin(), "--data-dir", n->dir};
-    size_t k = 3;
-    for (size_t i = 0; args[i] && k < 31; i++)
-        argv[k++] = args[i];
-    argv[k] = NULL;
     ipvm_buf_t err = IPVM_BUF_INIT;
     ipvm_buf_init(out);
     if (getenv("IPVM_TEST_VERBOSE"))
         fprintf(stderr, "+ ipvm --data-dir %s %s %s %s\n", n->dir, args[0], args[1] ? args[1] : "",
                 args[1] && args[2] ? args[2] : "");
     uint64_t t0 = ipvm_now_ns();
-    int rc = ipvm_test_run(argv, NULL, NULL, 60000, out, &err);
+    int rc = ipvm_test_ipvm(n->dir, args, 60000, out, &err);
     if (getenv("IPVM_TEST_VERBOSE"))
         fprintf(stderr, "  (%.0f ms)\n", (double)(ipvm_now_ns() - t0) / 1e6);
     IPVM_ASSERT_MSG(rc == want, "ipvm %s %s: exit %d (want %d)\nstdout: %.2000s\nstderr: %.3000s",
-                    args[0], args[1] ? args[1] : "", rc, want, out->data ? (char *)out->data : "",
-                    err.data ? (char *)err.data : "");
+                    args[0], args[1] ? args[1] : "", rc, want, (char *)out->data,
+                    (char *)err.data);
     ipvm_buf_dispose(&err);
-}
-
-static const ipvm_ipld_t *json_of(ipvm_arena_t *a, const ipvm_buf_t *b)
-{
-    ipvm_ipld_t *v = NULL;
-    ipvm_error_t err = {0};
-    IPVM_ASSERT_MSG(ipvm_dagjson_decode((const char *)b->data, b->len, a, &v, &err) == 0,
-                    "not JSON: %.500s (%s)", (char *)b->data, err.msg);
-    return v;
 }
 
 static void start_node(dnode_t *n, const char *bootstrap)
@@ -73,12 +54,12 @@ static void start_node(dnode_t *n, const char *bootstrap)
     ipvm_arena_init(&a);
     const char *st[] = {"--json", "node", "status", NULL};
     ipvm_cmd(n, st, 0, &out);
-    const ipvm_ipld_t *v = json_of(&a, &out);
+    const ipvm_ipld_t *v = ipvm_test_json(&a, &out);
     snprintf(n->url, sizeof n->url, "%s", ipvm_ipld_map_get(v, "rpc")->u.str.ptr);
     ipvm_buf_dispose(&out);
     const char *id[] = {"--json", "node", "id", NULL};
     ipvm_cmd(n, id, 0, &out);
-    v = json_of(&a, &out);
+    v = ipvm_test_json(&a, &out);
     const ipvm_ipld_t *addrs = ipvm_ipld_map_get(v, "addrs");
     IPVM_ASSERT(addrs && addrs->u.list.len > 0);
     snprintf(n->addr, sizeof n->addr, "%s", addrs->u.list.items[0]->u.str.ptr);
@@ -93,7 +74,7 @@ static size_t peer_count(dnode_t *n)
     ipvm_arena_init(&a);
     const char *args[] = {"--json", "node", "peers", NULL};
     ipvm_cmd(n, args, 0, &out);
-    const ipvm_ipld_t *v = json_of(&a, &out);
+    const ipvm_ipld_t *v = ipvm_test_json(&a, &out);
     size_t c = 0;
     for (size_t i = 0; i < v->u.list.len; i++) /* identified and speaking gossipsub */
         c += ipvm_ipld_map_get(v->u.list.items[i], "gossip")->u.boolean;

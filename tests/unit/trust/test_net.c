@@ -39,15 +39,6 @@ static int vcmd(const vnode_t *n, const char *const *args, int want, ipvm_buf_t 
     return rc;
 }
 
-static const ipvm_ipld_t *json_of(ipvm_arena_t *a, const ipvm_buf_t *b)
-{
-    ipvm_ipld_t *v = NULL;
-    ipvm_error_t err = {0};
-    IPVM_ASSERT_MSG(ipvm_dagjson_decode((const char *)b->data, b->len, a, &v, &err) == 0,
-                    "not JSON: %.500s (%s)", (char *)b->data, err.msg);
-    return v;
-}
-
 static void vstart(vnode_t *n, const char *bootstrap, const char *extra1, const char *extra2)
 {
     char boot[700];
@@ -65,10 +56,10 @@ static void vstart(vnode_t *n, const char *bootstrap, const char *extra1, const 
     ipvm_arena_init(&a);
     const char *st[] = {"--json", "node", "status", NULL};
     vcmd(n, st, 0, &out);
-    snprintf(n->url, sizeof n->url, "%s", ipvm_ipld_map_get(json_of(&a, &out), "rpc")->u.str.ptr);
+    snprintf(n->url, sizeof n->url, "%s", ipvm_ipld_map_get(ipvm_test_json(&a, &out), "rpc")->u.str.ptr);
     const char *id[] = {"--json", "node", "id", NULL};
     vcmd(n, id, 0, &out);
-    const ipvm_ipld_t *v = json_of(&a, &out), *addrs = ipvm_ipld_map_get(v, "addrs");
+    const ipvm_ipld_t *v = ipvm_test_json(&a, &out), *addrs = ipvm_ipld_map_get(v, "addrs");
     IPVM_ASSERT(addrs && addrs->u.list.len > 0);
     snprintf(n->addr, sizeof n->addr, "%s", addrs->u.list.items[0]->u.str.ptr);
     /* its DID is its peer id's key (the same Ed25519 key signs receipts and the handshake) */
@@ -103,7 +94,7 @@ static size_t vpeers(vnode_t *n)
     ipvm_arena_init(&a);
     const char *args[] = {"--json", "node", "peers", NULL};
     vcmd(n, args, 0, &out);
-    const ipvm_ipld_t *v = json_of(&a, &out);
+    const ipvm_ipld_t *v = ipvm_test_json(&a, &out);
     size_t c = 0;
     for (size_t i = 0; i < v->u.list.len; i++)
         c += ipvm_ipld_map_get(v->u.list.items[i], "gossip")->u.boolean;
@@ -138,7 +129,7 @@ static const ipvm_ipld_t *evidence_of(vnode_t *n, ipvm_arena_t *a, const char *c
     ipvm_buf_t out = IPVM_BUF_INIT;
     const char *args[] = {"--json", "receipt", "--verify", cid, NULL};
     vcmd(n, args, -1, &out);
-    const ipvm_ipld_t *v = json_of(a, &out);
+    const ipvm_ipld_t *v = ipvm_test_json(a, &out);
     ipvm_buf_dispose(&out);
     const ipvm_ipld_t *ev = ipvm_ipld_select(v, "verify/evidence");
     IPVM_ASSERT_MSG(ev && ev->kind == IPVM_IPLD_MAP, "no evidence for %s", cid);
@@ -226,7 +217,7 @@ IPVM_TEST(trust, net_redundancy_three_nodes)
         const ipvm_ipld_t *v = NULL;
         const char *rargs[] = {"--json", "receipt", "--verify", pc[0], NULL};
         vcmd(&n[k], rargs, 0, &out);
-        v = json_of(&a, &out);
+        v = ipvm_test_json(&a, &out);
         IPVM_ASSERT(ipvm_ipld_is_str(ipvm_ipld_select(v, "verify/issuer"), n[k].did));
     }
 
