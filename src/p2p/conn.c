@@ -11,6 +11,8 @@
 #define READ_BUF (256 * 1024)
 #define MAX_WRITE_BACKLOG (64u * 1024 * 1024) /* a peer that stops reading is dropped */
 #define WIRE_KEEP_MAX (4u * 1024 * 1024)      /* a written buffer up to this size is reused */
+#define WIRE_BATCH (256u * 1024)              /* plaintext sealed and written at a time */
+#define BACKLOG_HIGH (512u * 1024)            /* queued in libuv past this: streams wait */
 
 static const char *const noise_protos[] = {IPVM__P2P_NOISE_PROTO};
 static const char *const yamux_protos[] = {IPVM__P2P_YAMUX_PROTO};
@@ -28,6 +30,14 @@ static void conn_describe(const p2p_conn_t *c, char *out, size_t n)
 }
 
 /* ------------------------------------------------------------------------- writing ---- */
+/* Bytes leave in batches of about WIRE_BATCH: once that much plaintext is queued it is sealed
+ * and handed to the kernel at once (uv_try_write; only what the kernel refuses is queued with
+ * uv_write), so a bulk stream's bytes are copied and encrypted while they are still in the
+ * cache, in buffers that are reused rather than freshly faulted in. While more than
+ * BACKLOG_HIGH bytes wait in libuv's queue, yamux holds back stream data (ipvm__ymx_block):
+ * the memory a fast sender takes is bounded by that, not by the peer's receive window. */
+static void do_close(p2p_conn_t *c);
+
 typedef struct {
     uv_write_t req;
     p2p_conn_t *conn;
@@ -51,14 +61,51 @@ static void on_written(uv_write_t *req, int status)
         ipvm_free(w->data);
     }
     ipvm_free(w);
-    if (status < 0 && status != UV_ECANCELED)
+    if (status < 0 && status != UV_ECANCELED) {
         p2p_conn_close(c, status, "write failed");
+        return;
+    }
+    if (c->stage == P2P_C_OPEN && c->ymx.blocked && c->write_bytes < BACKLOG_HIGH &&
+        !c->close_pending) {
+        c->busy++; /* streams write from their on_writable: a close waits for the return */
+        ipvm__ymx_unblock(&c->ymx);
+        c->busy--;
+        if (c->close_pending)
+            do_close(c);
+    }
 }
 
-void p2p_conn_flush(p2p_conn_t *c)
+/* Queues tx_wire from byte off with uv_write (the buffer goes with the request). */
+static int queue_wire(p2p_conn_t *c, size_t off)
 {
-    if (c->stage == P2P_C_CLOSING || c->stage == P2P_C_CONNECTING)
-        return;
+    wreq_t *w = ipvm_malloc(sizeof *w);
+    if (w == NULL)
+        return IPVM_ENOMEM;
+    w->conn = c;
+    w->cap = c->tx_wire.cap;
+    w->data = ipvm_buf_take(&c->tx_wire, &w->len);
+    w->len -= off;
+    if (c->tx_spare.cap) {
+        c->tx_wire = c->tx_spare;
+        ipvm_buf_init(&c->tx_spare);
+    }
+    uv_buf_t b = uv_buf_init((char *)w->data + off, (unsigned)w->len);
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+    if (rc) {
+        ipvm_free(w->data);
+        ipvm_free(w);
+        return rc;
+    }
+    c->write_bytes += w->len;
+    if (c->stage == P2P_C_OPEN && c->write_bytes >= BACKLOG_HIGH)
+        ipvm__ymx_block(&c->ymx);
+    return c->write_bytes > MAX_WRITE_BACKLOG ? IPVM_EPEER : 0;
+}
+
+/* Seals tx_plain onto tx_wire and hands tx_wire to the kernel. Never closes the connection:
+ * returns 0, IPVM_EPEER (the peer stopped reading) or the error that must close it. */
+static int conn_push(p2p_conn_t *c)
+{
     if (c->tx_plain.len) {
         if (c->tx_wire.cap == 0 && c->tx_spare.cap) {
             c->tx_wire = c->tx_spare;
@@ -66,44 +113,50 @@ void p2p_conn_flush(p2p_conn_t *c)
         }
         int rc = ipvm__noise_encrypt(&c->tx, c->tx_plain.data, c->tx_plain.len, &c->tx_wire);
         ipvm_buf_clear(&c->tx_plain);
-        if (rc) {
-            p2p_conn_close(c, rc, "cannot encrypt");
-            return;
+        if (rc)
+            return rc;
+    }
+    size_t len = c->tx_wire.len, off = 0;
+    if (len == 0)
+        return 0;
+    c->bytes_out += len;
+    c->host->stats.bytes_out += len;
+    if (c->write_bytes == 0) { /* nothing queued before: the kernel may take it all now */
+        uv_buf_t b = uv_buf_init((char *)c->tx_wire.data, (unsigned)len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n < 0 && n != UV_EAGAIN)
+            return n;
+        off = n > 0 ? (size_t)n : 0;
+        if (off == len) {
+            c->tx_wire.len = 0;
+            return 0;
         }
     }
-    if (c->tx_wire.len == 0)
+    return queue_wire(c, off);
+}
+
+void p2p_conn_flush(p2p_conn_t *c)
+{
+    if (c->stage == P2P_C_CLOSING || c->stage == P2P_C_CONNECTING)
         return;
-    wreq_t *w = ipvm_malloc(sizeof *w);
-    if (w == NULL) {
-        p2p_conn_close(c, IPVM_ENOMEM, "out of memory");
-        return;
-    }
-    w->conn = c;
-    w->cap = c->tx_wire.cap;
-    w->data = ipvm_buf_take(&c->tx_wire, &w->len);
-    uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
-    c->write_bytes += w->len;
-    c->bytes_out += w->len;
-    c->host->stats.bytes_out += w->len;
-    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
-    if (rc) {
-        c->write_bytes -= w->len;
-        ipvm_free(w->data);
-        ipvm_free(w);
+    int rc = c->write_err ? c->write_err : conn_push(c);
+    if (rc == IPVM_EPEER)
+        p2p_conn_close(c, rc, "peer is not reading (64 MiB unsent)");
+    else if (rc == IPVM_ENOMEM)
+        p2p_conn_close(c, rc, "out of memory");
+    else if (rc)
         p2p_conn_close(c, rc, "write failed");
-    } else if (c->write_bytes > MAX_WRITE_BACKLOG) {
-        p2p_conn_close(c, IPVM_EPEER, "peer is not reading (64 MiB unsent)");
-    }
 }
 
 static int ymx_write(void *ud, const uint8_t *p, size_t n)
 {
     p2p_conn_t *c = ud;
-    if (c->stage == P2P_C_CLOSING)
+    if (c->stage == P2P_C_CLOSING || c->write_err)
         return IPVM_ECLOSED;
     int rc = ipvm_buf_append(&c->tx_plain, p, n);
-    if (rc == 0)
-        p2p_host_mark_dirty(c->host, c);
+    if (rc == 0 && c->tx_plain.len >= WIRE_BATCH)
+        rc = c->write_err = conn_push(c); /* p2p_conn_flush closes on an error */
+    p2p_host_mark_dirty(c->host, c);
     return rc;
 }
 

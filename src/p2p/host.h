@@ -113,7 +113,8 @@ struct p2p_conn_s {
     ipvm_buf_t tx_plain; /* plaintext to encrypt at the next flush */
     ipvm_buf_t tx_wire;  /* bytes to write as they are (multistream, handshake) */
     ipvm_buf_t tx_spare; /* a written tx_wire buffer kept for reuse */
-    size_t write_bytes;  /* handed to libuv, not yet written */
+    size_t write_bytes;  /* queued in libuv (the kernel did not take them yet) */
+    int write_err;       /* a write inside a yamux call failed: the next flush closes */
     uint8_t *plain;      /* IPVM__NOISE_MAX_MSG bytes for decryption */
     p2p_dial_waiter_t *waiters;
     uint64_t bytes_in, bytes_out;

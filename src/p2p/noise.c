@@ -8,6 +8,7 @@
 #include "p2p/pb/noise.pb-c.h"
 
 #include <protobuf-c/protobuf-c.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 
 static const char PROTOCOL_NAME[] = "Noise_XX_25519_ChaChaPoly_SHA256"; /* exactly 32 bytes */
@@ -322,46 +323,112 @@ void ipvm__noise_hs_split(ipvm__noise_hs_t *hs, ipvm__noise_cs_t *tx, ipvm__nois
 }
 
 /* ------------------------------------------------------------------- transport ---- */
+/* The transport cipher is the same ChaCha20-Poly1305 (RFC 8439) either way: a message under
+ * BULK_MIN bytes goes through libsodium, a bigger one through OpenSSL's libcrypto, whose
+ * AVX-512 ChaCha20 and Poly1305 run 2.4x faster than libsodium 1.0.18's AVX2/SSE2 code on bulk
+ * data (0.36 vs 0.91 ms per MB, docs/benchmarks.md p2p) while its per-message setup (~0.5 us)
+ * loses on small ones. When libcrypto cannot make a context, libsodium does the work. */
+#define BULK_MIN 2048
+
+typedef struct {
+    EVP_CIPHER_CTX *ctx;
+    bool keyed;
+} bulk_t;
+
+static bool bulk_start(bulk_t *b, const uint8_t key[32], const uint8_t nonce[12], int enc)
+{
+    if (b->ctx == NULL && (b->ctx = EVP_CIPHER_CTX_new()) == NULL)
+        return false;
+    if (EVP_CipherInit_ex(b->ctx, b->keyed ? NULL : EVP_chacha20_poly1305(), NULL,
+                          b->keyed ? NULL : key, nonce, enc) != 1)
+        return false;
+    b->keyed = true;
+    return true;
+}
+
+static void bulk_end(bulk_t *b)
+{
+    EVP_CIPHER_CTX_free(b->ctx); /* wipes the key schedule */
+    b->ctx = NULL;
+}
+
+/* Encrypts n bytes to c (n + 16 bytes, tag last). */
+static void seal(bulk_t *b, const uint8_t key[32], const uint8_t nonce[12], const uint8_t *p,
+                 size_t n, uint8_t *c)
+{
+    int l = 0, f = 0;
+    if (n >= BULK_MIN && bulk_start(b, key, nonce, 1) &&
+        EVP_EncryptUpdate(b->ctx, c, &l, p, (int)n) == 1 && (size_t)l == n &&
+        EVP_EncryptFinal_ex(b->ctx, c + l, &f) == 1 && f == 0 &&
+        EVP_CIPHER_CTX_ctrl(b->ctx, EVP_CTRL_AEAD_GET_TAG, 16, c + n) == 1)
+        return;
+    crypto_aead_chacha20poly1305_ietf_encrypt(c, NULL, p, n, NULL, 0, NULL, nonce, key);
+}
+
+/* Decrypts and authenticates n bytes (tag last) to out (n - 16 bytes). 0 or -1. */
+static int open_msg(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *c, size_t n,
+                    uint8_t *out)
+{
+    size_t m = n - 16;
+    bulk_t b = {0};
+    int l = 0, f = 0, rc = -1;
+    if (m >= BULK_MIN && bulk_start(&b, key, nonce, 0) &&
+        EVP_CIPHER_CTX_ctrl(b.ctx, EVP_CTRL_AEAD_SET_TAG, 16, (void *)(c + m)) == 1 &&
+        EVP_DecryptUpdate(b.ctx, out, &l, c, (int)m) == 1 && (size_t)l == m) {
+        rc = EVP_DecryptFinal_ex(b.ctx, out + l, &f) == 1 && f == 0 ? 0 : -1;
+        bulk_end(&b);
+        if (rc)
+            ipvm_memzero(out, m); /* nothing unauthenticated is left behind */
+        return rc;
+    }
+    bulk_end(&b);
+    return crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, c, n, NULL, 0, nonce,
+                                                     key) == 0
+               ? 0
+               : -1;
+}
+
 int ipvm__noise_encrypt(ipvm__noise_cs_t *cs, const uint8_t *p, size_t n, ipvm_buf_t *out)
 {
+    bulk_t b = {0};
+    int rc = 0;
+    size_t msgs = (n + IPVM__NOISE_MAX_PLAIN - 1) / IPVM__NOISE_MAX_PLAIN;
+    if (n && (rc = ipvm_buf_reserve(out, n + msgs * 18)) != 0)
+        return rc;
     while (n > 0) {
         size_t chunk = n > IPVM__NOISE_MAX_PLAIN ? IPVM__NOISE_MAX_PLAIN : n;
-        if (cs->n == UINT64_MAX)
-            return IPVM_ECLOSED; /* nonce space exhausted: the connection must end */
-        int rc = ipvm_buf_reserve(out, chunk + 18);
-        if (rc)
-            return rc;
+        if (cs->n == UINT64_MAX) {
+            rc = IPVM_ECLOSED; /* nonce space exhausted: the connection must end */
+            break;
+        }
         uint8_t nonce[12], *f = out->data + out->len;
-        unsigned long long clen = 0;
         nonce12(cs->n++, nonce);
-        crypto_aead_chacha20poly1305_ietf_encrypt(f + 2, &clen, p, chunk, NULL, 0, NULL, nonce,
-                                                  cs->k);
-        ipvm__be16_put(f, (uint16_t)clen);
-        out->len += 2 + (size_t)clen;
+        seal(&b, cs->k, nonce, p, chunk, f + 2);
+        ipvm__be16_put(f, (uint16_t)(chunk + 16));
+        out->len += 2 + chunk + 16;
         out->data[out->len] = '\0';
         p += chunk;
         n -= chunk;
     }
-    return 0;
+    bulk_end(&b);
+    return rc;
 }
 
 int ipvm__noise_decrypt(ipvm__noise_cs_t *cs, const uint8_t *c, size_t n, uint8_t *out,
                         size_t *out_len, ipvm_error_t *err)
 {
     uint8_t nonce[12];
-    unsigned long long mlen = 0;
     if (n < 16)
         return ipvm_error_set(err, IPVM_EPROTO, 0, "noise: transport message of %zu bytes "
                                                    "(shorter than its 16-byte tag)", n);
     if (cs->n == UINT64_MAX)
         return ipvm_error_set(err, IPVM_ECLOSED, 0, "noise: nonce space exhausted");
     nonce12(cs->n, nonce);
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, NULL, c, n, NULL, 0, nonce, cs->k) !=
-        0)
+    if (open_msg(cs->k, nonce, c, n, out) != 0)
         return ipvm_error_set(err, IPVM_EPROTO, 0,
                               "noise: transport message fails authentication (tampered or out "
                               "of order)");
     cs->n++;
-    *out_len = (size_t)mlen;
+    *out_len = n - 16;
     return 0;
 }

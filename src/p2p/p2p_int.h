@@ -201,6 +201,7 @@ struct ipvm__ymx_stream_s {
 struct ipvm__ymx_s {
     bool client;          /* we dialed: odd stream ids */
     bool goaway_sent, goaway_recv, failed;
+    bool blocked;         /* the connection is backed up: stream data waits (control does not) */
     uint32_t next_id;
     size_t nstreams, unacked;
     ipvm__ymx_stream_t *streams;
@@ -231,6 +232,11 @@ IPVM_MUST_CHECK int ipvm__ymx_open(ipvm__ymx_t *y, const ipvm__ymx_stream_cb_t *
 /* Queues data; sent as credit allows. IPVM_ECLOSED after FIN/reset, IPVM_ETOOBIG when the
  * queue would pass IPVM__YMX_TXQ_MAX. */
 IPVM_MUST_CHECK int ipvm__ymx_write(ipvm__ymx_stream_t *s, const uint8_t *p, size_t n);
+/* The connection under the session is backed up: stream data stays queued (frames that carry
+ * no data still go) until ipvm__ymx_unblock, which sends what credit allows, stream by
+ * stream, and may call their on_writable. */
+void ipvm__ymx_block(ipvm__ymx_t *y);
+void ipvm__ymx_unblock(ipvm__ymx_t *y);
 /* Bytes queued but not yet sent. */
 size_t ipvm__ymx_queued(const ipvm__ymx_stream_t *s);
 /* Half-closes (FIN after queued data). */

@@ -106,7 +106,7 @@ static void pump(ipvm__ymx_stream_t *s)
 {
     ipvm__ymx_t *y = s->sess;
     bool sent = false;
-    while (s->txq_off < s->txq.len && s->send_window > 0 && !s->closed) {
+    while (s->txq_off < s->txq.len && s->send_window > 0 && !s->closed && !y->blocked) {
         size_t n = s->txq.len - s->txq_off;
         if (n > s->send_window)
             n = s->send_window;
@@ -138,6 +138,30 @@ static void pump(ipvm__ymx_stream_t *s)
         ipvm__ymx_queued(s) < IPVM__YMX_TXQ_LOW) {
         s->refs++;
         s->cb->on_writable(s);
+        release(s);
+    }
+}
+
+void ipvm__ymx_block(ipvm__ymx_t *y)
+{
+    y->blocked = true;
+}
+
+void ipvm__ymx_unblock(ipvm__ymx_t *y)
+{
+    uint32_t ids[IPVM__YMX_MAX_STREAMS];
+    size_t n = 0;
+    y->blocked = false;
+    /* by id, not by pointer: a pump may end streams or open new ones */
+    for (ipvm__ymx_stream_t *s = y->streams; s && n < IPVM__YMX_MAX_STREAMS; s = s->next)
+        if (ipvm__ymx_queued(s) > 0 && s->send_window > 0)
+            ids[n++] = s->id;
+    for (size_t i = 0; i < n && !y->blocked && !y->failed; i++) {
+        ipvm__ymx_stream_t *s = find(y, ids[i]);
+        if (s == NULL || s->closed)
+            continue;
+        s->refs++;
+        pump(s);
         release(s);
     }
 }
@@ -182,7 +206,7 @@ int ipvm__ymx_write(ipvm__ymx_stream_t *s, const uint8_t *p, size_t n)
     if (ipvm__ymx_queued(s) + n > IPVM__YMX_TXQ_MAX)
         return IPVM_ETOOBIG;
     if (ipvm__ymx_queued(s) == 0) { /* fast path: send what the window allows, queue the rest */
-        while (n > 0 && s->send_window > 0) {
+        while (n > 0 && s->send_window > 0 && !s->sess->blocked) {
             size_t c = n < s->send_window ? n : s->send_window;
             if (c > IPVM__YMX_FRAME_MAX)
                 c = IPVM__YMX_FRAME_MAX;

@@ -209,6 +209,61 @@ IPVM_TEST(p2p, noise_handshake_and_transport)
     party_dispose(&b);
 }
 
+/* The transport cipher runs on libsodium for small messages and on libcrypto for bulk ones:
+ * every size must give the bytes libsodium's RFC 8439 AEAD gives, and a tampered bulk message
+ * must fail and leave no plaintext behind. */
+IPVM_TEST(p2p, noise_transport_both_ciphers)
+{
+    static const size_t sizes[] = {1, 100, 2047, 2048, 2049, 5000, 65518, 65519, 70000};
+    ipvm__noise_cs_t tx = {.has_k = true}, rx = {.has_k = true};
+    randombytes_buf(tx.k, 32);
+    memcpy(rx.k, tx.k, 32);
+    uint8_t *msg = ipvm_malloc(70000), *plain = ipvm_malloc(IPVM__NOISE_MAX_MSG);
+    uint8_t *ref = ipvm_malloc(IPVM__NOISE_MAX_MSG);
+    ipvm_error_t err = {0};
+    randombytes_buf(msg, 70000);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        ipvm_buf_t wire = IPVM_BUF_INIT;
+        uint64_t n0 = tx.n;
+        IPVM_ASSERT_OK(ipvm__noise_encrypt(&tx, msg, sizes[i], &wire));
+        size_t off = 0, done = 0;
+        for (uint64_t k = n0; off < wire.len; k++) {
+            size_t fl = ipvm__be16_get(wire.data + off), pl = fl - 16;
+            uint8_t nonce[12] = {0};
+            unsigned long long rl = 0;
+            for (int b = 0; b < 8; b++)
+                nonce[4 + b] = (uint8_t)(k >> (8 * b));
+            crypto_aead_chacha20poly1305_ietf_encrypt(ref, &rl, msg + done, pl, NULL, 0, NULL,
+                                                      nonce, tx.k);
+            IPVM_ASSERT_MEMEQ(wire.data + off + 2, fl, ref, (size_t)rl);
+            IPVM_ASSERT_OK_ERR(ipvm__noise_decrypt(&rx, wire.data + off + 2, fl, plain, &pl, &err),
+                               &err);
+            IPVM_ASSERT_MEMEQ(plain, pl, msg + done, pl);
+            done += pl;
+            off += 2 + fl;
+        }
+        IPVM_ASSERT_EQ(done, sizes[i]);
+        IPVM_ASSERT_EQ(tx.n, rx.n);
+        /* the next message, one byte flipped: refused, nonce unchanged, output wiped */
+        ipvm_buf_clear(&wire);
+        IPVM_ASSERT_OK(ipvm__noise_encrypt(&tx, msg, sizes[i] < 60000 ? sizes[i] : 60000, &wire));
+        wire.data[2 + wire.len / 2] ^= 1;
+        size_t pl = 0;
+        memset(plain, 0xa5, IPVM__NOISE_MAX_MSG);
+        IPVM_ASSERT_ERR(ipvm__noise_decrypt(&rx, wire.data + 2, wire.len - 2, plain, &pl, &err),
+                        IPVM_EPROTO);
+        IPVM_ASSERT_STRCONTAINS(err.msg, "authentication");
+        if (wire.len - 18 >= 2048)
+            for (size_t b = 0; b < wire.len - 18; b++)
+                IPVM_ASSERT(plain[b] == 0);
+        rx.n++; /* skip the refused message, as a peer would never do */
+        ipvm_buf_dispose(&wire);
+    }
+    ipvm_free(msg);
+    ipvm_free(plain);
+    ipvm_free(ref);
+}
+
 IPVM_TEST(p2p, noise_rejects_tampering)
 {
     ipvm_error_t err = {0};
@@ -366,6 +421,53 @@ IPVM_TEST(p2p, yamux_streams_and_flow_control)
     IPVM_ASSERT_ERR(a.last_err, IPVM_ECLOSED);
     IPVM_ASSERT_ERR(b.last_err, IPVM_ECANCELED);
     ipvm_free(data);
+    ipvm__ymx_dispose(&a.y);
+    ipvm__ymx_dispose(&b.y);
+    ipvm_buf_dispose(&a.out);
+    ipvm_buf_dispose(&b.out);
+    ipvm_buf_dispose(&a.got);
+    ipvm_buf_dispose(&b.got);
+}
+
+static int writable_calls;
+static void s_writable(ipvm__ymx_stream_t *s)
+{
+    (void)s;
+    writable_calls++;
+}
+static const ipvm__ymx_stream_cb_t scb_w = {s_data, s_eof, s_writable, s_close};
+
+/* A backed-up connection (ipvm__ymx_block) holds stream data but not control frames; unblocking
+ * sends what credit allows and tells the writer it may write again. */
+IPVM_TEST(p2p, yamux_block_holds_data)
+{
+    ymx_end_t a = {0}, b = {0};
+    ipvm__ymx_init(&a.y, true, &ycb, &a);
+    ipvm__ymx_init(&b.y, false, &ycb, &b);
+    ipvm__ymx_stream_t *s, *t;
+    IPVM_ASSERT_OK(ipvm__ymx_open(&a.y, &scb_w, &a, &s));
+    IPVM_ASSERT_OK(ipvm__ymx_write(s, (const uint8_t *)"hello", 5));
+    shuttle(&a, &b, 100);
+    IPVM_ASSERT_MEMEQ(b.got.data, b.got.len, "hello", 5);
+    ipvm__ymx_block(&a.y);
+    IPVM_ASSERT_OK(ipvm__ymx_write(s, (const uint8_t *)"world", 5));
+    IPVM_ASSERT_EQ(ipvm__ymx_queued(s), 5);
+    IPVM_ASSERT_EQ(a.out.len, 0); /* no data frame while blocked */
+    IPVM_ASSERT_OK(ipvm__ymx_open(&a.y, &scb_w, &a, &t)); /* a SYN is control: it goes */
+    IPVM_ASSERT_EQ(a.out.len, IPVM__YMX_HDR);
+    IPVM_ASSERT_EQ(ipvm__be16_get(a.out.data + 2), IPVM__YMX_SYN);
+    IPVM_ASSERT_OK(ipvm__ymx_write(t, (const uint8_t *)"!", 1));
+    shuttle(&a, &b, 100);
+    IPVM_ASSERT_EQ(b.got.len, 5);
+    writable_calls = 0;
+    ipvm__ymx_unblock(&a.y);
+    IPVM_ASSERT_EQ(ipvm__ymx_queued(s), 0);
+    IPVM_ASSERT_EQ(ipvm__ymx_queued(t), 0);
+    IPVM_ASSERT_EQ(writable_calls, 2);
+    shuttle(&a, &b, 100);
+    IPVM_ASSERT_EQ(b.got.len, 11);
+    IPVM_ASSERT(memcmp(b.got.data, "hello", 5) == 0);
+    IPVM_ASSERT(memcmp(b.got.data + 5, "world!", 6) == 0 || memcmp(b.got.data + 5, "!world", 6) == 0);
     ipvm__ymx_dispose(&a.y);
     ipvm__ymx_dispose(&b.y);
     ipvm_buf_dispose(&a.out);
