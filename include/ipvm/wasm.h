@@ -29,7 +29,25 @@ typedef struct ipvm_wasm_engine_opts_s {
     ipvm_wasm_limits_t defaults; /* used for fields a call leaves at 0 */
     int gcc_tier;                /* 1: compile with gcc -O2 in the background (default);
                                     0: tcc only; 2: wait for gcc before the first call */
+    int isa;                     /* x86-64 level the gcc tier compiles for (ignored elsewhere):
+                                    IPVM_WASM_ISA_AUTO (0, default) this CPU's x86-64-v2/v3/v4;
+                                    IPVM_WASM_ISA_BASELINE (1) plain x86-64; 2..4 x86-64-vN, at
+                                    most this CPU's (else ipvm_wasm_engine_new: IPVM_EUNSUPPORTED).
+                                    Part of the cache key; results are the same at every level. */
 } ipvm_wasm_engine_opts_t;
+
+#define IPVM_WASM_ISA_AUTO 0
+#define IPVM_WASM_ISA_BASELINE 1
+#define IPVM_WASM_ISA_MAX 4
+
+/* The highest x86-64 level this CPU and OS support (1 baseline .. 4 x86-64-v4), 0 when the
+ * host is not x86-64. */
+IPVM_EXTERN int ipvm_wasm_isa_host(void);
+/* "auto", "baseline", "x86-64-v2", "x86-64-v3", "x86-64-v4" for 0..4; "?" otherwise. */
+IPVM_EXTERN const char *ipvm_wasm_isa_name(int isa);
+/* Parses one of those names (also "v2".."v4" and "x86-64"); IPVM_EINVAL naming the choices. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_wasm_isa_parse(const char *text, int *isa,
+                                                    ipvm_error_t *err);
 
 /* Creates an engine (one per process is the norm; it is thread-safe). opts is copied and may
  * be NULL for the defaults (no disk cache, fuel unlimited, 4 GiB memory, 100 s). */
