@@ -365,6 +365,20 @@ static int loop_line(pass_t *ps, const char *p, size_t n, const char *s, ipvm_bu
     return rc;
 }
 
+/* f64.neg and f32.neg, which wasm2c 1.0.32 writes "x = -(x);", flip the sign bit, NaNs
+ * included; tcc 0.9.27 computes -0.0 - x, which keeps a NaN's sign. Both tiers get
+ * IPVM_FNEG64/32(x): -(x) on gcc, a bit flip on tcc. Returns 1 if the line is none. */
+static int neg_line(const char *p, size_t n, ipvm_buf_t *out)
+{
+    const char *a = memmem(p, n, "= -(w2c_", 8);
+    if (a == NULL || (a[8] != 'd' && a[8] != 'f'))
+        return 1;
+    int rc = ipvm_buf_append(out, p, (size_t)(a + 2 - p));
+    if (!rc)
+        rc = ipvm_buf_append_str(out, a[8] == 'd' ? "IPVM_FNEG64" : "IPVM_FNEG32");
+    return rc ? rc : ipvm_buf_append(out, a + 3, (size_t)(p + n - (a + 3)));
+}
+
 static int pass_line(pass_t *ps, const char *p, size_t n, ipvm_buf_t *out, ipvm_error_t *err)
 {
     const char *s = p;
@@ -373,7 +387,11 @@ static int pass_line(pass_t *ps, const char *p, size_t n, ipvm_buf_t *out, ipvm_
     size_t rest = (size_t)(p + n - s);
     if (!ps->header_done && rest >= 16 && memcmp(s, "#include \"out.h\"", 16) == 0) {
         ps->header_done = true;
-        return ipvm_buf_append(out, ps->h->data, ps->h->len);
+        int rc = ipvm_buf_append(out, ps->h->data, ps->h->len);
+        /* min and max of a NaN give NAN, which glibc's math.h makes (0.0f / 0.0f) for tcc:
+         * the CPU's default NaN, negative on x86. gcc's is +NaN (7fc00000); so is tcc's now. */
+        return rc ? rc : ipvm_buf_append_str(out, "#ifdef IPVM_NAN\n#undef NAN\n"
+                                                  "#define NAN IPVM_NAN\n#endif\n");
     }
     if (rest >= 14 && memcmp(s, "FUNC_PROLOGUE;", 14) == 0) {
         if (ps->k >= ps->in->nfuncs - ps->in->nimported)
@@ -390,15 +408,15 @@ static int pass_line(pass_t *ps, const char *p, size_t n, ipvm_buf_t *out, ipvm_
         return rc ? rc : mem_defs(out);
     }
     int rc = loop_line(ps, p, n, s, out);
-    if (rc != 1)
+    if (rc != 1 || (rc = neg_line(p, n, out)) != 1)
         return rc;
     return ps->defs_done ? mem_line(p, n, out) : ipvm_buf_append(out, p, n);
 }
 
 /* Copies the C, inlining out.h, replacing the k-th "FUNC_PROLOGUE;" (the k-th defined
  * function, in index order) by IPVM_ENTRY (a tick: IPVM__WASM_FN_CALLS_OUT) or
- * IPVM_ENTRY_LEAF (none), appending IPVM_LOOP to every loop label "w2c_L<n>:", and turning
- * loads and stores into the ipvm_ ones above. */
+ * IPVM_ENTRY_LEAF (none), appending IPVM_LOOP to every loop label "w2c_L<n>:", turning
+ * loads and stores into the ipvm_ ones above and float negations into IPVM_FNEG64/32. */
 static int fuel_pass(const ipvm__wasm_info_t *in, const ipvm_buf_t *c, const ipvm_buf_t *h,
                      ipvm_buf_t *out, ipvm_error_t *err)
 {
@@ -697,6 +715,7 @@ done:
     "#define IPVM_ENTRY IPVM_TICK\n"                                                           \
     "#define IPVM_ENTRY_LEAF do { } while (0)\n"                                               \
     "#define IPVM_LOOP IPVM_TICK\n"                                                            \
+    "#define IPVM_FNEG64(x) (-(x))\n#define IPVM_FNEG32(x) (-(x))\n"                          \
     "#line 1 \"wasm\"\n"
 
 static const char prelude_gcc[] = PRELUDE_GCC;
@@ -735,6 +754,9 @@ static const char prelude_tcc[] =
     "#define IPVM_ENTRY IPVM_STACK; IPVM_TICK\n"
     "#define IPVM_ENTRY_LEAF IPVM_STACK\n"
     "#define IPVM_LOOP IPVM_TICK\n"
+    "#define IPVM_FNEG64(x) ipvm_f64(ipvm_b64(x) ^ 0x8000000000000000ull)\n"
+    "#define IPVM_FNEG32(x) ipvm_f32(ipvm_b32(x) ^ 0x80000000u)\n"
+    "#define IPVM_NAN ipvm_f32(0x7fc00000u)\n"
     "#line 1 \"wasm\"\n";
 
 const char *ipvm__wasm_prelude(unsigned fuel_kind)
