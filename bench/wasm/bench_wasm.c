@@ -7,7 +7,8 @@
  * (Homestar's example_test.wasm, and a generated ~1 MB module), warm instantiate + call, and
  * the compile latency of each step (wasm2c, libtcc, gcc -O2) on the whole module.
  * Every engine must return the same result. Usage: bench_wasm [--quick]
- * [--only=kernels|first|warm|compile]. */
+ * [--only=kernels|first|warm|compile] [--isa=auto|baseline|x86-64-v2|v3|v4] (the level of the
+ * gcc tier's main column; a second column is always the baseline). */
 #define _GNU_SOURCE
 #include "ipvm.h"
 #include "wasm/engine_int.h"
@@ -39,11 +40,12 @@ static const kernel_t kernels[] = {
 };
 #define NK (sizeof kernels / sizeof kernels[0])
 
-enum { NATIVE, CLANG, GCC, NOFUEL, TCC, V8, NENG };
-static const char *const eng_names[NENG] = {"native gcc", "native clang", "ipvm gcc",
-                                            "gcc no fuel", "ipvm tcc", "V8"};
+enum { NATIVE, CLANG, GCC, BASE, NOFUEL, TCC, V8, NENG };
+static const char *const eng_names[NENG] = {"native gcc",  "native clang", "ipvm gcc",
+                                            "gcc baseline", "gcc no fuel",  "ipvm tcc", "V8"};
 
 static int rounds = 3;
+static int main_isa = IPVM_WASM_ISA_AUTO; /* of the "ipvm gcc tier" column (--isa=LEVEL) */
 
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void die(const char *fmt, ...)
@@ -153,9 +155,9 @@ static double median(double *v, int n)
 }
 
 /* ---- engines ------------------------------------------------------------------------------ */
-static ipvm_wasm_engine_t *engine(int tier, const char *cache, bool no_fuel)
+static ipvm_wasm_engine_t *engine(int tier, const char *cache, bool no_fuel, int isa)
 {
-    ipvm_wasm_engine_opts_t o = {.gcc_tier = tier, .cache_dir = cache};
+    ipvm_wasm_engine_opts_t o = {.gcc_tier = tier, .cache_dir = cache, .isa = isa};
     ipvm_wasm_engine_t *e;
     ipvm_error_t err;
     ipvm_error_clear(&err);
@@ -300,7 +302,8 @@ static void kernel_row(const kernel_t *k, ipvm_wasm_engine_t *const eng[NENG], d
     for (int r = 0; r < rounds; r++) { /* interleaved, so drifts in load hit every engine */
         t[NATIVE][r] = native_run(fn_gcc, k->returns_f64, k->arg, &res[NATIVE]);
         t[CLANG][r] = native_run(fn_clang, k->returns_f64, k->arg, &res[CLANG]);
-        for (int e = GCC; e <= NOFUEL; e++)
+        for (int e = GCC; e <= NOFUEL; e++) /* (the gcc tier at the host's level and at
+                                               baseline alternate within each round) */
             t[e][r] = ipvm_run(m[e], "run", k->arg, &res[e]);
         if (r < tcc_rounds)
             t[TCC][r] = ipvm_run(m[TCC], "run", k->arg, &res[TCC]);
@@ -322,27 +325,31 @@ static void kernel_row(const kernel_t *k, ipvm_wasm_engine_t *const eng[NENG], d
 
 static void table(ipvm_wasm_engine_t *const eng[NENG])
 {
-    printf("\n| kernel | native gcc -O2 | native clang -O2 | ipvm gcc tier | ipvm tcc tier | V8 "
-           "(node 20) | gcc / best native | gcc / V8 | tcc / best native | fuel cost |\n"
-           "|---|---|---|---|---|---|---|---|---|---|\n");
-    double lg[4] = {0};
+    printf("\n| kernel | native gcc -O2 | native clang -O2 | ipvm gcc tier (%s) | ipvm gcc tier "
+           "(baseline) | ipvm tcc tier | V8 (node 20) | gcc / best native | gcc / V8 | baseline / "
+           "V8 | tcc / best native | fuel cost |\n"
+           "|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+           ipvm_wasm_isa_name(main_isa ? main_isa : ipvm_wasm_isa_host()));
+    double lg[5] = {0};
     for (size_t i = 0; i < NK; i++) {
         double t[NENG];
         kernel_row(&kernels[i], eng, t);
         double best = t[NATIVE] < t[CLANG] ? t[NATIVE] : t[CLANG];
         double r_nat = t[GCC] / best, r_v8 = t[GCC] / t[V8], r_tcc = t[TCC] / best;
-        double fuel = t[GCC] / t[NOFUEL];
+        double fuel = t[GCC] / t[NOFUEL], r_base = t[BASE] / t[V8];
         lg[0] += log(r_nat), lg[1] += log(r_v8), lg[2] += log(r_tcc), lg[3] += log(fuel);
-        printf("| %s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.2fx | %.2fx | %.1fx | "
-               "%+.1f%% |\n",
-               kernels[i].label, t[NATIVE], t[CLANG], t[GCC], t[TCC], t[V8], r_nat, r_v8, r_tcc,
-               (fuel - 1) * 100);
+        lg[4] += log(r_base);
+        printf("| %s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.2fx | %.2fx "
+               "| %.2fx | %.1fx | %+.1f%% |\n",
+               kernels[i].label, t[NATIVE], t[CLANG], t[GCC], t[BASE], t[TCC], t[V8], r_nat,
+               r_v8, r_base, r_tcc, (fuel - 1) * 100);
         fflush(stdout);
     }
     double g_nat = exp(lg[0] / NK), g_v8 = exp(lg[1] / NK), g_tcc = exp(lg[2] / NK),
-           g_fuel = exp(lg[3] / NK);
-    printf("| **geometric mean** | | | | | | **%.2fx** | **%.2fx** | %.1fx | **%+.1f%%** |\n",
-           g_nat, g_v8, g_tcc, (g_fuel - 1) * 100);
+           g_fuel = exp(lg[3] / NK), g_base = exp(lg[4] / NK);
+    printf("| **geometric mean** | | | | | | | **%.2fx** | **%.2fx** | %.2fx | %.1fx | "
+           "**%+.1f%%** |\n",
+           g_nat, g_v8, g_base, g_tcc, (g_fuel - 1) * 100);
     printf("\ntargets: gcc tier / best native <= 1.30x: %s; gcc tier / V8 <= 0.75x: %s; "
            "fuel cost <= 15%%: %s\n",
            g_nat <= 1.30 ? "met" : "MISSED", g_v8 <= 0.75 ? "met" : "MISSED",
@@ -368,7 +375,7 @@ static double first_call(const char *path, const char *func, unsigned arg, doubl
     read_file(path, &w);
     double t[5], l[5];
     for (int r = 0; r < 3; r++) {
-        ipvm_wasm_engine_t *e = engine(0, NULL, false);
+        ipvm_wasm_engine_t *e = engine(0, NULL, false, IPVM_WASM_ISA_AUTO);
         uint64_t w0 = ipvm_now_ns(), c0 = cpu_ns() + children_cpu_ns(), res;
         ipvm_wasm_module_t *m = load(e, &w, path);
         ipvm_run(m, func, arg, &res);
@@ -446,8 +453,10 @@ static void compile_row(const char *path, const char *label)
         ipvm__code_free(code);
     }
     uint64_t c0 = children_cpu_ns(), w0 = ipvm_now_ns();
-    if (ipvm__compile_gcc((const char *)c.data, c.len, WORK "/latency.so", IPVM__FUEL_TLS, NULL,
-                          &err) != 0)
+    int level;
+    if (ipvm__isa_resolve(main_isa, &level, &err) != 0 ||
+        ipvm__compile_gcc((const char *)c.data, c.len, WORK "/latency.so", IPVM__FUEL_TLS, level,
+                          NULL, &err) != 0)
         die("%s: %s", path, err.msg);
     double t_gcc = (double)(children_cpu_ns() - c0) / 1e6;
     double wall_gcc = (double)(ipvm_now_ns() - w0) / 1e6;
@@ -531,17 +540,22 @@ int main(int argc, char **argv)
             rounds = 1;
         else if (strncmp(argv[k], "--only=", 7) == 0)
             only = argv[k] + 7;
-        else
-            die("usage: bench_wasm [--quick] [--only=kernels|first|warm|compile]");
+        else if (strncmp(argv[k], "--isa=", 6) == 0) {
+            ipvm_error_t err;
+            if (ipvm_wasm_isa_parse(argv[k] + 6, &main_isa, &err) != 0)
+                die("%s", err.msg);
+        } else
+            die("usage: bench_wasm [--quick] [--only=kernels|first|warm|compile] [--isa=LEVEL]");
     }
     mkdir(WORK, 0755);
     for (size_t i = 0; i < NK; i++)
         build_kernel(kernels[i].name);
     build_big();
     ipvm_wasm_engine_t *eng[NENG] = {0};
-    eng[GCC] = engine(2, WORK "/cache", false);
-    eng[NOFUEL] = engine(2, WORK "/cache-nofuel", true);
-    eng[TCC] = engine(0, NULL, false);
+    eng[GCC] = engine(2, WORK "/cache", false, main_isa);
+    eng[BASE] = engine(2, WORK "/cache", false, IPVM_WASM_ISA_BASELINE);
+    eng[NOFUEL] = engine(2, WORK "/cache-nofuel", true, main_isa);
+    eng[TCC] = engine(0, NULL, false, IPVM_WASM_ISA_AUTO);
     printf("bench_wasm: CPU time of the calling thread (V8: of node), median of %d round(s); "
            "results checked equal across engines\n", rounds);
     if (!only || strcmp(only, "kernels") == 0)

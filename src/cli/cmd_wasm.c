@@ -36,6 +36,10 @@ static const char HELP[] =
     "  --timeout MS     stop after this many milliseconds of wall clock (default: 100000)\n"
     "  --tier T         auto (the cached gcc code, else tcc now and gcc in the background),\n"
     "                   tcc (tcc only, nothing cached), gcc (wait for gcc, then run)\n"
+    "  --isa LEVEL      the x86-64 level gcc compiles for: auto (this CPU's: x86-64-v2, v3 or\n"
+    "                   v4), baseline, x86-64-v2, x86-64-v3 or x86-64-v4 (default: auto, or\n"
+    "                   $IPVM_NODE_WASM_ISA, as for the node); results are the same at every\n"
+    "                   level, and each level has its own cache entry\n"
     "  --no-wait        do not wait at exit for a background gcc compile to finish\n"
     "  --save FILE      write a bytes result to FILE instead of printing it\n"
     "  --json           print {\"result\", \"fuel\", \"time_ns\", \"log\", \"tier\", \"compiled\"}\n"
@@ -60,6 +64,7 @@ static const char HELP[] =
 typedef struct wasm_args_s {
     const char *module, *func, *args_json, *save;
     int tier; /* gcc_tier of the engine: 0 tcc, 1 auto, 2 gcc */
+    const char *isa; /* --isa, or NULL */
     bool no_wait;
     ipvm_wasm_limits_t limits;
     char **argv; /* the ARGs */
@@ -111,6 +116,8 @@ static int parse(ipvm_cli_t *cli, int argc, char **argv, bool run, wasm_args_t *
             a->args_json = v;
         else if (strcmp(o, "--save") == 0)
             a->save = v;
+        else if (strcmp(o, "--isa") == 0)
+            a->isa = v;
         else if (strcmp(o, "--tier") == 0 && strcmp(v, "tcc") == 0)
             a->tier = 0;
         else if (strcmp(o, "--tier") == 0 && strcmp(v, "auto") == 0)
@@ -177,16 +184,22 @@ static int build_args(ipvm_cli_t *cli, const wasm_args_t *a, ipvm_arena_t *arena
     return *out ? 0 : ipvm_cli_fail(cli, IPVM_ENOMEM, "out of memory");
 }
 
-static int open_engine(ipvm_cli_t *cli, int tier, ipvm_wasm_engine_t **e)
+/* isa: --isa's value or NULL (then $IPVM_NODE_WASM_ISA, the node's setting, or auto). */
+static int open_engine(ipvm_cli_t *cli, int tier, const char *isa, ipvm_wasm_engine_t **e)
 {
     char cache[4200];
     snprintf(cache, sizeof cache, "%s/cache", cli->data_dir);
-    int rc = tier ? ipvm_cli_ensure_data_dir(cli) : 0;
-    if (rc)
-        return rc;
     ipvm_wasm_engine_opts_t o = {.cache_dir = tier ? cache : NULL, .gcc_tier = tier};
     ipvm_error_t err;
     ipvm_error_clear(&err);
+    const char *env = getenv("IPVM_NODE_WASM_ISA");
+    if (isa == NULL && env && *env)
+        isa = env;
+    if (isa && ipvm_wasm_isa_parse(isa, &o.isa, &err) != 0)
+        return ipvm_cli_usage(cli, &ipvm_cmd_wasm, "--isa: %s", err.msg);
+    int rc = tier ? ipvm_cli_ensure_data_dir(cli) : 0;
+    if (rc)
+        return rc;
     if (ipvm_wasm_engine_new(&o, e, &err) != 0)
         return ipvm_cli_fail_err(cli, &err, "cannot start the Wasm engine");
     return 0;
@@ -294,7 +307,7 @@ static int cmd_run(ipvm_cli_t *cli, int argc, char **argv)
     ipvm_wasm_engine_t *e = NULL;
     ipvm_wasm_module_t *m = NULL;
     uint64_t load_ns = 0;
-    if ((rc = build_args(cli, &a, &arena, &args)) != 0 || (rc = open_engine(cli, a.tier, &e)))
+    if ((rc = build_args(cli, &a, &arena, &args)) != 0 || (rc = open_engine(cli, a.tier, a.isa, &e)))
         goto done;
     unsigned long compiles = atomic_load(&ipvm__wasm_stats.wasm2c);
     if ((rc = load(cli, e, a.module, &m, &load_ns)) != 0)
@@ -366,6 +379,7 @@ static void print_inspect(const char *path, const ipvm_ipld_t *d)
            bool_of(d, "wit") ? ", with WIT types" : ", no WIT types (numbers only)");
     printf("tier     %s; compiled code %s\n", str_of(d, "tier"),
            bool_of(d, "cached") ? "cached" : "not cached (the first 'ipvm wasm run' makes it)");
+    printf("gcc      %s, for %s\n", str_of(d, "gcc"), str_of(d, "isa"));
     if (mem && mem->kind == IPVM_IPLD_INT)
         printf("memory   %llu pages of 64 KiB at start\n", (unsigned long long)mem->u.integer.mag);
     char sig[512];
@@ -403,7 +417,7 @@ static int cmd_inspect(ipvm_cli_t *cli, int argc, char **argv)
     uint64_t load_ns;
     ipvm_arena_t arena;
     ipvm_arena_init(&arena);
-    if ((rc = open_engine(cli, 1, &e)) != 0 || (rc = load(cli, e, a.module, &m, &load_ns)) != 0)
+    if ((rc = open_engine(cli, 1, NULL, &e)) != 0 || (rc = load(cli, e, a.module, &m, &load_ns)) != 0)
         goto done;
     ipvm__engine_cancel_jobs(e); /* inspecting compiles nothing with gcc */
     ipvm_ipld_t *d = NULL;

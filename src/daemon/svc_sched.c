@@ -15,6 +15,7 @@
  * missing (as cmd_run.c does). */
 #pragma weak ipvm_wasm_engine_new
 #pragma weak ipvm_wasm_engine_free
+#pragma weak ipvm_wasm_isa_parse
 
 void ipvm__node_set_sched(ipvm_node_t *n, ipvm_sched_t *s);
 ipvm_rpc_admit_fn ipvm__node_admit(ipvm_node_t *n, void **data);
@@ -113,6 +114,10 @@ static int sched_start(ipvm_node_t *n, void **state, ipvm_error_t *err)
     snprintf(path, sizeof path, "%s/cache", ipvm_node_data_dir(n));
     ipvm_wasm_engine_opts_t eo = {.cache_dir = path, .defaults = lim,
                                   .gcc_tier = (int)ipvm_config_int(c, "node", "gcc_tier")};
+    const char *isa = ipvm_config_str(c, "node", "wasm_isa");
+    if (rc == 0 && ipvm_wasm_engine_new && isa &&
+        (rc = ipvm_wasm_isa_parse(isa, &eo.isa, err)) != 0)
+        ipvm_error_prefix(err, "node.wasm_isa (%s): ", ipvm_config_origin(c, "node", "wasm_isa"));
     if (rc == 0 && ipvm_wasm_engine_new)
         rc = ipvm_wasm_engine_new(&eo, &st->engine, err);
     else if (rc == 0)

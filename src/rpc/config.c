@@ -45,6 +45,11 @@ static const ipvm_conf_key_t ipvm_node_conf_keys[] = {
     {"node", "gcc_tier", IPVM_CONF_INT, "1",
      "Second compile tier for Wasm modules: 1 compiles with gcc -O2 in the background after the "
      "fast first compile, 2 waits for it before the first call, 0 never uses gcc.", 0, 2},
+    {"node", "wasm_isa", IPVM_CONF_STRING, "auto",
+     "The x86-64 level gcc compiles Wasm modules for: auto (this CPU's: x86-64-v2, v3 or v4), "
+     "baseline (any x86-64), or x86-64-v2/v3/v4 (one level for a whole cluster; this CPU must "
+     "have it). Results and fuel are the same at every level; each has its own cache entry.",
+     0, 0},
     {"rpc", "enable", IPVM_CONF_BOOL, "true",
      "Serve JSON-RPC over WebSocket, /health, /metrics and the dashboard.", 0, 0},
     {"rpc", "host", IPVM_CONF_STRING, "127.0.0.1",

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The two compilers of the generated C. libtcc compiles in memory, in milliseconds, so a new
- * module's first call happens at once (tier 1); gcc -O2 -ffp-contract=off (no -march, no
- * -ffast-math: float results must not depend on the machine) writes a .so in the background
- * (tier 2), which is kept in the disk cache and dlopened. Every compiled object carries the
- * glue's stamp; nothing of it is used before the stamp matches this runtime. */
+ * module's first call happens at once (tier 1); gcc -O2 -ffp-contract=off -march=x86-64-vN (the
+ * CPU's level, or baseline; never -march=native, never -ffast-math: float results must not
+ * depend on the machine) writes a .so in the background (tier 2), which is kept in the disk
+ * cache and dlopened. Every compiled object carries the glue's stamp; nothing of it is used
+ * before the stamp matches this runtime. */
 #define _GNU_SOURCE
 #include "wasm/core_int.h"
 
@@ -20,6 +21,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 /* Fixed flags: the result of float code must not depend on the compiling machine. The
  * inlining limit is -O3's: a fuel tick makes a small recursive function (fib) just too big
@@ -28,6 +32,113 @@ static const char *const gcc_flags[] = {
     "-O2", "-ffp-contract=off", "--param=max-inline-insns-auto=30", "-fPIC", "-shared",
     "-fvisibility=hidden", "-fstack-clash-protection", "-fno-strict-aliasing", "-w", "-g0",
     NULL};
+
+/* ---- the x86-64 level of the gcc tier ------------------------------------------------------ */
+/* Why a level keeps results identical: wasm's integer operations have one answer whatever
+ * instructions compute them (BMI2's rorx is a rotate), and its float operations are single
+ * IEEE operations in round-to-nearest that gcc, without -ffast-math and with contraction off,
+ * computes one by one (AVX's vaddsd rounds as addsd does; no FMA is formed). What -march may
+ * not change is exactly what -ffp-contract=off pins. tests/unit/wasm/test_isa.c checks it. */
+#if defined(__x86_64__)
+static bool bits(unsigned v, unsigned mask)
+{
+    return (v & mask) == mask;
+}
+
+static int isa_detect(void)
+{
+    unsigned a, b, c1, d, c81 = 0, b7 = 0, c7, d7;
+    if (!__get_cpuid(1, &a, &b, &c1, &d))
+        return 1;
+    if (__get_cpuid(0x80000001, &a, &b, &c81, &d) == 0)
+        c81 = 0;
+    if (__get_cpuid_max(0, NULL) >= 7)
+        __cpuid_count(7, 0, a, b7, c7, d7);
+    /* v2: SSE3, SSSE3, CX16, SSE4.1, SSE4.2, POPCNT; LAHF/SAHF */
+    if (!bits(c1, 1u | 1u << 9 | 1u << 13 | 1u << 19 | 1u << 20 | 1u << 23) || !bits(c81, 1u))
+        return 1;
+    /* v3: FMA, MOVBE, OSXSAVE, AVX, F16C; AVX2, BMI1, BMI2; LZCNT; the OS saves XMM and YMM */
+    unsigned xcr0 = 0;
+    if (bits(c1, 1u << 27)) {
+        unsigned lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        xcr0 = lo;
+    }
+    if (!bits(c1, 1u << 12 | 1u << 22 | 1u << 27 | 1u << 28 | 1u << 29) ||
+        !bits(b7, 1u << 3 | 1u << 5 | 1u << 8) || !bits(c81, 1u << 5) || !bits(xcr0, 0x6))
+        return 2;
+    /* v4: AVX512F, DQ, CD, BW, VL; the OS saves the opmask and ZMM state */
+    if (!bits(b7, 1u << 16 | 1u << 17 | 1u << 28 | 1u << 30 | 1u << 31) || !bits(xcr0, 0xe6))
+        return 3;
+    return 4;
+}
+#else
+static int isa_detect(void)
+{
+    return 0;
+}
+#endif
+
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
+static int isa_level;
+
+static void isa_setup(void)
+{
+    isa_level = isa_detect();
+}
+
+int ipvm_wasm_isa_host(void)
+{
+    pthread_once(&isa_once, isa_setup);
+    return isa_level;
+}
+
+static const char *const isa_names[] = {"auto", "baseline", "x86-64-v2", "x86-64-v3",
+                                        "x86-64-v4"};
+
+const char *ipvm_wasm_isa_name(int isa)
+{
+    return isa >= 0 && isa <= IPVM_WASM_ISA_MAX ? isa_names[isa] : "?";
+}
+
+int ipvm_wasm_isa_parse(const char *text, int *isa, ipvm_error_t *err)
+{
+    static const char *const alias[] = {NULL, "x86-64", "v2", "v3", "v4"};
+    for (int k = 0; text && k <= IPVM_WASM_ISA_MAX; k++)
+        if (strcmp(text, isa_names[k]) == 0 || (alias[k] && strcmp(text, alias[k]) == 0)) {
+            *isa = k;
+            return 0;
+        }
+    return ipvm_error_set(err, IPVM_EINVAL, IPVM_NO_OFFSET,
+                          "unknown instruction set level '%s': use auto, baseline, x86-64-v2, "
+                          "x86-64-v3 or x86-64-v4", text ? text : "");
+}
+
+int ipvm__isa_resolve(int want, int *out, ipvm_error_t *err)
+{
+    int host = ipvm_wasm_isa_host();
+    if (want < 0 || want > IPVM_WASM_ISA_MAX)
+        return ipvm_error_set(err, IPVM_EINVAL, IPVM_NO_OFFSET,
+                              "instruction set level %d is not 0 (auto) .. 4 (x86-64-v4)", want);
+    if (host == 0) { /* not x86-64: gcc's default for this architecture */
+        *out = 0;
+        return 0;
+    }
+    if (want > host)
+        return ipvm_error_set(err, IPVM_EUNSUPPORTED, IPVM_NO_OFFSET,
+                              "this CPU cannot run %s code (it supports up to %s): set the Wasm "
+                              "instruction set level to auto or baseline",
+                              isa_names[want], isa_names[host]);
+    *out = want == IPVM_WASM_ISA_AUTO ? host : want;
+    return 0;
+}
+
+const char *ipvm__isa_flag(int level)
+{
+    static const char *const flags[] = {NULL, NULL, "-march=x86-64-v2", "-march=x86-64-v3",
+                                        "-march=x86-64-v4"};
+    return level >= 0 && level <= IPVM_WASM_ISA_MAX ? flags[level] : NULL;
+}
 
 static bool stamp_ok(const ipvm__glue_t *g, const char *key, unsigned fuel_kind,
                      ipvm_error_t *err)
@@ -267,7 +378,7 @@ const char *ipvm__gcc_id(void)
 
 /* fork + exec gcc at low priority with a memory and CPU ceiling, so a huge module cannot take
  * the node down; output and diagnostics into files. */
-static int run_gcc(const char *c_path, const char *so_path, const char *log_path,
+static int run_gcc(const char *c_path, const char *so_path, const char *log_path, int isa,
                    _Atomic int *pid_out)
 {
     char *argv[32];
@@ -275,6 +386,8 @@ static int run_gcc(const char *c_path, const char *so_path, const char *log_path
     argv[n++] = gcc_path;
     for (int k = 0; gcc_flags[k]; k++)
         argv[n++] = (char *)gcc_flags[k];
+    if (ipvm__isa_flag(isa))
+        argv[n++] = (char *)ipvm__isa_flag(isa);
     argv[n++] = "-o";
     argv[n++] = (char *)so_path;
     argv[n++] = (char *)c_path;
@@ -326,7 +439,7 @@ static int run_gcc(const char *c_path, const char *so_path, const char *log_path
 }
 
 int ipvm__compile_gcc(const char *c, size_t len, const char *so_path, unsigned fuel_kind,
-                      _Atomic int *pid, ipvm_error_t *err)
+                      int isa, _Atomic int *pid, ipvm_error_t *err)
 {
     if (ipvm__gcc_fingerprint() == NULL)
         return ipvm_error_set(err, IPVM_ECOMPILE, IPVM_NO_OFFSET,
@@ -354,7 +467,7 @@ int ipvm__compile_gcc(const char *c, size_t len, const char *so_path, unsigned f
     }
     fclose(f);
     atomic_fetch_add(&ipvm__wasm_stats.gcc, 1);
-    int st = run_gcc(c_path, tmp_so, log, pid);
+    int st = run_gcc(c_path, tmp_so, log, isa, pid);
     if (st != 0) {
         ipvm_buf_t msg = IPVM_BUF_INIT;
         if (ipvm_file_read(log, &msg, NULL) != 0)

@@ -192,11 +192,17 @@ typedef struct ipvm__code_s {
  * IPVM_ENOMEM. Serialised on a process-wide lock: libtcc 0.9.27 keeps global state. */
 int ipvm__compile_tcc(const ipvm__wasm_info_t *info, const char *c, size_t len, const char *key,
                       ipvm__code_t **out, ipvm_error_t *err);
-/* Compiles C with gcc into so_path (through a temporary file next to it, then rename). While
+/* Compiles C with gcc into so_path (through a temporary file next to it, then rename), for
+ * the x86-64 level isa (0 or 1: gcc's default, i.e. baseline; as ipvm__isa_resolve gives). While
  * gcc runs, its pid is in *pid (when pid is not NULL), so it can be stopped; -1 in *pid means
  * cancelled: gcc is not started, or is stopped as soon as it is. */
 int ipvm__compile_gcc(const char *c, size_t len, const char *so_path, unsigned fuel_kind,
-                      _Atomic int *pid, ipvm_error_t *err);
+                      int isa, _Atomic int *pid, ipvm_error_t *err);
+/* The level an engine compiles for, from ipvm_wasm_engine_opts_t.isa: the host's for AUTO, 0
+ * when the host is not x86-64. IPVM_EUNSUPPORTED when the host cannot run `want`. */
+int ipvm__isa_resolve(int want, int *out, ipvm_error_t *err);
+/* gcc's -march flag for a resolved level, NULL for baseline and non-x86-64. */
+const char *ipvm__isa_flag(int level);
 /* dlopens a compiled .so and checks its stamp against this runtime and `key`. Errors:
  * IPVM_ENOENT (no file), IPVM_ESTALE (stamp mismatch: the file must not be used), IPVM_ECOMPILE
  * (dlopen failed). */

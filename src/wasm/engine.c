@@ -45,6 +45,10 @@ int ipvm_wasm_engine_new(const ipvm_wasm_engine_opts_t *opts, ipvm_wasm_engine_t
         return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
     e->gcc_tier = 1;
     e->defaults = (ipvm_wasm_limits_t){IPVM_WASM_UNLIMITED, 4ull << 30, 100000};
+    if ((rc = ipvm__isa_resolve(opts ? opts->isa : IPVM_WASM_ISA_AUTO, &e->isa, err)) != 0) {
+        ipvm_free(e);
+        return rc;
+    }
     if (opts) {
         e->gcc_tier = opts->gcc_tier;
         if (opts->defaults.fuel)
@@ -229,10 +233,11 @@ static int cache_key(ipvm_wasm_module_t *m, ipvm_error_t *err)
     char text[10000];
     int n = snprintf(text, sizeof text,
                      "ipvm-wasm-cache 1\nipvm %s\nmodule %s\n%s\n%s\nmode %s\narch %s\n"
-                     "glue %u%s\n",
+                     "isa %s\nglue %u%s\n",
                      IPVM_VERSION_STRING, m->hash_hex, w2c ? w2c : "wasm2c ?",
                      gcc ? gcc : "no gcc",
                      IPVM__RT_GUARD_PAGES ? "guard-pages" : "bounds-checks", u.machine,
+                     ipvm__isa_flag(m->engine->isa) ? ipvm__isa_flag(m->engine->isa) : "default",
                      IPVM__GLUE_VERSION, m->engine->no_fuel ? "\nno fuel" : "");
     if (sha256_hex(text, (size_t)n, m->key, NULL) != 0)
         return ipvm_error_set(err, IPVM_EINTERNAL, IPVM_NO_OFFSET, "sha2-256 unavailable");
@@ -287,7 +292,7 @@ static int gcc_tier(ipvm_wasm_module_t *m, const char *c, size_t len, ipvm_error
     if (rc != 0) {
         unlink(path);
         uint64_t t0 = ipvm_now_ns();
-        rc = ipvm__compile_gcc(c, len, path, kind, &e->gcc_pid, err);
+        rc = ipvm__compile_gcc(c, len, path, kind, e->isa, &e->gcc_pid, err);
         if (rc == 0) {
             ipvm_log(IPVM_LOG_DEBUG, "wasm", "gcc -O2 compiled module %.16s in %.0f ms",
                      m->hash_hex, (double)(ipvm_now_ns() - t0) / 1e6);
@@ -800,6 +805,10 @@ int ipvm_wasm_module_describe(ipvm_wasm_module_t *m, ipvm_arena_t *a, ipvm_ipld_
         rc = put(a, map, "wasm2c", w2c ? ipvm_ipld_new_cstring(a, w2c) : ipvm_ipld_new_null(a));
     if (!rc)
         rc = put(a, map, "gcc", gcc ? ipvm_ipld_new_cstring(a, gcc) : ipvm_ipld_new_null(a));
+    if (!rc) /* the x86-64 level the gcc tier compiles for */
+        rc = put(a, map, "isa", ipvm_ipld_new_cstring(a, m->engine->isa
+                                                             ? ipvm_wasm_isa_name(m->engine->isa)
+                                                             : "default"));
     if (!rc)
         rc = put(a, map, "memory_pages",
                  in->has_memory ? ipvm_ipld_new_uint(a, in->mem_min) : ipvm_ipld_new_null(a));

@@ -19,6 +19,7 @@ struct ipvm_wasm_engine_s {
     int gcc_tier;                /* 0, 1 or 2 as in ipvm_wasm_engine_opts_t */
     bool probed, gcc_usable;
     bool no_fuel;                /* bench/wasm only: gcc code without fuel ticks */
+    int isa;                     /* resolved x86-64 level of the gcc tier (ipvm__isa_resolve) */
     pthread_mutex_t lock;        /* everything below */
     pthread_cond_t cond;         /* a load finished; a gcc job finished */
     ipvm_wasm_module_t *modules; /* every loaded or loading module */

@@ -87,6 +87,7 @@ IPVM_TEST(wasm, cli_usage_errors)
     IPVM_ASSERT_EQ(ipvm_wasm(help, &out, &err), 0);
     IPVM_ASSERT_STRCONTAINS(OUT, "ipvm wasm run [OPTIONS] MODULE FUNC [ARG...]");
     IPVM_ASSERT_STRCONTAINS(OUT, "--fuel UNITS");
+    IPVM_ASSERT_STRCONTAINS(OUT, "--isa LEVEL");
     const char *none[] = {NULL};
     IPVM_ASSERT_EQ(ipvm_wasm(none, &out, &err), 2);
     const char *nofunc[] = {"run", "MODULE", NULL};
@@ -94,6 +95,9 @@ IPVM_TEST(wasm, cli_usage_errors)
     IPVM_ASSERT_STRCONTAINS(ERR, "which function");
     const char *badopt[] = {"run", "--fuel", "lots", "MODULE", "add", NULL};
     IPVM_ASSERT_EQ(ipvm_wasm(badopt, &out, &err), 2);
+    const char *badisa[] = {"run", "--isa", "native", "MODULE", "add", "1", "2", NULL};
+    IPVM_ASSERT_EQ(ipvm_wasm(badisa, &out, &err), 2);
+    IPVM_ASSERT_STRCONTAINS(ERR, "auto, baseline, x86-64-v2, x86-64-v3 or x86-64-v4");
     const char *badarg[] = {"run", "--tier", "tcc", "MODULE", "add", "one", "2", NULL};
     IPVM_ASSERT_EQ(ipvm_wasm(badarg, &out, &err), 1);
     IPVM_ASSERT_STRCONTAINS(ERR, "argument 1 (one) is not DAG-JSON");
@@ -147,6 +151,20 @@ IPVM_TEST(wasm, cli_second_process_compiles_nothing)
     IPVM_ASSERT_EQ(ipvm_wasm(plain, &out, &err), 0);
     IPVM_ASSERT_STRCONTAINS(OUT, "tier     gcc; compiled code cached");
     IPVM_ASSERT_STRCONTAINS(OUT, "fib");
+    char isa[64];
+    snprintf(isa, sizeof isa, "-O2 -ffp-contract=off");
+    IPVM_ASSERT_STRCONTAINS(OUT, isa);
+    int host = ipvm_wasm_isa_host();
+    snprintf(isa, sizeof isa, ", for %s\n", host ? ipvm_wasm_isa_name(host) : "default");
+    IPVM_ASSERT_STRCONTAINS(OUT, isa);
+    /* another x86-64 level has its own cache entry: compiled anew, same answer, same fuel */
+    const char *base[] = {"--json", "run", "--tier", "gcc", "--isa", "baseline", "MODULE", "fib",
+                          "20", NULL};
+    IPVM_ASSERT_EQ(ipvm_wasm(base, &out, &err), 0);
+    IPVM_ASSERT_OK(ipvm_dagjson_decode(OUT, out.len, &a, &v, NULL));
+    IPVM_ASSERT(ipvm_ipld_map_get(v, "compiled")->u.boolean == (host > IPVM_WASM_ISA_BASELINE));
+    IPVM_ASSERT(ipvm_ipld_map_get(v, "result")->u.integer.mag == 6765);
+    IPVM_ASSERT_EQ_U64(ipvm_ipld_map_get(v, "fuel")->u.integer.mag, fuel);
     ipvm_arena_dispose(&a);
     ipvm_buf_dispose(&out);
     ipvm_buf_dispose(&err);
