@@ -161,6 +161,60 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_dagjson_decode_opts(const char *buf, size_t
                                                          ipvm_ipld_t **out /* out */,
                                                          ipvm_error_t *err);
 
+/* DAG-JSON pull reader: steps into the maps and lists of a document one entry at a time and
+ * decodes the entries it is given whole, so that a large list (a workflow's 10,000 tasks) can
+ * be handled item by item with the memory of one item instead of the whole tree. Entry values
+ * follow exactly the rules, depth limit and messages of ipvm_dagjson_decode_opts. What the
+ * reader does not do, for the containers stepped into: read a map as a Link or bytes (a caller
+ * that meets the key "/" should decode that map whole instead) or reject duplicate keys (the
+ * caller sees every key). The reader borrows buf; one thread at a time. Typical walk:
+ *   enter (the top map) ; while (next(&key) == 1) { enter, or value } ; finish. */
+#define IPVM_DAGJSON_READER_DEPTH 16 /* containers stepped into at once */
+
+typedef struct ipvm_dagjson_reader_s {
+    const char *buf;
+    size_t len;
+    size_t pos; /* byte offset of the next token */
+    size_t depth; /* containers stepped into and not yet left */
+    /* private */
+    size_t max_depth;
+    unsigned flags;
+    char open[IPVM_DAGJSON_READER_DEPTH];
+    bool started[IPVM_DAGJSON_READER_DEPTH];
+    void *items, *ents; /* the decoder's scratch stacks, kept between calls */
+    size_t capitems, capents;
+} ipvm_dagjson_reader_t;
+
+/* opts may be NULL (the defaults of ipvm_dagjson_decode). */
+IPVM_EXTERN void ipvm_dagjson_reader_init(ipvm_dagjson_reader_t *r, const char *buf, size_t len,
+                                          const ipvm_decode_opts_t *opts);
+IPVM_EXTERN void ipvm_dagjson_reader_dispose(ipvm_dagjson_reader_t *r);
+/* Steps into the map or list at the current position and says which (IPVM_IPLD_MAP or
+ * IPVM_IPLD_LIST). IPVM_EJSON when something else is there, IPVM_ETOODEEP past the depth limit
+ * or IPVM_DAGJSON_READER_DEPTH. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_dagjson_reader_enter(ipvm_dagjson_reader_t *r,
+                                                          ipvm_ipld_kind_t *kind /* out */,
+                                                          ipvm_error_t *err);
+/* Moves to the next entry of the container stepped into last. Returns 1 when there is one (in
+ * a map, *key and *key_len get its key, decoded into arena; key may be NULL) and the position
+ * is then at its value, which the caller must consume with ipvm_dagjson_reader_value or
+ * ipvm_dagjson_reader_enter before the next call; 0 at the container's end, which it steps out
+ * of; or an error (IPVM_EJSON with the offset, IPVM_ENOMEM). */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_dagjson_reader_next(ipvm_dagjson_reader_t *r,
+                                                         ipvm_arena_t *arena,
+                                                         const char **key /* out */,
+                                                         size_t *key_len /* out */,
+                                                         ipvm_error_t *err);
+/* Decodes the value at the current position whole, into arena. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_dagjson_reader_value(ipvm_dagjson_reader_t *r,
+                                                          ipvm_arena_t *arena,
+                                                          ipvm_ipld_t **out /* out */,
+                                                          ipvm_error_t *err);
+/* After the outermost container's end: only whitespace may follow (IPVM_EJSON otherwise, or
+ * when a container is still open). */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_dagjson_reader_finish(ipvm_dagjson_reader_t *r,
+                                                           ipvm_error_t *err);
+
 /* CIDv1 (dag-cbor codec) of the DAG-CBOR encoding of v, hashed with `hash`
  * (IPVM_MH_SHA3_256 for Homestar's identifiers). */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_ipld_cid(const ipvm_ipld_t *v, uint64_t hash,

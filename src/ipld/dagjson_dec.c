@@ -644,3 +644,156 @@ int ipvm_dagjson_decode(const char *buf, size_t len, ipvm_arena_t *arena, ipvm_i
 {
     return ipvm_dagjson_decode_opts(buf, len, NULL, arena, out, err);
 }
+
+/* ---------------------------------------------------------------------------- pull reader -- */
+/* A decoder over the reader's state for one call; reader_put stores back what moved. */
+static jdec_t reader_get(ipvm_dagjson_reader_t *r, ipvm_arena_t *arena, ipvm_error_t *err)
+{
+    jdec_t d;
+    memset(&d, 0, sizeof d);
+    d.buf = r->buf;
+    d.len = r->len;
+    d.pos = r->pos;
+    d.arena = arena;
+    d.err = err;
+    d.max_depth = r->max_depth;
+    d.flags = r->flags;
+    d.items = r->items;
+    d.capitems = r->capitems;
+    d.ents = r->ents;
+    d.capents = r->capents;
+    return d;
+}
+
+static void reader_put(ipvm_dagjson_reader_t *r, const jdec_t *d)
+{
+    r->pos = d->pos;
+    r->items = d->items;
+    r->capitems = d->capitems;
+    r->ents = d->ents;
+    r->capents = d->capents;
+}
+
+void ipvm_dagjson_reader_init(ipvm_dagjson_reader_t *r, const char *buf, size_t len,
+                              const ipvm_decode_opts_t *opts)
+{
+    IPVM_MISUSE_IF(r == NULL || (buf == NULL && len));
+    memset(r, 0, sizeof *r);
+    r->buf = buf ? buf : "";
+    r->len = len;
+    r->max_depth = opts && opts->max_depth ? opts->max_depth : IPVM_IPLD_MAX_DEPTH;
+    r->flags = opts ? opts->flags : 0;
+}
+
+void ipvm_dagjson_reader_dispose(ipvm_dagjson_reader_t *r)
+{
+    ipvm_free(r->items);
+    ipvm_free(r->ents);
+    r->items = NULL;
+    r->ents = NULL;
+    r->capitems = r->capents = 0;
+}
+
+int ipvm_dagjson_reader_enter(ipvm_dagjson_reader_t *r, ipvm_ipld_kind_t *kind,
+                              ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF(r == NULL || kind == NULL);
+    char tmp[24];
+    jdec_t d = reader_get(r, NULL, err);
+    skip_ws(&d);
+    r->pos = d.pos;
+    if (d.pos >= d.len || (d.buf[d.pos] != '{' && d.buf[d.pos] != '['))
+        return jbad(&d, d.pos, "a map or a list was expected, not %s", what_at(&d, d.pos, tmp));
+    if (r->depth >= r->max_depth || r->depth >= IPVM_DAGJSON_READER_DEPTH)
+        return ipvm_error_set(err, IPVM_ETOODEEP, d.pos, "nesting deeper than %zu levels",
+                              r->depth < r->max_depth ? (size_t)IPVM_DAGJSON_READER_DEPTH
+                                                      : r->max_depth);
+    r->open[r->depth] = d.buf[d.pos];
+    r->started[r->depth] = false;
+    r->depth++;
+    r->pos++;
+    *kind = d.buf[d.pos] == '{' ? IPVM_IPLD_MAP : IPVM_IPLD_LIST;
+    return 0;
+}
+
+/* Past the ',' between entries or the container's closing bracket: 1 = an entry follows. */
+static int reader_step(ipvm_dagjson_reader_t *r, jdec_t *d)
+{
+    char tmp[24];
+    size_t top = r->depth - 1;
+    char close = r->open[top] == '{' ? '}' : ']';
+    skip_ws(d);
+    if (d->pos < d->len && d->buf[d->pos] == close) {
+        d->pos++;
+        r->depth--;
+        return 0;
+    }
+    if (r->started[top]) {
+        if (d->pos >= d->len || d->buf[d->pos] != ',')
+            return jbad(d, d->pos, "',' or '%c' was expected in a %s, not %s", close,
+                        close == '}' ? "map" : "list", what_at(d, d->pos, tmp));
+        d->pos++;
+        skip_ws(d);
+    }
+    r->started[top] = true;
+    return 1;
+}
+
+int ipvm_dagjson_reader_next(ipvm_dagjson_reader_t *r, ipvm_arena_t *arena, const char **key,
+                             size_t *key_len, ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF(r == NULL || r->depth == 0 || arena == NULL);
+    char tmp[24];
+    jdec_t d = reader_get(r, arena, err);
+    int rc = reader_step(r, &d);
+    if (rc == 1 && r->open[r->depth - 1] == '{') {
+        const char *k = NULL;
+        size_t kl = 0;
+        if (d.pos >= d.len || d.buf[d.pos] != '"')
+            rc = jbad(&d, d.pos, "a string key was expected in a map, not %s",
+                      what_at(&d, d.pos, tmp));
+        else if ((rc = string(&d, &k, &kl)) == 0) {
+            skip_ws(&d);
+            if (d.pos >= d.len || d.buf[d.pos] != ':')
+                rc = jbad(&d, d.pos, "':' was expected after a map key, not %s",
+                          what_at(&d, d.pos, tmp));
+            else
+                d.pos++, rc = 1;
+        }
+        if (key)
+            *key = k;
+        if (key_len)
+            *key_len = kl;
+    }
+    reader_put(r, &d);
+    return rc;
+}
+
+int ipvm_dagjson_reader_value(ipvm_dagjson_reader_t *r, ipvm_arena_t *arena, ipvm_ipld_t **out,
+                              ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF(r == NULL || arena == NULL || out == NULL);
+    jdec_t d = reader_get(r, arena, err);
+    *out = NULL;
+    ipvm_ipld_t *v = NULL;
+    int rc = value(&d, r->depth, &v);
+    d.nitems = d.nents = 0;
+    reader_put(r, &d);
+    if (rc == 0)
+        *out = v;
+    return rc;
+}
+
+int ipvm_dagjson_reader_finish(ipvm_dagjson_reader_t *r, ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF(r == NULL);
+    jdec_t d = reader_get(r, NULL, err);
+    if (r->depth != 0)
+        return jbad(&d, d.pos, "unexpected end of input: %zu containers are still open",
+                    r->depth);
+    skip_ws(&d);
+    r->pos = d.pos;
+    if (d.pos != d.len)
+        return jbad(&d, d.pos, "unexpected data after the end of the value");
+    return 0;
+}

@@ -2,10 +2,53 @@
 /* Fuzz target for the DAG-JSON decoder. Properties: a rejection carries its code, a reason and
  * an offset inside the input; an accepted document re-encodes to a canonical text that reads
  * back to the same data and re-encodes to itself; and through DAG-CBOR and back it is the same
- * data. The lowest input bit chooses the integer range (Homestar's or IPLD's). */
+ * data; the pull reader, walking the top container entry by entry, accepts what the decoder
+ * accepts (a duplicate key of the top map aside, which it leaves to its caller) with the same
+ * entries. The lowest input bit chooses the integer range (Homestar's or IPLD's). */
 #include "fuzz.h"
 
 #include <string.h>
+
+/* Walks the top container with the pull reader. Returns the reader's verdict (0 or an error)
+ * and whether a "/" key was met (then the decoder may read the map as a Link or bytes). */
+static int walk(const uint8_t *data, size_t size, const ipvm_decode_opts_t *o, ipvm_arena_t *a,
+                const ipvm_ipld_t *whole, bool *slash)
+{
+    ipvm_dagjson_reader_t r;
+    ipvm_dagjson_reader_init(&r, (const char *)data, size, o);
+    ipvm_error_t err;
+    ipvm_error_clear(&err);
+    ipvm_ipld_kind_t kind;
+    size_t n = 0;
+    int rc = ipvm_dagjson_reader_enter(&r, &kind, &err);
+    while (rc == 0 && !*slash) {
+        const char *key = NULL;
+        size_t klen = 0;
+        ipvm_ipld_t *v = NULL;
+        int more = ipvm_dagjson_reader_next(&r, a, &key, &klen, &err);
+        if (more <= 0) {
+            rc = more;
+            break;
+        }
+        *slash = kind == IPVM_IPLD_MAP && klen == 1 && key[0] == '/';
+        if (!*slash && (rc = ipvm_dagjson_reader_value(&r, a, &v, &err)) == 0 && whole &&
+            whole->kind == kind) { /* the same entry in the decoder's tree */
+            const ipvm_ipld_t *w = kind == IPVM_IPLD_LIST
+                                       ? (n < whole->u.list.len ? whole->u.list.items[n] : NULL)
+                                       : ipvm_ipld_map_getn(whole, key, klen);
+            IPVM_FUZZ_CHECK(w != NULL && ipvm_ipld_equal(v, w));
+        }
+        n++;
+    }
+    if (rc == 0 && !*slash)
+        rc = ipvm_dagjson_reader_finish(&r, &err);
+    if (rc != 0)
+        IPVM_FUZZ_CHECK(err.code == rc && err.msg[0] != '\0' && err.offset <= size);
+    if (rc == 0 && !*slash && whole)
+        IPVM_FUZZ_CHECK(n == (kind == IPVM_IPLD_LIST ? whole->u.list.len : whole->u.map.len));
+    ipvm_dagjson_reader_dispose(&r);
+    return rc;
+}
 
 IPVM_FUZZ_TARGET(dagjson)
 {
@@ -18,6 +61,18 @@ IPVM_FUZZ_TARGET(dagjson)
     ipvm_decode_opts_t o = {.max_depth = 0,
                             .flags = size && (data[size - 1] & 1) ? IPVM_DECODE_IPLD_INTS : 0};
     int rc = ipvm_dagjson_decode_opts((const char *)data, size, &o, &a, &v, &err);
+    size_t lead = 0;
+    while (lead < size && (data[lead] == ' ' || data[lead] == '\n' || data[lead] == '\r' ||
+                           data[lead] == '\t'))
+        lead++;
+    if (lead < size && (data[lead] == '[' || data[lead] == '{')) {
+        bool slash = false;
+        int wrc = walk(data, size, &o, &a, rc == 0 ? v : NULL, &slash);
+        if (!slash && rc == 0)
+            IPVM_FUZZ_CHECK(wrc == 0);
+        if (!slash && wrc == 0 && rc != 0) /* only the top map's duplicate keys pass the walk */
+            IPVM_FUZZ_CHECK(rc == IPVM_EJSON && strstr(err.msg, "duplicate map key") != NULL);
+    }
     if (rc != 0) {
         IPVM_FUZZ_CHECK(v == NULL && err.code == rc && err.msg[0] != '\0');
         IPVM_FUZZ_CHECK(rc == IPVM_EJSON || rc == IPVM_ETOODEEP || rc == IPVM_ENOMEM);
