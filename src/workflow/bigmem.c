@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define HUGE_PAGE ((size_t)2 << 20)
 #define BIG_MIN ((size_t)1 << 20) /* below this, the arena */
@@ -46,4 +47,15 @@ void *ipvm__big_calloc(ipvm_arena_t *a, size_t n, size_t size)
         return NULL;
     }
     return base + HDR;
+}
+
+void ipvm__big_shrink(void *p, size_t had, size_t want)
+{
+    if (p == NULL || had < BIG_MIN || want >= had)
+        return; /* from the arena, or nothing to give back */
+    uint8_t *base = (uint8_t *)p - HDR;
+    size_t len = *(size_t *)base, page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t keep = (HDR + want + page - 1) & ~(page - 1);
+    if (keep < len && munmap(base + keep, len - keep) == 0)
+        *(size_t *)base = keep;
 }

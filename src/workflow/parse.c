@@ -413,24 +413,27 @@ static int finish_workflow(ipvm_workflow_t *wf, ipvm_arena_t *keep, ipvm_arena_t
     return 0;
 }
 
-/* opts->compact: keep only what running needs, copied into `keep`, so the decoded document
- * (several times the size of the text) can be freed. */
+/* opts->compact, for one task: keep only what running needs, copied into `keep`, so the
+ * decoded document (several times the size of the text) can be freed. Tasks mostly share rsc
+ * and func: one copy each, shared with `prev`. */
+static int compact_task(ipvm_task_t *t, const ipvm_task_t *prev, ipvm_arena_t *keep)
+{
+    t->args = ipvm_ipld_clone(keep, t->args);
+    t->rsc = prev && strcmp(prev->rsc, t->rsc) == 0 ? prev->rsc : ipvm_arena_strdup(keep, t->rsc);
+    t->func = prev && strcmp(prev->func, t->func) == 0 ? prev->func
+                                                       : ipvm_arena_strdup(keep, t->func);
+    t->op = IPVM_OP_WASM_RUN;
+    t->task = t->run = NULL;
+    t->meta = NULL;
+    return t->args == NULL || t->rsc == NULL || t->func == NULL ? IPVM_ENOMEM : 0;
+}
+
 static int compact_tasks(ipvm_workflow_t *wf, ipvm_arena_t *keep)
 {
-    const ipvm_task_t *prev = NULL; /* tasks mostly share rsc and func: one copy each */
     for (size_t i = 0; i < wf->ntasks; i++) {
-        ipvm_task_t *t = &wf->tasks[i];
-        t->args = ipvm_ipld_clone(keep, t->args);
-        t->rsc = prev && strcmp(prev->rsc, t->rsc) == 0 ? prev->rsc
-                                                         : ipvm_arena_strdup(keep, t->rsc);
-        t->func = prev && strcmp(prev->func, t->func) == 0 ? prev->func
-                                                           : ipvm_arena_strdup(keep, t->func);
-        prev = t;
-        t->op = IPVM_OP_WASM_RUN;
-        t->task = t->run = NULL;
-        t->meta = NULL;
-        if (t->args == NULL || t->rsc == NULL || t->func == NULL)
-            return IPVM_ENOMEM;
+        int rc = compact_task(&wf->tasks[i], i ? &wf->tasks[i - 1] : NULL, keep);
+        if (rc != 0)
+            return rc;
     }
     wf->ipld = NULL;
     return 0;
@@ -564,9 +567,178 @@ static int parse_with(decode_fn decode, const void *buf, size_t len,
     return rc;
 }
 
+/* ---- compact parse of DAG-JSON, task by task ----------------------------------------------
+ * The decoded document of a 10,000-task workflow takes ~30 MB for 2.7 MB of text; a compact
+ * parse needs none of it once each task is built. So the pull reader walks {"tasks": [...]}
+ * and decodes one task at a time into a scratch arena, which is reset after the task is built
+ * and compacted: the peak is one task's tree. Only the ordinary case streams: anything else
+ * (a syntax or validation error, a duplicate or "/" key at the top, no tasks...) is left to
+ * the whole-document path, which then gives exactly its usual verdict and message. */
+#define STREAM_FALLBACK 1
+#define MIN_TASK_JSON 64 /* bytes: no valid task is shorter (the smallest is 85) */
+
+typedef struct {
+    ipvm_dagjson_reader_t r;
+    ipvm_arena_t *keep, tmp;
+    ipvm_workflow_t *wf;
+    size_t cap;      /* room in wf->tasks */
+    ipvm_buf_t body; /* the tasks' DAG-CBOR, after a gap for the list head */
+    ipvm_buf_t scratch;
+    ipvm_error_t err; /* what failed while streaming (never shown: the fallback says it) */
+} stream_t;
+
+#define BODY_GAP 16 /* bytes before the first task: the map, "tasks" and the list head */
+
+/* The tasks list, item by item. */
+static int stream_tasks(stream_t *st)
+{
+    ipvm_ipld_kind_t kind;
+    ipvm_workflow_t *wf = st->wf;
+    if (ipvm_dagjson_reader_enter(&st->r, &kind, &st->err) != 0 || kind != IPVM_IPLD_LIST)
+        return STREAM_FALLBACK;
+    for (;;) {
+        int more = ipvm_dagjson_reader_next(&st->r, &st->tmp, NULL, NULL, &st->err);
+        if (more < 0 || wf->ntasks == st->cap)
+            return STREAM_FALLBACK;
+        if (more == 0)
+            return 0;
+        ipvm_ipld_t *v = NULL;
+        ipvm_task_t *t = &wf->tasks[wf->ntasks];
+        t->index = wf->ntasks;
+        if (ipvm_dagjson_reader_value(&st->r, &st->tmp, &v, &st->err) != 0 ||
+            build_task(&st->tmp, t, v, &st->body, &st->scratch, &st->err) != 0 ||
+            compact_task(t, t->index ? t - 1 : NULL, st->keep) != 0)
+            return STREAM_FALLBACK;
+        wf->ntasks++;
+        ipvm_arena_reset(&st->tmp);
+    }
+}
+
+/* The top map: "tasks" streamed, any other key's value decoded (it must be valid) and
+ * dropped. Keys other than "tasks" are few in practice; more than 16, or one seen twice, go to
+ * the whole-document path. */
+static int stream_top(stream_t *st)
+{
+    ipvm_ipld_kind_t kind;
+    const char *seen[16];
+    size_t seen_len[16], nseen = 0;
+    bool tasks = false;
+    ipvm_arena_t keys;
+    ipvm_arena_init(&keys);
+    int rc = ipvm_dagjson_reader_enter(&st->r, &kind, &st->err) != 0 || kind != IPVM_IPLD_MAP
+                 ? STREAM_FALLBACK
+                 : 0;
+    while (rc == 0) {
+        const char *key = NULL;
+        size_t klen = 0;
+        int more = ipvm_dagjson_reader_next(&st->r, &keys, &key, &klen, &st->err);
+        if (more <= 0) {
+            rc = more < 0 ? STREAM_FALLBACK : 0;
+            break;
+        }
+        bool dup = (klen == 1 && key[0] == '/') || nseen == 16;
+        for (size_t i = 0; i < nseen && !dup; i++)
+            dup = seen_len[i] == klen && memcmp(seen[i], key, klen) == 0;
+        if (dup)
+            rc = STREAM_FALLBACK;
+        seen[nseen] = key;
+        seen_len[nseen++] = klen;
+        ipvm_ipld_t *v;
+        if (rc == 0 && klen == 5 && memcmp(key, "tasks", 5) == 0)
+            tasks = true, rc = stream_tasks(st);
+        else if (rc == 0 && ipvm_dagjson_reader_value(&st->r, &st->tmp, &v, &st->err) != 0)
+            rc = STREAM_FALLBACK;
+        ipvm_arena_reset(&st->tmp);
+    }
+    ipvm_arena_dispose(&keys);
+    if (rc == 0 && (ipvm_dagjson_reader_finish(&st->r, &st->err) != 0 || !tasks ||
+                    st->wf->ntasks == 0 || st->wf->ntasks > IPVM_WORKFLOW_MAX_TASKS))
+        rc = STREAM_FALLBACK;
+    return rc;
+}
+
+/* The workflow's DAG-CBOR: the map head, "tasks" and the list head written into the gap
+ * before the tasks' bytes; then the CID. The buffer is freed with `keep`. */
+static int stream_finish_cbor(stream_t *st)
+{
+    ipvm_workflow_t *wf = st->wf;
+    ipvm_buf_t head = IPVM_BUF_INIT;
+    int rc = ipvm_buf_append(&head, WORKFLOW_PREFIX, sizeof WORKFLOW_PREFIX);
+    if (rc == 0)
+        rc = cbor_head(&head, 4, wf->ntasks);
+    if (rc == 0 && head.len > BODY_GAP)
+        rc = IPVM_ENOMEM; /* cannot happen: 7 + 9 bytes at most */
+    uint8_t *start = st->body.data + BODY_GAP - head.len;
+    if (rc == 0) {
+        memcpy(start, head.data, head.len);
+        wf->cbor_len = st->body.len - BODY_GAP + head.len;
+        rc = ipvm_cid_create(&wf->cid, 1, IPVM_CODEC_DAG_CBOR, IPVM_MH_SHA3_256, start,
+                             wf->cbor_len);
+    }
+    ipvm_buf_dispose(&head);
+    if (rc == 0 && (rc = ipvm_arena_on_dispose(st->keep, ipvm_free, st->body.data)) == 0) {
+        ipvm_buf_take(&st->body, NULL);
+        wf->cbor = start;
+    }
+    return rc;
+}
+
+/* Returns 0 with *out set, an error of the workflow (a duplicate, an await, a cycle: err set),
+ * or STREAM_FALLBACK when the whole-document path should parse it instead. */
+static int parse_stream(const char *json, size_t len, const ipvm_workflow_opts_t *opts,
+                        ipvm_arena_t *arena, ipvm_workflow_t **out, ipvm_error_t *err)
+{
+    stream_t st;
+    memset(&st, 0, sizeof st);
+    ipvm_dagjson_reader_init(&st.r, json, len, NULL);
+    ipvm_arena_init(&st.tmp);
+    ipvm_error_clear(&st.err);
+    st.keep = arena;
+    st.cap = len / MIN_TASK_JSON + 1;
+    if (st.cap > IPVM_WORKFLOW_MAX_TASKS + 1)
+        st.cap = IPVM_WORKFLOW_MAX_TASKS + 1;
+    ipvm_workflow_t *wf = st.wf = ipvm_arena_calloc(arena, 1, sizeof *wf);
+    int rc = wf ? 0 : STREAM_FALLBACK;
+    /* room for every task the text could hold: pages past the last task are never touched */
+    if (rc == 0 && (wf->tasks = ipvm__big_calloc(arena, st.cap, sizeof *wf->tasks)) == NULL)
+        rc = STREAM_FALLBACK;
+    if (rc == 0 && (ipvm_buf_reserve(&st.body, BODY_GAP + len / 2) != 0 ||
+                    ipvm_buf_append(&st.body, WORKFLOW_PREFIX, BODY_GAP) != 0))
+        rc = STREAM_FALLBACK; /* (the gap's bytes are overwritten) */
+    if (rc == 0)
+        rc = stream_top(&st);
+    ipvm_dagjson_reader_dispose(&st.r);
+    ipvm_arena_dispose(&st.tmp);
+    ipvm_buf_dispose(&st.scratch);
+    if (rc == 0) {
+        ipvm__big_shrink(wf->tasks, st.cap * sizeof *wf->tasks, wf->ntasks * sizeof *wf->tasks);
+        rc = stream_finish_cbor(&st) != 0 ? STREAM_FALLBACK : 0;
+    }
+    ipvm_buf_dispose(&st.body);
+    if (rc != 0)
+        return STREAM_FALLBACK;
+    if ((rc = index_tasks(wf, arena, err)) == 0) {
+        for (size_t i = 0; rc == 0 && i < wf->ntasks; i++)
+            rc = ipvm__wf_scan_awaits(arena, &wf->tasks[i], err);
+    }
+    if (rc == 0)
+        rc = ipvm__wf_link_and_batch(wf, opts, arena, err);
+    if (rc == IPVM_ENOMEM && (err == NULL || err->code != IPVM_ENOMEM))
+        ipvm_error_set(err, rc, IPVM_NO_OFFSET, "out of memory while reading the workflow");
+    if (rc == 0)
+        *out = wf;
+    return rc;
+}
+
 int ipvm_workflow_parse(const char *json, size_t len, const ipvm_workflow_opts_t *opts,
                         ipvm_arena_t *arena, ipvm_workflow_t **out, ipvm_error_t *err)
 {
+    IPVM_MISUSE_IF((json == NULL && len > 0) || arena == NULL || out == NULL);
+    if (opts && opts->compact) {
+        int rc = parse_stream(json, len, opts, arena, out, err);
+        if (rc != STREAM_FALLBACK)
+            return rc;
+    }
     return parse_with(json_fn, json, len, opts, arena, out, err);
 }
 

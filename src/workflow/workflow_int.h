@@ -27,6 +27,9 @@ int ipvm__wf_link_and_batch(ipvm_workflow_t *wf, const ipvm_workflow_opts_t *opt
  * up, a mapping of its own advised as transparent huge pages, else ipvm_arena_calloc. NULL on
  * OOM or overflow. */
 void *ipvm__big_calloc(ipvm_arena_t *a, size_t n, size_t size);
+/* Gives back the pages of a table from ipvm__big_calloc past its first `want` bytes (`had` is
+ * the n * size it was asked for); a table from the arena stays as it is. */
+void ipvm__big_shrink(void *p, size_t had, size_t want);
 
 /* ---- synthetic workflows (gen.c): chains and fans of a one-argument function ---------------- */
 typedef struct ipvm__wf_gen_s {
