@@ -5,6 +5,9 @@
 
 #include <string.h>
 
+/* A workflow row this large (bytes of DAG-CBOR and resources) has its cache pages released. */
+#define BIG_ROW ((size_t)256 << 10)
+
 /* compat: homestar-runtime/migrations/2024-02-13-141620_add_workflows_status - status is one of
  * pending/completed/running/stuck. Our FAILED is stored as 'completed' with failed = 1. */
 static const char *status_text(ipvm_workflow_status_t st)
@@ -112,6 +115,11 @@ int ipvm_store_put_workflow(ipvm_store_t *s, const ipvm_workflow_row_t *row, boo
     }
     if ((rc = ipvm__store_commit(s, err)) != 0)
         return rc;
+    /* A large workflow's pages are written once and not read again by this connection: give
+     * them back to the page-cache pool (the writer's receipts reuse them) instead of holding
+     * megabytes of cache for the rest of the run. */
+    if (row->workflow_len + row->resources_len >= BIG_ROW)
+        sqlite3_db_release_memory(s->db);
     if (inserted)
         *inserted = added;
     return 0;
