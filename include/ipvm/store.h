@@ -24,6 +24,11 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_store_open(const char *path, unsigned flags
 IPVM_EXTERN void ipvm_store_close(ipvm_store_t *s);
 /* The schema version the database is at. */
 IPVM_EXTERN int ipvm_store_schema_version(ipvm_store_t *s);
+/* Sets this handle's page cache limit in KiB (0: the default, 16 MiB); a smaller limit frees
+ * the pages over it. A handle that only appends (the scheduler's writer) needs little: what it
+ * writes is not read again, only the index pages it inserts into. */
+#define IPVM_STORE_CACHE_KIB 16384
+IPVM_EXTERN void ipvm_store_set_cache_kib(ipvm_store_t *s, unsigned kib);
 
 /* One row of `receipts`, with CIDs as values and the IPLD columns as DAG-CBOR bytes.
  * Pointers are borrowed for puts; for gets they point into the caller's arena. */

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#define WRITER_CACHE_KIB 4096 /* the writer's page cache (see writer_start) */
+
 /* ---- jobs ------------------------------------------------------------------------------------ */
 static ipvm__task_job_t *job_get(ipvm__run_t *run)
 {
@@ -356,6 +358,9 @@ static int writer_start(ipvm__run_t *run)
     int rc = ipvm__sched_store_take(run->s, &run->w_store, run->err);
     if (rc != 0)
         return rc;
+    /* the writer appends receipts and links and reads nothing back: the index pages it inserts
+     * into fit in 4 MiB, and the rest of a 16 MiB cache would only hold pages written once */
+    ipvm_store_set_cache_kib(run->w_store, WRITER_CACHE_KIB);
     if (pthread_cond_init(&run->w_cond, NULL) != 0)
         return ipvm_error_set(run->err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
     run->w_cond_ok = true;
@@ -379,6 +384,8 @@ void ipvm__run_writer_stop(ipvm__run_t *run)
     if (run->w_cond_ok)
         pthread_cond_destroy(&run->w_cond);
     run->w_cond_ok = false;
+    if (run->w_store)
+        ipvm_store_set_cache_kib(run->w_store, 0); /* back to the default for its next user */
     ipvm__sched_store_give(run->s, run->w_store, run->w_rc != 0);
     run->w_store = NULL;
 }

@@ -178,6 +178,30 @@ int ipvm__report_from_row(const ipvm_receipt_row_t *row, const ipvm_task_t *task
     return rc != 0 ? rc : (out->source ? 0 : IPVM_ENOMEM);
 }
 
+/* A copy of a result tuple whose "ok" / "error" tag node is shared by the run's entries. */
+static ipvm_ipld_t *clone_out(ipvm_arena_t *a, ipvm__share_t *sh, const ipvm_ipld_t *out)
+{
+    if (sh == NULL || out->kind != IPVM_IPLD_LIST || out->u.list.len != 2)
+        return ipvm_ipld_clone(a, out);
+    const ipvm_ipld_t *tag = out->u.list.items[0];
+    ipvm_ipld_t **shared = ipvm_ipld_is_str(tag, "ok")      ? &sh->ok_tag
+                           : ipvm_ipld_is_str(tag, "error") ? &sh->error_tag
+                                                            : NULL;
+    if (shared == NULL)
+        return ipvm_ipld_clone(a, out);
+    if (*shared == NULL && (*shared = ipvm_ipld_clone(a, tag)) == NULL)
+        return NULL;
+    ipvm_ipld_t *l = ipvm_arena_alloc(a, sizeof *l + 2 * sizeof(ipvm_ipld_t *));
+    if (l == NULL)
+        return NULL;
+    l->kind = IPVM_IPLD_LIST;
+    l->u.list.items = (ipvm_ipld_t **)(l + 1);
+    l->u.list.len = l->u.list.cap = 2;
+    l->u.list.items[0] = *shared;
+    l->u.list.items[1] = ipvm_ipld_clone(a, out->u.list.items[1]);
+    return l->u.list.items[1] ? l : NULL;
+}
+
 int ipvm__report_from_job(const ipvm__task_job_t *job, const ipvm_task_t *task,
                           ipvm_arena_t *a, ipvm__share_t *sh, ipvm_sched_receipt_t *out,
                           ipvm_error_t *err)
@@ -187,7 +211,7 @@ int ipvm__report_from_job(const ipvm__task_job_t *job, const ipvm_task_t *task,
      * arena is reused for the next task) */
     ipvm_receipt_t *r = &out->receipt;
     *r = job->receipt;
-    r->out = ipvm_ipld_clone(a, job->receipt.out);
+    r->out = clone_out(a, sh, job->receipt.out);
     r->iss = job->receipt.iss ? ipvm_arena_strdup(a, job->receipt.iss) : NULL;
     ipvm_receipt_row_t row;
     ipvm__row_from_job(job, &row);

@@ -130,6 +130,7 @@ typedef struct ipvm__share_s {
     size_t meta_len;
     ipvm_ipld_t *meta;
     ipvm_ipld_t *empty_list;
+    ipvm_ipld_t *ok_tag, *error_tag; /* the strings "ok" and "error" of result tuples */
 } ipvm__share_t;
 
 /* Builds the report entry of a stored row (a replay): decodes out/meta/prf into arena,

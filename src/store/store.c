@@ -378,7 +378,7 @@ static int configure(ipvm_store_t *s, ipvm_error_t *err)
      * transaction paid a munmap (a TLB shootdown across threads) and page faults to remap. */
     if ((rc = exec(s,
                    "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; "
-                   "PRAGMA cache_size = -16384; PRAGMA mmap_size = 0; "
+                   "PRAGMA cache_size = -16384; PRAGMA mmap_size = 0; " /* IPVM_STORE_CACHE_KIB */
                    "PRAGMA temp_store = MEMORY",
                    err, "cannot configure the database")) != 0)
         return rc;
@@ -444,6 +444,14 @@ void ipvm_store_close(ipvm_store_t *s)
 int ipvm_store_schema_version(ipvm_store_t *s)
 {
     return s->version;
+}
+
+void ipvm_store_set_cache_kib(ipvm_store_t *s, unsigned kib)
+{
+    IPVM_MISUSE_IF(s == NULL);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%u", kib ? kib : IPVM_STORE_CACHE_KIB);
+    (void)sqlite3_exec(s->db, sql, NULL, NULL, NULL); /* a hint: it cannot fail on a pragma */
 }
 
 int ipvm__store_set_max_pages(ipvm_store_t *s, long n)

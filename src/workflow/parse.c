@@ -416,9 +416,51 @@ static int finish_workflow(ipvm_workflow_t *wf, ipvm_arena_t *keep, ipvm_arena_t
 /* opts->compact, for one task: keep only what running needs, copied into `keep`, so the
  * decoded document (several times the size of the text) can be freed. Tasks mostly share rsc
  * and func: one copy each, shared with `prev`. */
+/* A copy of v (in t's args) for a compact workflow: a promise's key is the static name of its
+ * kind and its Link points at the await's target CID (t->awaits holds it already), not at a
+ * copy of its own: 9,000 promises are 1.9 MB less. */
+static ipvm_ipld_t *clone_args(ipvm_arena_t *a, const ipvm_ipld_t *v, const ipvm_task_t *t)
+{
+    ipvm_await_kind_t kind;
+    const ipvm_cid_t *target;
+    if (v->kind == IPVM_IPLD_MAP && ipvm__wf_as_await(v, &kind, &target) == 1) {
+        for (size_t k = 0; k < t->nawaits; k++) {
+            ipvm_await_t *aw = &t->awaits[k];
+            if (aw->kind != kind || !ipvm_cid_equal(&aw->target, target))
+                continue;
+            ipvm_ipld_t *m = ipvm_arena_alloc(a, sizeof *m + sizeof(ipvm_ipld_entry_t));
+            ipvm_ipld_t *link = ipvm_arena_alloc(a, sizeof *link);
+            if (m == NULL || link == NULL)
+                return NULL;
+            link->kind = IPVM_IPLD_LINK;
+            link->u.link = &aw->target;
+            m->kind = IPVM_IPLD_MAP;
+            m->u.map.entries = (ipvm_ipld_entry_t *)(m + 1);
+            m->u.map.len = m->u.map.cap = 1;
+            m->u.map.sorted = true;
+            m->u.map.entries[0].key = ipvm_await_kind_name(kind);
+            m->u.map.entries[0].key_len = strlen(m->u.map.entries[0].key);
+            m->u.map.entries[0].value = link;
+            return m;
+        }
+    }
+    if (v->kind != IPVM_IPLD_LIST)
+        return ipvm_ipld_clone(a, v);
+    ipvm_ipld_t *l = ipvm_arena_alloc(a, sizeof *l + v->u.list.len * sizeof(ipvm_ipld_t *));
+    if (l == NULL)
+        return NULL;
+    l->kind = IPVM_IPLD_LIST;
+    l->u.list.items = (ipvm_ipld_t **)(l + 1);
+    l->u.list.len = l->u.list.cap = v->u.list.len;
+    for (size_t i = 0; i < v->u.list.len; i++)
+        if ((l->u.list.items[i] = clone_args(a, v->u.list.items[i], t)) == NULL)
+            return NULL;
+    return l;
+}
+
 static int compact_task(ipvm_task_t *t, const ipvm_task_t *prev, ipvm_arena_t *keep)
 {
-    t->args = ipvm_ipld_clone(keep, t->args);
+    t->args = clone_args(keep, t->args, t);
     t->rsc = prev && strcmp(prev->rsc, t->rsc) == 0 ? prev->rsc : ipvm_arena_strdup(keep, t->rsc);
     t->func = prev && strcmp(prev->func, t->func) == 0 ? prev->func
                                                        : ipvm_arena_strdup(keep, t->func);
@@ -607,6 +649,7 @@ static int stream_tasks(stream_t *st)
         t->index = wf->ntasks;
         if (ipvm_dagjson_reader_value(&st->r, &st->tmp, &v, &st->err) != 0 ||
             build_task(&st->tmp, t, v, &st->body, &st->scratch, &st->err) != 0 ||
+            ipvm__wf_scan_awaits(st->keep, t, &st->err) != 0 ||
             compact_task(t, t->index ? t - 1 : NULL, st->keep) != 0)
             return STREAM_FALLBACK;
         wf->ntasks++;
@@ -717,10 +760,7 @@ static int parse_stream(const char *json, size_t len, const ipvm_workflow_opts_t
     ipvm_buf_dispose(&st.body);
     if (rc != 0)
         return STREAM_FALLBACK;
-    if ((rc = index_tasks(wf, arena, err)) == 0) {
-        for (size_t i = 0; rc == 0 && i < wf->ntasks; i++)
-            rc = ipvm__wf_scan_awaits(arena, &wf->tasks[i], err);
-    }
+    rc = index_tasks(wf, arena, err); /* (the awaits were found task by task) */
     if (rc == 0)
         rc = ipvm__wf_link_and_batch(wf, opts, arena, err);
     if (rc == IPVM_ENOMEM && (err == NULL || err->code != IPVM_ENOMEM))
