@@ -17,6 +17,7 @@
 #define KAD_MAX_PROVIDERS 64  /* per key */
 #define KAD_PROVIDER_TTL_MS (48ull * 3600 * 1000) /* spec: 48 h */
 #define KAD_REFRESH_MS 30000  /* self lookup (Homestar bootstraps every 30 s) */
+#define KAD_CLOSED_MS 10000   /* how long a lookup that saw the whole network stands for PUTs */
 
 typedef struct kad_contact_s {
     p2p_peer_t *peer;
@@ -66,6 +67,13 @@ struct p2p_kad_s {
     kad_query_t *queries;
     struct kad_req_s *reqs;
     uint64_t last_refresh_ms;
+    /* The last lookup found fewer than k peers, all in the routing table and all answering:
+     * that set is then the k closest to any key, so a PUT until closed_ms + KAD_CLOSED_MS, while
+     * the table still has closed_contacts entries all connected, stores at once without a
+     * lookup of its own (one lookup serves a wave of receipts). 0 = not known. */
+    uint64_t closed_ms;
+    size_t closed_contacts;
+    uint64_t lookups_skipped; /* PUTs that used that (for tests and stats) */
     bool stopping;
 };
 

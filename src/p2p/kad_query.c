@@ -421,6 +421,38 @@ static void start_put_phase(kad_query_t *q)
         uv_timer_start(&q->timer, on_q_deadline, h->cfg.request_timeout_ms, 0);
 }
 
+/* A lookup that ran out of candidates: did it see the whole network (kad.h closed_ms)? */
+static void note_closed(kad_query_t *q)
+{
+    p2p_kad_t *k = q->k;
+    bool closed = q->ncand < (size_t)k->h->cfg.kad_k && q->ncand == k->ncontacts;
+    for (size_t i = 0; i < q->ncand && closed; i++) {
+        p2p_peer_t *p = p2p_peer_get(k->h, &q->cand[i].id, false);
+        closed = q->cand[i].state == C_OK && p && p->kad_rt;
+    }
+    k->closed_ms = closed ? ipvm_now_ns() / 1000000 + 1 : 0;
+    k->closed_contacts = k->ncontacts;
+}
+
+/* True when a PUT may skip its lookup: see kad.h closed_ms. q's candidates (every contact, from
+ * q_new) are then marked as having answered. */
+static bool use_closed(kad_query_t *q)
+{
+    p2p_kad_t *k = q->k;
+    if (k->closed_ms == 0 || ipvm_now_ns() / 1000000 + 1 - k->closed_ms > KAD_CLOSED_MS ||
+        k->ncontacts != k->closed_contacts || q->ncand != k->ncontacts || q->ncand == 0)
+        return false;
+    for (size_t i = 0; i < q->ncand; i++) {
+        p2p_peer_t *p = p2p_peer_get(k->h, &q->cand[i].id, false);
+        if (p == NULL || p->nconns == 0)
+            return false;
+    }
+    for (size_t i = 0; i < q->ncand; i++)
+        q->cand[i].state = C_OK;
+    k->lookups_skipped++;
+    return true;
+}
+
 static void q_step(kad_query_t *q)
 {
     ipvm_p2p_host_t *h = q->k->h;
@@ -454,6 +486,8 @@ static void q_step(kad_query_t *q)
     (void)pending;
     if (q->done || q->inflight > 0)
         return;
+    if (q->type != Q_GET && !q->put_phase)
+        note_closed(q);
     if (q->type == Q_GET)
         q_finish(q, IPVM_ENOENT, NULL, 0, NULL);
     else if (q->type == Q_FIND)
@@ -467,6 +501,8 @@ static void on_q_deadline(uv_timer_t *t)
     kad_query_t *q = t->data;
     if (q->done)
         return;
+    if (!q->put_phase)
+        q->k->closed_ms = 0; /* a slow lookup: the next PUT looks again */
     if ((q->type == Q_PUT || q->type == Q_PROVIDE) && !q->put_phase) {
         start_put_phase(q); /* store at the closest peers found so far */
         return;
@@ -569,7 +605,10 @@ static int start_store(ipvm_p2p_host_t *h, int type, const uint8_t *key, size_t 
     q->quorum = quorum;
     q->put_cb = cb;
     q->ud = data;
-    q_step(q);
+    if (type == Q_PUT && use_closed(q))
+        start_put_phase(q);
+    else
+        q_step(q);
     return 0;
 }
 

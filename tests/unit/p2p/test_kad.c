@@ -3,6 +3,8 @@
  * validation of stored and returned records, the application lookup hook, timeouts. */
 #include "p2p_test.h"
 
+#include "p2p/kad.h"
+
 typedef struct {
     bool done;
     int status;
@@ -109,6 +111,56 @@ IPVM_TEST(p2p, kad_put_get_chain)
     IPVM_ASSERT(run_until(&loop, &g.done, 10000));
     IPVM_ASSERT_ERR(g.status, IPVM_ENOENT);
     IPVM_ASSERT_LT((ipvm_now_ns() - t0) / 1e6, 3500);
+    tnodes_stop(&loop, n, N);
+}
+
+static size_t put_and_wait(uv_loop_t *loop, tnode_t *n, const char *key)
+{
+    kres_t p = {0};
+    IPVM_ASSERT_OK(ipvm_p2p_dht_put(n->host, (const uint8_t *)key, strlen(key),
+                                    (const uint8_t *)"value", 5, 2, on_put, &p));
+    IPVM_ASSERT(run_until(loop, &p.done, 15000));
+    IPVM_ASSERT_OK(p.status);
+    return p.stored;
+}
+
+/* In a network smaller than k that a lookup has just seen whole, PUTs store at every peer
+ * without a lookup each; a new peer in the routing table brings the lookups back. */
+IPVM_TEST(p2p, kad_put_wave_one_lookup)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    enum { N = 5 };
+    tnode_t n[N];
+    start_chain(&loop, n, N - 1, 20);
+    rt_t rt = {n, N - 1, N - 2};
+    IPVM_ASSERT_MSG(run_until_fn(&loop, routing_full, &rt, 10000), "routing tables stayed small");
+    p2p_kad_t *k = n[0].host->kad;
+    IPVM_ASSERT_EQ(put_and_wait(&loop, &n[0], "wave-0"), N - 2);
+    uint64_t skipped = k->lookups_skipped;
+    char key[16];
+    for (int i = 1; i <= 4; i++) {
+        snprintf(key, sizeof key, "wave-%d", i);
+        IPVM_ASSERT_EQ(put_and_wait(&loop, &n[0], key), N - 2); /* every peer, as a lookup */
+    }
+    IPVM_ASSERT_EQ(k->lookups_skipped, skipped + 4);
+    for (int i = 1; i < N - 1; i++)
+        IPVM_ASSERT_EQ(ipvm_p2p_dht_record_count(n[i].host), 5);
+    /* a fifth node joins next to node 0: the next PUT looks it up and stores there too */
+    memset(&n[N - 1], 0, sizeof n[N - 1]);
+    ipvm_p2p_config_init(&n[N - 1].cfg);
+    n[N - 1].cfg.kad_k = 20;
+    n[N - 1].cfg.request_timeout_ms = 2000;
+    tnode_start(&n[N - 1], &loop, true);
+    tnode_connect(&loop, &n[N - 1], &n[0]);
+    rt_t rt0 = {n, 1, N - 1};
+    IPVM_ASSERT(run_until_fn(&loop, routing_full, &rt0, 10000));
+    skipped = k->lookups_skipped;
+    IPVM_ASSERT_EQ(put_and_wait(&loop, &n[0], "wave-5"), N - 1);
+    IPVM_ASSERT_EQ(k->lookups_skipped, skipped);
+    IPVM_ASSERT_EQ(put_and_wait(&loop, &n[0], "wave-6"), N - 1);
+    IPVM_ASSERT_EQ(k->lookups_skipped, skipped + 1);
+    IPVM_ASSERT_EQ(ipvm_p2p_dht_record_count(n[N - 1].host), 2);
     tnodes_stop(&loop, n, N);
 }
 
