@@ -107,7 +107,7 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
                     c->tail = NULL;
                 ipvm_free(m);
             }
-            if (lws_send_pipe_choked(wsi))
+            if (lws_partial_buffered(wsi)) /* a short write: the socket is full */
                 break;
         }
         if (c->head)
@@ -287,6 +287,13 @@ static int client_send(ipvm_rpc_client_t *c, const char *text, size_t len)
     m->next = NULL;
     m->len = len;
     memcpy(m->buf + LWS_PRE, text, len);
+    if (c->head == NULL && len <= 65536 && !lws_partial_buffered(c->wsi)) {
+        /* written now, as the server does (server.c ipvm__rpc_conn_send): no writable cycle
+         * when nothing is waiting; a short write is finished by lws before anything else */
+        int n = lws_write(c->wsi, m->buf + LWS_PRE, len, LWS_WRITE_TEXT);
+        ipvm_free(m);
+        return n < (int)len ? IPVM_ECLOSED : 0;
+    }
     if (c->tail)
         c->tail->next = m;
     else

@@ -71,6 +71,20 @@ int ipvm__rpc_conn_send(conn_t *c, const char *text, size_t len)
     m->next = NULL;
     m->len = len;
     memcpy(m->buf + LWS_PRE, text, len);
+    if (c->head == NULL && len <= FRAGMENT && !lws_partial_buffered(c->wsi)) {
+        /* Nothing queued and nothing of an earlier write left in lws: written now,
+         * without the writable cycle (POLLOUT on, a loop turn, POLLOUT off) that costs more
+         * than the send. A short write (kernel buffer full) is kept by lws and finished
+         * before any later frame; while it is, the next messages queue here, where
+         * rpc.client_queue bounds them. */
+        int n = lws_write(c->wsi, m->buf + LWS_PRE, len, LWS_WRITE_TEXT);
+        ipvm_free(m);
+        if (n < (int)len) {
+            ipvm__rpc_conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "write failed");
+            return IPVM_ECLOSED;
+        }
+        return 0;
+    }
     if (c->tail)
         c->tail->next = m;
     else
@@ -105,7 +119,7 @@ static int conn_writable(conn_t *c)
             c->off = 0;
             ipvm_free(m);
         }
-        if (lws_send_pipe_choked(c->wsi))
+        if (lws_partial_buffered(c->wsi)) /* a short write: the socket is full */
             break;
     }
     if (c->head) {
