@@ -6,13 +6,16 @@
  *     connection is closed and the next dial starts. Hosts run identify, ping, gossipsub and
  *     Kademlia as a node does (they start their streams on each connection).
  *   throughput: one stream over one Noise + Yamux connection carries BYTES to a sink protocol;
- *     timed from the first write to the sink's last byte.
+ *     timed from the first write to the sink's last byte. Then again with the sink host in a
+ *     second process (fork; js: a second Node process), so each end has its own thread.
  *   cross: ipvm dials a js-libp2p listener, and js-libp2p dials an ipvm listener (two
  *     processes: informative only). */
 #include "bench_p2p.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define SINK_PROTO "/ipvm/bench/sink/1.0.0"
 
@@ -278,11 +281,133 @@ static double tp_ipvm(uint64_t total, double *cpu_ms_per_mb)
     return (double)t.got / 1e6 / ((double)(t.t1 - t.t0) / 1e9);
 }
 
-static double tp_js(uint64_t total, double *cpu_ms_per_mb)
+/* ------------------------------------------------------- throughput, two processes ---- */
+/* The sink host in a forked child: prints its address on fd, then "t_end_ns cpu_s" once the
+ * last byte is in, and exits. */
+static void tp2_child(uint64_t total, int fd)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bnode_t node;
+    memset(&node, 0, sizeof node);
+    tp_t t = {0};
+    t.total = total;
+    ipvm_p2p_config_init(&node.cfg);
+    bnode_start(&node, &loop);
+    if (p2p_handle(node.host, SINK_PROTO, on_sink, &t) != 0)
+        die("cannot register the sink");
+    char a[IPVM_MULTIADDR_STR], line[IPVM_MULTIADDR_STR + 64];
+    int n = snprintf(line, sizeof line, "%s\n", ipvm_multiaddr_str(&node.addr, a));
+    if (n <= 0 || write(fd, line, (size_t)n) != n)
+        die("cannot report the address");
+    double c0 = cpu_seconds();
+    if (!run_until(&loop, tp_finished, &t, 300000) || !t.done)
+        die("child: transfer failed after %llu bytes", (unsigned long long)t.got);
+    n = snprintf(line, sizeof line, "%llu %.6f\n", (unsigned long long)t.t1, cpu_seconds() - c0);
+    if (write(fd, line, (size_t)n) != n)
+        die("cannot report the result");
+    _exit(0); /* the parent closes the connection */
+}
+
+typedef struct {
+    tp_t *t;
+    int fd;
+    char buf[128];
+    size_t len;
+    double child_cpu;
+} tp2_wait_t;
+
+static void on_child_line(uv_poll_t *p, int status, int events)
+{
+    tp2_wait_t *w = p->data;
+    (void)events;
+    ssize_t n = status < 0 ? -1 : read(w->fd, w->buf + w->len, sizeof w->buf - 1 - w->len);
+    if (n <= 0)
+        die("the sink process ended without a result");
+    w->len += (size_t)n;
+    w->buf[w->len] = '\0';
+    unsigned long long t1 = 0;
+    if (strchr(w->buf, '\n') && sscanf(w->buf, "%llu %lf", &t1, &w->child_cpu) == 2) {
+        w->t->t1 = t1;
+        w->t->done = true;
+        uv_poll_stop(p);
+    }
+}
+
+static bool tp2_finished(void *data)
+{
+    return ((tp_t *)data)->done;
+}
+
+static double tp2_ipvm(uint64_t total, double *cpu_ms_per_mb)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        die("pipe failed");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork failed");
+    if (pid == 0) {
+        close(fds[0]);
+        tp2_child(total, fds[1]);
+    }
+    close(fds[1]);
+    char addr[IPVM_MULTIADDR_STR + IPVM_P2P_PEER_ID_STR + 8];
+    size_t len = 0;
+    while (len < sizeof addr - 1 && (len == 0 || addr[len - 1] != '\n')) {
+        ssize_t n = read(fds[0], addr + len, 1);
+        if (n <= 0)
+            die("the sink process did not start");
+        len += (size_t)n;
+    }
+    ipvm_multiaddr_t ma;
+    if (ipvm_multiaddr_parse(addr, len - 1, &ma, NULL) != 0)
+        die("the sink process reported a bad address");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    bnode_t node;
+    memset(&node, 0, sizeof node);
+    tp_t t = {0};
+    t.total = total;
+    t.chunk_len = 64 * 1024;
+    t.chunk = malloc(t.chunk_len);
+    if (t.chunk == NULL)
+        die("out of memory");
+    memset(t.chunk, 7, t.chunk_len);
+    ipvm_p2p_config_init(&node.cfg);
+    bnode_start(&node, &loop);
+    tp2_wait_t w = {.t = &t, .fd = fds[0]};
+    uv_poll_t poll;
+    uv_poll_init(&loop, &poll, fds[0]);
+    poll.data = &w;
+    uv_poll_start(&poll, UV_READABLE, on_child_line);
+    uv_timer_init(&loop, &t.kick);
+    t.kick.data = &t;
+    uv_timer_start(&t.kick, on_kick, 10, 10);
+    double c0 = cpu_seconds();
+    if (p2p_dial(node.host, &ma, on_tp_dial, &t) != 0)
+        die("dial failed");
+    if (!run_until(&loop, tp2_finished, &t, 300000))
+        die("two-process transfer did not finish");
+    *cpu_ms_per_mb = (cpu_seconds() - c0 + w.child_cpu) * 1e3 / ((double)total / 1e6);
+    uv_close((uv_handle_t *)&t.kick, NULL);
+    uv_close((uv_handle_t *)&poll, NULL);
+    bnodes_stop(&loop, &node, 1);
+    uv_loop_close(&loop);
+    close(fds[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    free(t.chunk);
+    return (double)total / 1e6 / ((double)(t.t1 - t.t0) / 1e9);
+}
+
+static double tp_js(uint64_t total, bool two, double *cpu_ms_per_mb)
 {
     char b[32];
     snprintf(b, sizeof b, "%llu", (unsigned long long)total);
-    const char *argv[] = {"throughput", "--bytes", b, "--chunk", "65536", NULL};
+    const char *argv[] = {two ? "throughput2" : "throughput", "--bytes", b, "--chunk", "65536",
+                          NULL};
     ipvm_arena_t a;
     ipvm_arena_init(&a);
     const ipvm_ipld_t *v = js_run(argv, &a, 600000);
@@ -300,7 +425,7 @@ void bench_throughput(report_t *r, bool quick)
     double ci = -1, cj = -1;
     double i = tp_ipvm(total, &ci);
     fprintf(stderr, "bench_p2p: throughput, js-libp2p...\n");
-    double j = tp_js(total, &cj);
+    double j = tp_js(total, false, &cj);
     char name[96];
     snprintf(name, sizeof name, "yamux throughput, 1 stream, %llu MiB",
              (unsigned long long)(total >> 20));
@@ -312,6 +437,21 @@ void bench_throughput(report_t *r, bool quick)
     w->ipvm = ci;
     w->js = cj;
     snprintf(w->note, sizeof w->note, "both ends, all threads");
+    fprintf(stderr, "bench_p2p: throughput, ipvm, each end in its own process...\n");
+    i = tp2_ipvm(total, &ci);
+    cj = -1;
+    fprintf(stderr, "bench_p2p: throughput, js-libp2p, each end in its own process...\n");
+    j = tp_js(total, true, &cj);
+    snprintf(name, sizeof name, "yamux throughput, 2 processes, %llu MiB",
+             (unsigned long long)(total >> 20));
+    w = report_row(r, name, "MB/s", true);
+    w->ipvm = i;
+    w->js = j;
+    snprintf(w->note, sizeof w->note, "informative: one end per process on both sides");
+    w = report_row(r, "  CPU per MB carried, 2 processes", "ms", false);
+    w->ipvm = ci;
+    w->js = cj;
+    snprintf(w->note, sizeof w->note, "both processes, all threads");
 }
 
 /* --------------------------------------------------------------------------- cross ---- */

@@ -10,6 +10,10 @@
 //       Yamux), closing each connection before the next; --bare: no protocols but the upgrade.
 //   throughput --bytes B --chunk S
 //       one stream over one connection, B bytes in chunks of S to a sink on the other node.
+//   throughput2 --bytes B --chunk S
+//       the same with the sink node in a second Node process (child_process.fork, mode sink2):
+//       each end on its own process; seconds from the first write to the sink's last byte (both
+//       on the system clock), cpu_s of both processes.
 //   listen          one full node; prints its address, serves until stdin closes (cross runs)
 //   dial --addr A --count C    dials A C times in sequence (cross runs)
 // Run as: node --import tests/interop/libp2p/polyfill.mjs bench/p2p/js_peer.mjs MODE ...
@@ -17,6 +21,8 @@ import {
   createLibp2p, tcp, noise, yamux, identify, ping, gossipsub, kadDHT, passthroughMapper, multiaddr
 } from '../../tests/interop/libp2p/deps.mjs'
 import { performance } from 'node:perf_hooks'
+import { fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 
 const mode = process.argv[2]
 const args = process.argv.slice(3)
@@ -200,6 +206,55 @@ async function throughput () {
   }
 }
 
+const clock = () => performance.timeOrigin + performance.now() // ms, comparable across processes
+
+// The sink end of throughput2 (a child process): reports its last byte over IPC.
+async function sink2 () {
+  const total = Number(opt('--bytes', '0'))
+  const node = await makeNode()
+  let got = 0
+  let cpu0 = null
+  await node.handle(SINK, async ({ stream }) => {
+    cpu0 = process.cpuUsage()
+    for await (const c of stream.source) got += c.byteLength
+    process.send({ bytes: got, t_end: clock(), cpu_s: cpuSince(cpu0) }, () => {
+      node.stop().finally(() => process.exit(0))
+    })
+  }, { maxInboundStreams: 4 })
+  process.send({ addr: node.getMultiaddrs()[0].toString() })
+  process.on('disconnect', () => process.exit(0))
+  await new Promise(() => {})
+}
+
+async function throughput2 () {
+  const total = Number(opt('--bytes', String(256 * 1024 * 1024)))
+  const chunk = Number(opt('--chunk', String(64 * 1024)))
+  const child = fork(fileURLToPath(import.meta.url), ['sink2', '--bytes', String(total)])
+  const msgs = []
+  let wake = null
+  child.on('message', (m) => { msgs.push(m); if (wake) wake() })
+  const next = async () => {
+    while (msgs.length === 0) await new Promise((resolve) => { wake = resolve })
+    return msgs.shift()
+  }
+  const { addr } = await next()
+  const a = await makeNode()
+  try {
+    const stream = await a.dialProtocol(multiaddr(addr), SINK)
+    const buf = new Uint8Array(chunk).fill(7)
+    const t0 = clock()
+    const cpu0 = process.cpuUsage()
+    await stream.sink((async function * () {
+      for (let sent = 0; sent < total; sent += chunk) yield buf.subarray(0, Math.min(chunk, total - sent))
+    })())
+    const done = await next()
+    out({ result: 'throughput2', bytes: done.bytes, seconds: (done.t_end - t0) / 1000, cpu_s: cpuSince(cpu0) + done.cpu_s })
+  } finally {
+    await a.stop()
+    child.kill()
+  }
+}
+
 async function listen () {
   const node = await makeNode()
   out({ result: 'listen', addr: node.getMultiaddrs()[0].toString() })
@@ -219,14 +274,14 @@ async function dial () {
   await node.stop()
 }
 
-const modes = { propagation, handshakes, throughput, listen, dial }
+const modes = { propagation, handshakes, throughput, throughput2, sink2, listen, dial }
 if (modes[mode] == null) {
   process.stderr.write(`js_peer.mjs: unknown mode ${mode}\n`)
   process.exit(2)
 }
 try {
   await modes[mode]()
-  if (mode !== 'listen') process.exit(0)
+  if (mode !== 'listen' && mode !== 'sink2') process.exit(0)
 } catch (e) {
   process.stderr.write(`js_peer.mjs ${mode}: ${e?.stack ?? e}\n`)
   process.exit(1)
