@@ -745,9 +745,10 @@ static int parse_stream(const char *json, size_t len, const ipvm_workflow_opts_t
     /* room for every task the text could hold: pages past the last task are never touched */
     if (rc == 0 && (wf->tasks = ipvm__big_calloc(arena, st.cap, sizeof *wf->tasks)) == NULL)
         rc = STREAM_FALLBACK;
+    static const uint8_t gap[BODY_GAP] = {0}; /* overwritten by stream_finish_cbor */
     if (rc == 0 && (ipvm_buf_reserve(&st.body, BODY_GAP + len / 2) != 0 ||
-                    ipvm_buf_append(&st.body, WORKFLOW_PREFIX, BODY_GAP) != 0))
-        rc = STREAM_FALLBACK; /* (the gap's bytes are overwritten) */
+                    ipvm_buf_append(&st.body, gap, BODY_GAP) != 0))
+        rc = STREAM_FALLBACK;
     if (rc == 0)
         rc = stream_top(&st);
     ipvm_dagjson_reader_dispose(&st.r);
