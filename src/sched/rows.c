@@ -56,9 +56,11 @@ static int head(ipvm_buf_t *b, uint8_t major, uint64_t n)
 }
 
 /* The receipt's DAG-CBOR assembled from the stored columns, which are themselves canonical
- * DAG-CBOR: {iss, out, prf, ran, meta} in DAG-CBOR key order (length first, then bytes). */
-static int assemble(const ipvm_receipt_row_t *row, ipvm_buf_t *b)
+ * DAG-CBOR: {iss, out, prf, ran, meta} in DAG-CBOR key order (length first, then bytes). Where
+ * out, meta and prf landed in b goes in st (may be NULL). */
+static int assemble(const ipvm_receipt_row_t *row, ipvm_buf_t *b, ipvm__staged_t *st)
 {
+    size_t base = b->len;
     int rc = ipvm_buf_append(b, "\xa5\x63iss", 5);
     size_t il = row->issuer ? strlen(row->issuer) : 0;
     if (rc == 0)
@@ -67,10 +69,12 @@ static int assemble(const ipvm_receipt_row_t *row, ipvm_buf_t *b)
         rc = ipvm_buf_append(b, row->issuer, il);
     if (rc == 0)
         rc = ipvm_buf_append(b, "\x63out", 4);
+    size_t out_off = b->len - base;
     if (rc == 0)
         rc = ipvm_buf_append(b, row->out, row->out_len);
     if (rc == 0)
         rc = ipvm_buf_append(b, "\x63prf", 4);
+    size_t prf_off = b->len - base;
     if (rc == 0)
         rc = ipvm_buf_append(b, row->prf, row->prf_len);
     if (rc == 0) /* a Link: tag 42, bytes 0x00 || cid */
@@ -83,33 +87,44 @@ static int assemble(const ipvm_receipt_row_t *row, ipvm_buf_t *b)
         rc = ipvm_buf_append(b, row->ran.bytes, row->ran.len);
     if (rc == 0)
         rc = ipvm_buf_append(b, "\x64meta", 5);
+    size_t meta_off = b->len - base;
     if (rc == 0)
         rc = ipvm_buf_append(b, row->meta, row->meta_len);
+    if (st) {
+        st->out_off = out_off, st->out_len = row->out_len;
+        st->prf_off = prf_off, st->prf_len = row->prf_len;
+        st->meta_off = meta_off, st->meta_len = row->meta_len;
+    }
     return rc;
 }
 
-/* The receipt's canonical DAG-CBOR, checked against row->cid: assembled from the columns, or
- * (when a column was stored in another valid encoding) re-encoded from the decoded receipt. */
-static int canonical(const ipvm_receipt_row_t *row, ipvm_receipt_t *r, ipvm_buf_t *b,
-                     ipvm_error_t *err)
+/* The receipt's canonical DAG-CBOR, checked against `want`: the assembled bytes in *cbor when
+ * they hash to it, or (when a column was stored in another valid encoding) the re-encoding of
+ * the decoded receipt, in arena. */
+static int canonical(const ipvm_cid_t *want, ipvm_receipt_t *r, const uint8_t **cbor,
+                     size_t *len, ipvm_arena_t *a, ipvm_error_t *err)
 {
-    int rc = assemble(row, b);
-    if (rc == 0)
-        rc = ipvm_cid_create(&r->cid, 1, IPVM_CODEC_DAG_CBOR, IPVM_MH_SHA3_256, b->data, b->len);
-    if (rc == 0 && ipvm_cid_equal(&r->cid, &row->cid))
+    int rc = ipvm_cid_create(&r->cid, 1, IPVM_CODEC_DAG_CBOR, IPVM_MH_SHA3_256, *cbor, *len);
+    if (rc == 0 && ipvm_cid_equal(&r->cid, want))
         return 0;
-    ipvm_buf_clear(b);
+    ipvm_buf_t b = IPVM_BUF_INIT;
     if (rc == 0)
-        rc = ipvm_receipt_encode(r, b, err);
+        rc = ipvm_receipt_encode(r, &b, err);
     if (rc == 0)
-        rc = ipvm_cid_create(&r->cid, 1, IPVM_CODEC_DAG_CBOR, IPVM_MH_SHA3_256, b->data, b->len);
-    if (rc == 0 && !ipvm_cid_equal(&r->cid, &row->cid)) {
+        rc = ipvm_cid_create(&r->cid, 1, IPVM_CODEC_DAG_CBOR, IPVM_MH_SHA3_256, b.data, b.len);
+    if (rc == 0 && !ipvm_cid_equal(&r->cid, want)) {
         char c[IPVM_CID_MAX_STR];
         rc = ipvm_error_set(err, IPVM_ERECEIPT, IPVM_NO_OFFSET,
                             "stored receipt %s does not hash to its CID (the database is "
                             "damaged or was edited)",
-                            ipvm_cid_str(&row->cid, c));
+                            ipvm_cid_str(want, c));
     }
+    if (rc == 0) {
+        *cbor = ipvm_arena_memdup(a, b.data, b.len);
+        *len = b.len;
+        rc = *cbor ? 0 : IPVM_ENOMEM;
+    }
+    ipvm_buf_dispose(&b);
     return rc;
 }
 
@@ -136,33 +151,29 @@ static int shared_meta_prf(const ipvm_receipt_row_t *row, ipvm_arena_t *a, ipvm_
     return decode_blob(row->prf, row->prf_len, a, &r->prf, "prf", err);
 }
 
-int ipvm__report_from_row(const ipvm_receipt_row_t *row, const ipvm_task_t *task,
-                          ipvm_arena_t *a, ipvm__share_t *sh, ipvm_sched_receipt_t *out,
-                          ipvm_error_t *err)
+int ipvm__report_stage(const ipvm_receipt_row_t *row, const ipvm_task_t *task,
+                       ipvm_arena_t *a, ipvm_buf_t *scratch, ipvm__bump_t *bump,
+                       ipvm__staged_t *st, ipvm_sched_receipt_t *out)
 {
     memset(out, 0, sizeof *out);
     ipvm_receipt_t *r = &out->receipt;
+    r->cid = row->cid; /* what the bytes must hash to: checked by ipvm__report_check */
     r->ran = row->ran;
     r->instruction = row->instruction;
     r->has_instruction = true;
+    r->ok = row->ok;
     r->iss = row->issuer ? ipvm_arena_strdup(a, row->issuer) : NULL;
-    int rc = decode_blob(row->out, row->out_len, a, &r->out, "out", err);
-    if (rc == 0)
-        rc = shared_meta_prf(row, a, sh, r, err);
-    if (rc != 0)
-        return rc;
-    if (r->out->kind != IPVM_IPLD_LIST || r->out->u.list.len != 2)
-        return ipvm_error_set(err, IPVM_ERECEIPT, IPVM_NO_OFFSET,
-                              "stored receipt: out is not [\"ok\"|\"error\", value]");
-    r->ok = ipvm_ipld_is_str(r->out->u.list.items[0], "ok");
-    ipvm_buf_t b = IPVM_BUF_INIT;
-    rc = canonical(row, r, &b, err);
-    if (rc == 0) {
-        out->cbor = ipvm_arena_memdup(a, b.data, b.len);
-        out->cbor_len = b.len;
-        rc = out->cbor ? 0 : IPVM_ENOMEM;
+    ipvm_buf_clear(scratch);
+    int rc = assemble(row, scratch, st);
+    if (rc == 0 && bump && (size_t)(bump->end - bump->p) >= scratch->len) {
+        memcpy(bump->p, scratch->data, scratch->len);
+        out->cbor = bump->p;
+        bump->p += scratch->len;
+    } else if (rc == 0 &&
+               (out->cbor = ipvm_arena_memdup(a, scratch->data, scratch->len)) == NULL) {
+        rc = IPVM_ENOMEM;
     }
-    ipvm_buf_dispose(&b);
+    out->cbor_len = scratch->len;
     out->task = task;
     out->replayed = true;
     out->fuel = row->fuel;
@@ -173,9 +184,47 @@ int ipvm__report_from_row(const ipvm_receipt_row_t *row, const ipvm_task_t *task
     if (row->signature_len) {
         out->signature = ipvm_arena_memdup(a, row->signature, row->signature_len);
         out->signature_len = row->signature_len;
+        rc = rc == 0 && out->signature == NULL ? IPVM_ENOMEM : rc;
     }
     out->log = "";
-    return rc != 0 ? rc : (out->source ? 0 : IPVM_ENOMEM);
+    if (rc == 0 && (out->source == NULL || (row->issuer && r->iss == NULL)))
+        rc = IPVM_ENOMEM;
+    return rc;
+}
+
+int ipvm__report_check(const ipvm__staged_t *st, ipvm_arena_t *a, ipvm__share_t *sh,
+                       ipvm_sched_receipt_t *out, ipvm_error_t *err)
+{
+    ipvm_receipt_t *r = &out->receipt;
+    ipvm_receipt_row_t row; /* the columns again, as slices of the assembled bytes */
+    row.meta = out->cbor + st->meta_off;
+    row.meta_len = st->meta_len;
+    row.prf = out->cbor + st->prf_off;
+    row.prf_len = st->prf_len;
+    int rc = decode_blob(out->cbor + st->out_off, st->out_len, a, &r->out, "out", err);
+    if (rc == 0)
+        rc = shared_meta_prf(&row, a, sh, r, err);
+    if (rc != 0)
+        return rc;
+    if (r->out->kind != IPVM_IPLD_LIST || r->out->u.list.len != 2)
+        return ipvm_error_set(err, IPVM_ERECEIPT, IPVM_NO_OFFSET,
+                              "stored receipt: out is not [\"ok\"|\"error\", value]");
+    r->ok = ipvm_ipld_is_str(r->out->u.list.items[0], "ok");
+    ipvm_cid_t want = r->cid;
+    return canonical(&want, r, &out->cbor, &out->cbor_len, a, err);
+}
+
+int ipvm__report_from_row(const ipvm_receipt_row_t *row, const ipvm_task_t *task,
+                          ipvm_arena_t *a, ipvm__share_t *sh, ipvm_sched_receipt_t *out,
+                          ipvm_error_t *err)
+{
+    ipvm_buf_t b = IPVM_BUF_INIT;
+    ipvm__staged_t st;
+    int rc = ipvm__report_stage(row, task, a, &b, NULL, &st, out);
+    ipvm_buf_dispose(&b);
+    if (rc != 0)
+        return ipvm_error_set(err, rc, IPVM_NO_OFFSET, "out of memory");
+    return ipvm__report_check(&st, a, sh, out, err);
 }
 
 /* A copy of a result tuple whose "ok" / "error" tag node is shared by the run's entries. */
@@ -239,9 +288,15 @@ int ipvm__report_from_job(const ipvm__task_job_t *job, const ipvm_task_t *task,
 bool ipvm__row_usable(ipvm_sched_t *s, const ipvm_receipt_row_t *row,
                       const ipvm_sched_receipt_t *rep)
 {
+    (void)row; /* rep holds everything of it that matters */
+    return ipvm__rep_usable(s, rep);
+}
+
+bool ipvm__rep_usable(ipvm_sched_t *s, const ipvm_sched_receipt_t *rep)
+{
     if (!rep->receipt.ok && !ipvm_receipt_error_is_final(ipvm_receipt_value(&rep->receipt)))
         return false; /* a failure that may pass now: execute again */
-    bool local = row->source == NULL || strcmp(row->source, "local") == 0;
+    bool local = rep->source == NULL || strcmp(rep->source, "local") == 0;
     if (local || s->trust.verify == NULL)
         return true;
     ipvm_error_t err;
@@ -251,7 +306,7 @@ bool ipvm__row_usable(ipvm_sched_t *s, const ipvm_receipt_row_t *row,
     if (rc != 0) {
         char c[IPVM_CID_MAX_STR];
         ipvm_log(IPVM_LOG_WARN, "sched", "stored receipt %s from %s rejected: %s",
-                 ipvm_cid_str(&row->cid, c), rep->source, err.msg);
+                 ipvm_cid_str(&rep->receipt.cid, c), rep->source, err.msg);
         return false;
     }
     return true;

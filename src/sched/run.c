@@ -323,84 +323,6 @@ static int lookup_chunk(ipvm__run_t *run, const size_t *idx, size_t n, ipvm_cid_
     return rc;
 }
 
-/* First the receipts already linked to this workflow (one walk of its links, in no order: a
- * rerun finds everything here, and needs no new links), then a bulk lookup by instruction CID
- * for the rest (receipts of other workflows, of other nodes). When an instruction has several,
- * the ok one wins, then the oldest, as in ipvm_store_find_receipt. */
-/* Task index by instruction CID for that walk: open addressing on the CID's last 8 bytes
- * (digest bytes), checked with ipvm_cid_equal. ipvm_workflow_find's binary search (14 compares
- * of 192-byte CIDs, each a cache miss) was 9% of a replay. */
-static uint64_t cid_key(const ipvm_cid_t *c)
-{
-    uint64_t k = 0;
-    size_t n = c->len < 8 ? c->len : 8;
-    memcpy(&k, c->bytes + c->len - n, n);
-    return k * 0x9e3779b97f4a7c15ull;
-}
-
-static int index_build(ipvm__run_t *run)
-{
-    size_t n = run->wf->ntasks, cap = 16;
-    while (cap < 2 * n)
-        cap *= 2;
-    run->ix = ipvm_malloc(cap * sizeof *run->ix);
-    if (run->ix == NULL)
-        return IPVM_ENOMEM;
-    memset(run->ix, 0xff, cap * sizeof *run->ix);
-    run->ix_mask = cap - 1;
-    for (size_t t = 0; t < n; t++) {
-        size_t i = (size_t)(cid_key(&run->wf->tasks[t].instruction) >> 32) & run->ix_mask;
-        while (run->ix[i] != UINT32_MAX)
-            i = (i + 1) & run->ix_mask;
-        run->ix[i] = (uint32_t)t;
-    }
-    return 0;
-}
-
-static long index_find(const ipvm__run_t *run, const ipvm_cid_t *instruction)
-{
-    size_t i = (size_t)(cid_key(instruction) >> 32) & run->ix_mask;
-    for (; run->ix[i] != UINT32_MAX; i = (i + 1) & run->ix_mask)
-        if (ipvm_cid_equal(&run->wf->tasks[run->ix[i]].instruction, instruction))
-            return (long)run->ix[i];
-    return -1;
-}
-
-static int scan_linked(const ipvm_receipt_row_t *row, void *data)
-{
-    ipvm__run_t *run = data;
-    long t = index_find(run, &row->instruction);
-    if (t < 0 || (run->deny && run->deny[t]))
-        return 0;
-    ipvm_sched_receipt_t *rep = &run->res->receipts[t], tmp;
-    bool have = run->state[t] == T_DONE;
-    if (have && (rep->receipt.ok > row->ok ||
-                 (rep->receipt.ok == row->ok && run->linked_created[t] <= row->created_ms)))
-        return 0;
-    ipvm_error_t e;
-    ipvm_error_clear(&e);
-    int r = ipvm__report_from_row(row, &run->wf->tasks[t], run->arena, &run->share, &tmp, &e);
-    if (r == IPVM_ENOMEM)
-        return ipvm_error_set(run->err, r, IPVM_NO_OFFSET, "out of memory");
-    if (r != 0) {
-        ipvm_log(IPVM_LOG_WARN, "sched", "task %ld: %s; executing it again", t, e.msg);
-        return 0;
-    }
-    if (!ipvm__row_usable(run->s, row, &tmp))
-        return 0;
-    run->linked_created[t] = row->created_ms;
-    if (have) { /* a better receipt for the same instruction */
-        run->res->failed -= !rep->receipt.ok;
-        run->res->failed += !tmp.receipt.ok;
-        *rep = tmp;
-        return 0;
-    }
-    *rep = tmp;
-    run->linked[t] = 1;
-    ipvm__run_mark_replayed(run, (size_t)t);
-    return 0;
-}
-
 static int replay_local(ipvm__run_t *run)
 {
     size_t n = run->wf->ntasks, chunk = n < LOOKUP_CHUNK ? n : LOOKUP_CHUNK;
@@ -415,12 +337,7 @@ static int replay_local(ipvm__run_t *run)
     uint64_t t0 = ipvm_now_ns();
     run->lookup_gen = ipvm__sched_gen(run->s);
     if (rc == 0)
-        rc = index_build(run);
-    if (rc == 0)
-        rc = ipvm_store_scan_workflow_receipts(run->store, &run->wf->cid, scan_linked, run,
-                                               run->err);
-    ipvm_free(run->ix);
-    run->ix = NULL;
+        rc = ipvm__replay_linked(run);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if ((run->deny == NULL || run->deny[i] == 0) && run->state[i] != T_DONE)
             idx[m++] = i;
@@ -489,8 +406,9 @@ static int load_outside(ipvm__run_t *run)
 {
     const ipvm_workflow_t *wf = run->wf;
     size_t n = 0;
-    for (size_t i = 0; i < wf->ntasks; i++)
-        for (size_t k = 0; k < wf->tasks[i].nawaits; k++)
+    for (size_t i = 0; i < wf->ntasks; i++) /* an outside await leaves nawaits > ndeps */
+        for (size_t k = 0; wf->tasks[i].nawaits > wf->tasks[i].ndeps && k < wf->tasks[i].nawaits;
+             k++)
             n += wf->tasks[i].awaits[k].task < 0;
     if (n == 0)
         return 0;

@@ -31,6 +31,35 @@ typedef struct ipvm__batch_s {
     ipvm_arena_t arena;
 } ipvm__batch_t;
 
+/* Checks of replayed receipts (ipvm__report_check) queued to the workers while the replay walk
+ * goes on: VERIFY_CHUNK staged entries per job (run.c). */
+typedef struct ipvm__verify_job_s {
+    ipvm__job_t job;
+    ipvm__run_t *run;
+    ipvm__staged_t *items;
+    int *verdict; /* per item: 0 = replay it, else why not (IPVM_ENOMEM stops the run) */
+    size_t n;
+} ipvm__verify_job_t;
+
+typedef struct ipvm__verify_s {
+    ipvm__verify_job_t *jobs; /* capacity ntasks / VERIFY_CHUNK + 1 */
+    size_t njobs, cap;
+    ipvm__staged_t *fill; /* the chunk being filled (the next job's items) */
+    int *fill_verdict;
+    size_t nfill;
+    size_t left; /* jobs queued and not finished (under the run's lock) */
+    ipvm_arena_t *arenas;    /* one per worker thread, living as long as the result */
+    ipvm__share_t *shares;
+    bool *busy;              /* under the run's lock */
+    bool self_busy;
+    size_t narenas;
+    ipvm_buf_t scratch;      /* the run's thread's, for assembling */
+    ipvm__bump_t bump;       /* the receipts' bytes: a huge-page table (see replay.c) */
+    uint8_t *bump_start;
+    struct ipvm__dup_s *dups; /* rows for tasks that already had one: decided at the end */
+    size_t ndups, capdups;
+} ipvm__verify_t;
+
 struct ipvm__run_s {
     ipvm_sched_t *s;
     const ipvm_workflow_t *wf;
@@ -53,7 +82,8 @@ struct ipvm__run_s {
     int *deny;                /* authorisation failure per task (0 = allowed) */
     uint8_t *linked;          /* replayed from a receipt already linked to this workflow */
     int64_t *linked_created;  /* when that receipt was stored (the oldest usable one wins) */
-    uint32_t *ix;             /* task by instruction CID during the replay walk (run.c) */
+    uint64_t *ix;             /* task by instruction CID during the replay walk (run.c) */
+    ipvm__verify_t verify;    /* during the replay walk (run.c) */
     size_t ix_mask;
     char **deny_msg;
     size_t *ready, rhead, rcount; /* FIFO ring of ntasks */
@@ -101,6 +131,9 @@ void ipvm__run_push_ready(ipvm__run_t *run, size_t t);
 void ipvm__run_result_known(ipvm__run_t *run, size_t t);
 void ipvm__run_mark_replayed(ipvm__run_t *run, size_t t);
 int ipvm__run_cmp_outside(const void *a, const void *b);
+/* Replays the receipts already linked to the workflow (replay.c): one walk of its links on
+ * this thread, their checks on the workers. */
+int ipvm__replay_linked(ipvm__run_t *run);
 /* The main loop (loop.c): dispatch, completions, commits, until everything settled. */
 int ipvm__run_loop(ipvm__run_t *run);
 /* Releases the run's jobs and claims (loop.c). */

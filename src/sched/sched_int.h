@@ -133,8 +133,24 @@ typedef struct ipvm__share_s {
     ipvm_ipld_t *ok_tag, *error_tag; /* the strings "ok" and "error" of result tuples */
 } ipvm__share_t;
 
-/* Builds the report entry of a stored row (a replay): decodes out/meta/prf into arena,
- * re-encodes the receipt, and checks that it hashes to row->cid (IPVM_ERECEIPT otherwise). */
+/* Builds the report entry of a stored row (a replay) in two halves, so that the second can run
+ * on a worker: stage (the run's thread: copies what the row holds into arena, assembles the
+ * receipt's bytes, notes where out/meta/prf are in them) and check (any thread: decodes
+ * out/meta/prf into its own arena and checks that the bytes hash to row->cid, re-encoding the
+ * receipt when a column was stored in another valid encoding; IPVM_ERECEIPT otherwise). */
+typedef struct ipvm__staged_s {
+    size_t task;
+    uint32_t out_off, out_len, meta_off, meta_len, prf_off, prf_len;
+} ipvm__staged_t;
+typedef struct ipvm__bump_s {
+    uint8_t *p, *end; /* free room for the receipts' bytes (else they go to the arena) */
+} ipvm__bump_t;
+int ipvm__report_stage(const ipvm_receipt_row_t *row, const ipvm_task_t *task,
+                       ipvm_arena_t *a, ipvm_buf_t *scratch, ipvm__bump_t *bump,
+                       ipvm__staged_t *st, ipvm_sched_receipt_t *out);
+int ipvm__report_check(const ipvm__staged_t *st, ipvm_arena_t *a, ipvm__share_t *sh,
+                       ipvm_sched_receipt_t *out, ipvm_error_t *err);
+/* Both halves at once (stage then check). */
 int ipvm__report_from_row(const ipvm_receipt_row_t *row, const ipvm_task_t *task,
                           ipvm_arena_t *arena, ipvm__share_t *sh, ipvm_sched_receipt_t *out,
                           ipvm_error_t *err);
@@ -151,6 +167,7 @@ int ipvm__verify_found(ipvm_sched_t *s, const ipvm_task_t *task, const ipvm_sche
  * trust hook when it did not come from this node). */
 bool ipvm__row_usable(ipvm_sched_t *s, const ipvm_receipt_row_t *row,
                       const ipvm_sched_receipt_t *rep);
+bool ipvm__rep_usable(ipvm_sched_t *s, const ipvm_sched_receipt_t *rep);
 
 /* ---- the default executor (default_exec.c) --------------------------------------------------- */
 int ipvm__default_exec_init(ipvm_sched_t *s, ipvm_error_t *err);
