@@ -682,8 +682,10 @@ static int stream_top(stream_t *st)
         bool dup = (klen == 1 && key[0] == '/') || nseen == 16;
         for (size_t i = 0; i < nseen && !dup; i++)
             dup = seen_len[i] == klen && memcmp(seen[i], key, klen) == 0;
-        if (dup)
+        if (dup) {
             rc = STREAM_FALLBACK;
+            break;
+        }
         seen[nseen] = key;
         seen_len[nseen++] = klen;
         ipvm_ipld_t *v;
