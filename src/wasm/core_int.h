@@ -230,6 +230,7 @@ typedef struct ipvm__wasm_stats_s {
     atomic_ulong gcc;        /* gcc compiles */
     atomic_ulong cache_hits; /* .so files taken from the disk cache */
     atomic_ulong timer_stops; /* running instances stopped by the wall clock */
+    atomic_ulong mem_reused;  /* linear memories taken from a module's pool */
 } ipvm__wasm_stats_t;
 extern ipvm__wasm_stats_t ipvm__wasm_stats;
 
@@ -270,10 +271,12 @@ uint64_t ipvm__rt_memory_reserved(const void *wasm_rt_memory);
  * all zero, so a new instance costs no mmap, mprotect or page fault (each is a slow trap into
  * the hypervisor on a VM). Owned by the module; ipvm__rt_pool_dispose unmaps them. */
 #define IPVM__POOL_MAX 8
+#define IPVM__POOL_BYTES (128ull << 20) /* at most this much initial memory kept per module */
 typedef struct ipvm__mem_pool_s {
     pthread_mutex_t lock;
     void *items[IPVM__POOL_MAX]; /* mem_hdr_t* of scrubbed reservations */
     int n;
+    uint64_t bytes;              /* their initial sizes, summed */
 } ipvm__mem_pool_t;
 void ipvm__rt_pool_init(ipvm__mem_pool_t *p);
 void ipvm__rt_pool_dispose(ipvm__mem_pool_t *p);

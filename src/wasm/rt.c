@@ -51,7 +51,7 @@ typedef struct mem_hdr_s {
     ipvm__mem_pool_t *pool; /* where the memory goes when freed, or NULL */
 } mem_hdr_t;
 
-#define POOL_MAX_PAGES 256u /* memories larger than 16 MiB initially are not kept */
+#define POOL_MAX_PAGES 1024u /* memories larger than 64 MiB initially are not kept */
 
 /* The fuel counter of gcc-compiled code: initial-exec TLS, defined here in the program so the
  * .so reaches it with one %fs-relative instruction. */
@@ -387,9 +387,12 @@ static mem_hdr_t *pool_take(ipvm__mem_pool_t *pool, uint32_t initial)
         if (c->initial_pages == initial) {
             h = c;
             pool->items[k] = pool->items[--pool->n];
+            pool->bytes -= (uint64_t)initial * WASM_PAGE;
         }
     }
     pthread_mutex_unlock(&pool->lock);
+    if (h)
+        atomic_fetch_add(&ipvm__wasm_stats.mem_reused, 1);
     return h;
 }
 
@@ -473,23 +476,24 @@ static bool scrub(wasm_rt_memory_t *m, mem_hdr_t *h)
             madvise(m->data + keep, extra, MADV_DONTNEED) != 0)
             return false;
     }
-    if (keep == 0)
-        return true;
-    size_t npages = keep / page_size;
-    unsigned char vec[POOL_MAX_PAGES * (WASM_PAGE / 4096)];
-    if (npages > sizeof vec || mincore(m->data, keep, vec) != 0)
-        return false;
     /* only pages the guest touched are resident; clear those that are not already zero (a
-     * write to a page that was only read would make the kernel copy it) */
-    for (size_t k = 0; k < npages; k++) {
-        if (!(vec[k] & 1))
-            continue;
-        uint64_t *w = (uint64_t *)(m->data + k * page_size);
-        size_t n = page_size / 8, j = 0;
-        while (j < n && w[j] == 0)
-            j++;
-        if (j < n)
-            memset(w + j, 0, (n - j) * 8);
+     * write to a page that was only read would make the kernel copy it); mincore 4 MiB at a
+     * time */
+    unsigned char vec[1024];
+    for (uint64_t off = 0; off < keep; off += sizeof vec * page_size) {
+        uint64_t len = keep - off < sizeof vec * page_size ? keep - off : sizeof vec * page_size;
+        if (mincore(m->data + off, len, vec) != 0)
+            return false;
+        for (size_t k = 0; k < len / page_size; k++) {
+            if (!(vec[k] & 1))
+                continue;
+            uint64_t *w = (uint64_t *)(m->data + off + k * page_size);
+            size_t n = page_size / 8, j = 0;
+            while (j < n && w[j] == 0)
+                j++;
+            if (j < n)
+                memset(w + j, 0, (n - j) * 8);
+        }
     }
     return true;
 }
@@ -500,12 +504,16 @@ RT_API void wasm_rt_free_memory(wasm_rt_memory_t *m)
         return;
     mem_hdr_t *h = hdr_of(m);
     ipvm__mem_pool_t *pool = h->pool;
-    if (pool && pool->n < IPVM__POOL_MAX && scrub(m, h)) {
+    uint64_t bytes = (uint64_t)h->initial_pages * WASM_PAGE;
+    if (pool && pool->n < IPVM__POOL_MAX && pool->bytes + bytes <= IPVM__POOL_BYTES &&
+        scrub(m, h)) {
         h->inst = NULL;
         pthread_mutex_lock(&pool->lock);
-        bool kept = pool->n < IPVM__POOL_MAX;
-        if (kept)
+        bool kept = pool->n < IPVM__POOL_MAX && pool->bytes + bytes <= IPVM__POOL_BYTES;
+        if (kept) {
             pool->items[pool->n++] = h;
+            pool->bytes += bytes;
+        }
         pthread_mutex_unlock(&pool->lock);
         if (kept) {
             memset(m, 0, sizeof *m);
@@ -530,6 +538,7 @@ void ipvm__rt_pool_dispose(ipvm__mem_pool_t *p)
         munmap(h, h->map_len);
     }
     p->n = 0;
+    p->bytes = 0;
     pthread_mutex_destroy(&p->lock);
 }
 
