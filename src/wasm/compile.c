@@ -25,7 +25,8 @@
 #include <cpuid.h>
 #endif
 
-/* Fixed flags: the result of float code must not depend on the compiling machine. The
+/* Fixed flags (plus the engine's -march=x86-64-vN, ipvm__isa_flag, which is in the cache key):
+ * the result of float code must not depend on the compiling machine. The
  * inlining limit is -O3's: a fuel tick makes a small recursive function (fib) just too big
  * for -O2's limit of 15, and without inlining it ran 2.7x slower (compile time +12%). */
 static const char *const gcc_flags[] = {
