@@ -82,7 +82,10 @@ struct ipvm__run_s {
     int *deny;                /* authorisation failure per task (0 = allowed) */
     uint8_t *linked;          /* replayed from a receipt already linked to this workflow */
     int64_t *linked_created;  /* when that receipt was stored (the oldest usable one wins) */
-    uint64_t *ix;             /* task by instruction CID during the replay walk (run.c) */
+    struct ipvm__ix_s {
+        uint64_t key;
+        uint32_t t;
+    } *ix;                    /* task by instruction CID during the replay walk (replay.c) */
     ipvm__verify_t verify;    /* during the replay walk (run.c) */
     size_t ix_mask;
     char **deny_msg;
