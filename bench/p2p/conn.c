@@ -173,6 +173,18 @@ typedef struct {
     uv_timer_t kick;
 } tp_t;
 
+/* A transfer of `total` bytes written in 64 KiB chunks of one byte value. */
+static void tp_init(tp_t *t, uint64_t total)
+{
+    memset(t, 0, sizeof *t);
+    t->total = total;
+    t->chunk_len = 64 * 1024;
+    t->chunk = malloc(t->chunk_len);
+    if (t->chunk == NULL)
+        die("out of memory");
+    memset(t->chunk, 7, t->chunk_len);
+}
+
 static void sink_data(p2p_stream_t *s, const uint8_t *p, size_t n)
 {
     tp_t *t = s->ud;
@@ -251,13 +263,8 @@ static double tp_ipvm(uint64_t total, double *cpu_ms_per_mb)
     uv_loop_init(&loop);
     bnode_t nodes[2];
     memset(nodes, 0, sizeof nodes);
-    tp_t t = {0};
-    t.total = total;
-    t.chunk_len = 64 * 1024;
-    t.chunk = malloc(t.chunk_len);
-    if (t.chunk == NULL)
-        die("out of memory");
-    memset(t.chunk, 7, t.chunk_len);
+    tp_t t;
+    tp_init(&t, total);
     for (int i = 0; i < 2; i++) {
         ipvm_p2p_config_init(&nodes[i].cfg);
         bnode_start(&nodes[i], &loop);
@@ -368,13 +375,8 @@ static double tp2_ipvm(uint64_t total, double *cpu_ms_per_mb)
     uv_loop_init(&loop);
     bnode_t node;
     memset(&node, 0, sizeof node);
-    tp_t t = {0};
-    t.total = total;
-    t.chunk_len = 64 * 1024;
-    t.chunk = malloc(t.chunk_len);
-    if (t.chunk == NULL)
-        die("out of memory");
-    memset(t.chunk, 7, t.chunk_len);
+    tp_t t;
+    tp_init(&t, total);
     ipvm_p2p_config_init(&node.cfg);
     bnode_start(&node, &loop);
     tp2_wait_t w = {.t = &t, .fd = fds[0]};

@@ -327,6 +327,16 @@ typedef struct {
     ipvm__ymx_stream_t *last;
 } ymx_end_t;
 
+static void ymx_ends_dispose(ymx_end_t *a, ymx_end_t *b)
+{
+    ymx_end_t *e[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        ipvm__ymx_dispose(&e[i]->y);
+        ipvm_buf_dispose(&e[i]->out);
+        ipvm_buf_dispose(&e[i]->got);
+    }
+}
+
 static int y_write(void *ud, const uint8_t *p, size_t n)
 {
     ymx_end_t *e = ud;
@@ -421,12 +431,7 @@ IPVM_TEST(p2p, yamux_streams_and_flow_control)
     IPVM_ASSERT_ERR(a.last_err, IPVM_ECLOSED);
     IPVM_ASSERT_ERR(b.last_err, IPVM_ECANCELED);
     ipvm_free(data);
-    ipvm__ymx_dispose(&a.y);
-    ipvm__ymx_dispose(&b.y);
-    ipvm_buf_dispose(&a.out);
-    ipvm_buf_dispose(&b.out);
-    ipvm_buf_dispose(&a.got);
-    ipvm_buf_dispose(&b.got);
+    ymx_ends_dispose(&a, &b);
 }
 
 static int writable_calls;
@@ -468,12 +473,7 @@ IPVM_TEST(p2p, yamux_block_holds_data)
     IPVM_ASSERT_EQ(b.got.len, 11);
     IPVM_ASSERT(memcmp(b.got.data, "hello", 5) == 0);
     IPVM_ASSERT(memcmp(b.got.data + 5, "world!", 6) == 0 || memcmp(b.got.data + 5, "!world", 6) == 0);
-    ipvm__ymx_dispose(&a.y);
-    ipvm__ymx_dispose(&b.y);
-    ipvm_buf_dispose(&a.out);
-    ipvm_buf_dispose(&b.out);
-    ipvm_buf_dispose(&a.got);
-    ipvm_buf_dispose(&b.got);
+    ymx_ends_dispose(&a, &b);
 }
 
 static int feed_bytes(ipvm__ymx_t *y, const uint8_t *h, size_t n, ipvm_error_t *err)
