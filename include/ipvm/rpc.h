@@ -325,6 +325,10 @@ typedef struct ipvm_rpc_workflows_s ipvm_rpc_workflows_t;
 typedef int (*ipvm_rpc_admit_fn)(void *data, const ipvm_workflow_t *wf, const char *name,
                                  const ipvm_ipld_t *submission, void **auth, ipvm_error_t *err);
 typedef void (*ipvm_rpc_auth_free_fn)(void *data, void *auth);
+/* Whether admitting this submission needs no I/O and little CPU (e.g. no token to verify):
+ * then it may run on the loop thread, which parses, admits and answers the subscribe at once
+ * (the workflow then waits for a runner already accepted). NULL: always on a runner. */
+typedef bool (*ipvm_rpc_admit_inline_fn)(void *data, const ipvm_ipld_t *submission);
 
 typedef struct ipvm_rpc_workflows_opts_s {
     ipvm_sched_t *sched;     /* borrowed */
@@ -335,6 +339,7 @@ typedef struct ipvm_rpc_workflows_opts_s {
     ipvm_rpc_admit_fn admit; /* may be NULL: everything is admitted */
     ipvm_rpc_auth_free_fn auth_free;
     void *admit_data;
+    ipvm_rpc_admit_inline_fn admit_inline; /* may be NULL (see its type); only with admit */
 } ipvm_rpc_workflows_opts_t;
 
 /* Registers the methods on `s` and starts the runner threads. opts is copied (db_path too).

@@ -70,6 +70,8 @@ struct ipvm_p2p_host_s *ipvm_node_p2p_host(ipvm_node_t *node);
 void ipvm_node_set_admit(ipvm_node_t *node, ipvm_rpc_admit_fn fn, void *data);
 /* How to free what the admission check returned as a run's auth (called after the run). */
 void ipvm_node_set_auth_free(ipvm_node_t *node, ipvm_rpc_auth_free_fn fn);
+/* Which submissions the admission check can judge on the loop thread (ipvm_rpc_admit_inline_fn). */
+void ipvm_node_set_admit_inline(ipvm_node_t *node, ipvm_rpc_admit_inline_fn fn);
 
 /* The list of services, in start order (services.c). */
 extern const ipvm_node_service_t *const ipvm_node_services[];

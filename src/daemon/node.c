@@ -28,6 +28,7 @@ struct ipvm_node_s {
     ipvm_sched_t *sched;
     ipvm_rpc_admit_fn admit;
     ipvm_rpc_auth_free_fn auth_free;
+    ipvm_rpc_admit_inline_fn admit_inline;
     void *admit_data;
     void *states[MAX_SERVICES];
     size_t started;  /* services[0..started) are running */
@@ -85,6 +86,14 @@ void ipvm_node_set_admit(ipvm_node_t *n, ipvm_rpc_admit_fn fn, void *data)
 void ipvm_node_set_auth_free(ipvm_node_t *n, ipvm_rpc_auth_free_fn fn)
 {
     n->auth_free = fn;
+}
+void ipvm_node_set_admit_inline(ipvm_node_t *n, ipvm_rpc_admit_inline_fn fn)
+{
+    n->admit_inline = fn;
+}
+ipvm_rpc_admit_inline_fn ipvm__node_admit_inline(ipvm_node_t *n)
+{
+    return n->admit_inline;
 }
 ipvm_rpc_auth_free_fn ipvm__node_auth_free(ipvm_node_t *n)
 {

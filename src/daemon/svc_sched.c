@@ -20,6 +20,7 @@
 void ipvm__node_set_sched(ipvm_node_t *n, ipvm_sched_t *s);
 ipvm_rpc_admit_fn ipvm__node_admit(ipvm_node_t *n, void **data);
 ipvm_rpc_auth_free_fn ipvm__node_auth_free(ipvm_node_t *n);
+ipvm_rpc_admit_inline_fn ipvm__node_admit_inline(ipvm_node_t *n);
 
 typedef struct {
     ipvm_blockstore_t *bs;
@@ -177,6 +178,7 @@ static int workflows_start(ipvm_node_t *n, void **state, ipvm_error_t *err)
     o.metrics = ipvm_node_metrics(n);
     o.admit = ipvm__node_admit(n, &o.admit_data);
     o.auth_free = ipvm__node_auth_free(n);
+    o.admit_inline = ipvm__node_admit_inline(n);
     int rc = ipvm_rpc_workflows_new(ipvm_node_rpc(n), &o, &st->w, err);
     if (rc) {
         ipvm_free(st);

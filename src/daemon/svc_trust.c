@@ -62,6 +62,15 @@ static int admit(void *data, const ipvm_workflow_t *wf, const char *name,
     return 0;
 }
 
+/* Open mode and no token bundle: admit does nothing but say yes (no I/O, no signature to
+ * check), so the RPC layer may admit on the loop thread. */
+static bool admit_inline(void *data, const ipvm_ipld_t *submission)
+{
+    trust_svc_t *st = data;
+    return ipvm_trust_mode(st->trust) != IPVM_TRUST_UCAN &&
+           ipvm_ipld_map_get(submission, "ucan") == NULL;
+}
+
 static void auth_free(void *data, void *auth)
 {
     (void)data;
@@ -170,6 +179,7 @@ static int trust_start(ipvm_node_t *node, void **state, ipvm_error_t *err)
         ipvm_sched_set_trust_hooks(ipvm_node_sched(node), &h);
     ipvm_node_set_admit(node, admit, st);
     ipvm_node_set_auth_free(node, auth_free);
+    ipvm_node_set_admit_inline(node, admit_inline);
     static const ipvm_rpc_method_t add = {
         "ucan_add", "Adds UCAN delegations and revocations to the node's store",
         "[{\"name\":\"tokens\",\"schema\":{\"type\":\"object\"}}]",
@@ -194,6 +204,7 @@ static void trust_stop(ipvm_node_t *node, void *state, void (*done)(ipvm_node_t 
         if (ipvm_node_sched(node)) /* runs are drained before services stop */
             ipvm_sched_set_trust_hooks(ipvm_node_sched(node), NULL);
         ipvm_node_set_admit(node, NULL, NULL);
+        ipvm_node_set_admit_inline(node, NULL);
         ipvm_trust_free(st->trust);
         ipvm_p2p_identity_free(st->id);
         ipvm_free(st);

@@ -22,7 +22,10 @@ typedef struct job_s {
     uint8_t *cbor;           /* resumed: the stored DAG-CBOR of the workflow */
     size_t cbor_len;
     char *name;
-    ipvm_rpc_call_t *call; /* NULL when resumed: nobody waits for an answer */
+    ipvm_rpc_call_t *call; /* NULL when resumed (nobody waits) or answered on the loop */
+    ipvm_workflow_t *wf;   /* parsed and admitted on the loop (admit_on_loop), else NULL */
+    void *auth;            /* what that admission returned */
+    bool needs_store;      /* the loop's parse met an outside await: the runner parses */
     ipvm_sched_cancel_t cancel;
     char topic[IPVM_CID_MAX_STR + 260]; /* "<workflow cid>\n<name>" */
     char cid[IPVM_CID_MAX_STR];
@@ -372,6 +375,8 @@ static void on_event(const ipvm_sched_event_t *ev, void *data)
     ipvm_buf_clear(&j->buf);
     switch (ev->kind) {
     case IPVM_SCHED_WORKFLOW_STARTED:
+        if (j->wf) /* accepted on the loop, which published this event then */
+            break;
         if (workflow_event(j, ev->workflow, &j->buf) == 0)
             (void)post_event(j, 2, &j->buf, NULL, 0);
         break;
@@ -460,8 +465,10 @@ static void run_job(job_t *j)
     ipvm_rpc_workflows_t *w = j->w;
     ipvm_error_t err;
     ipvm_error_clear(&err);
-    ipvm_workflow_t *wf = NULL;
-    int rc = parse_job(j, &wf, &err);
+    ipvm_workflow_t *wf = j->wf;
+    void *auth = j->auth;
+    j->auth = NULL; /* freed below, after the run */
+    int rc = wf ? 0 : parse_job(j, &wf, &err);
     if (rc) {
         char d[400];
         post_reject(j, IPVM_RPC_INVALID_PARAMS, "Invalid params: the workflow: %s",
@@ -471,8 +478,7 @@ static void run_job(job_t *j)
     }
     ipvm_cid_str(&wf->cid, j->cid);
     snprintf(j->topic, sizeof j->topic, "%s\n%s", j->cid, j->name);
-    void *auth = NULL;
-    if (w->opts.admit &&
+    if (j->wf == NULL && w->opts.admit &&
         (rc = w->opts.admit(w->opts.admit_data, wf, j->name, j->submission, &auth, &err)) != 0) {
         post_reject(j, IPVM_RPC_SERVER_BUSY, "not able to run workflow %s: %s", j->cid,
                     err.msg[0] ? err.msg : ipvm_strerror(rc));
@@ -508,6 +514,8 @@ static void run_job(job_t *j)
 
 static void job_free(job_t *j)
 {
+    if (j->auth && j->w->opts.auth_free) /* admitted on the loop, never run */
+        j->w->opts.auth_free(j->w->opts.admit_data, j->auth);
     ipvm_buf_dispose(&j->buf);
     ipvm_arena_dispose(&j->ev);
     ipvm_arena_dispose(&j->arena);
@@ -655,6 +663,57 @@ static ipvm_ipld_t *read_submission(ipvm_rpc_call_t *call, const ipvm_ipld_t *pa
     return sub;
 }
 
+/* The loop's parse: an await outside the workflow needs the store (a runner asks it). */
+static bool known_needs_store(void *data, const ipvm_cid_t *instruction)
+{
+    (void)instruction;
+    ((job_t *)data)->needs_store = true;
+    return false;
+}
+
+/* Parses and admits the submission on the loop when neither needs I/O (no outside await, an
+ * admission that says it is in memory): then the answer leaves in this loop turn, not after a
+ * hand-off to a runner and back (one loop and one runner wake-up per workflow fewer). Sets
+ * j->wf when admitted; returns 1 when the call was failed (j->call is then NULL), 0 otherwise
+ * (j->wf NULL: the runner parses and admits, as for a resumed workflow). */
+static int admit_on_loop(ipvm_rpc_workflows_t *w, job_t *j)
+{
+    if (w->opts.admit &&
+        (w->opts.admit_inline == NULL || !w->opts.admit_inline(w->opts.admit_data, j->submission)))
+        return 0;
+    ipvm_workflow_opts_t wo = {0};
+    wo.known = known_needs_store;
+    wo.known_data = j;
+    ipvm_error_t err;
+    ipvm_error_clear(&err);
+    ipvm_workflow_t *wf = NULL;
+    int rc = ipvm_workflow_from_ipld(ipvm_ipld_map_get(j->submission, "workflow"), &wo, &j->arena,
+                                     &wf, &err);
+    if (rc && j->needs_store)
+        return 0;
+    if (rc) {
+        char d[400];
+        ipvm_rpc_call_fail(j->call, IPVM_RPC_INVALID_PARAMS, "Invalid params: the workflow: %s",
+                           ipvm_error_describe(&err, d, sizeof d));
+        ipvm_log(IPVM_LOG_WARN, "rpc", "workflow refused: %s", d);
+        j->call = NULL;
+        return 1;
+    }
+    ipvm_cid_str(&wf->cid, j->cid);
+    snprintf(j->topic, sizeof j->topic, "%s\n%s", j->cid, j->name);
+    void *auth = NULL;
+    if (w->opts.admit &&
+        (rc = w->opts.admit(w->opts.admit_data, wf, j->name, j->submission, &auth, &err)) != 0) {
+        ipvm_rpc_call_fail(j->call, IPVM_RPC_SERVER_BUSY, "not able to run workflow %s: %s",
+                           j->cid, err.msg[0] ? err.msg : ipvm_strerror(rc));
+        j->call = NULL;
+        return 1;
+    }
+    j->wf = wf;
+    j->auth = auth;
+    return 0;
+}
+
 static int m_subscribe_run(ipvm_rpc_call_t *call, const ipvm_ipld_t *params, void *data)
 {
     ipvm_rpc_workflows_t *w = data;
@@ -686,10 +745,43 @@ static int m_subscribe_run(ipvm_rpc_call_t *call, const ipvm_ipld_t *params, voi
     }
     j->call = call;
     ipvm_metric_inc(w->m_submitted, 1);
+    if (admit_on_loop(w, j) != 0) {
+        job_free(j);
+        return 0;
+    }
+    /* Accepted here: the answer and the workflow's node event leave now, before the runner
+     * can post a receipt (the loop delivers those after this handler). j belongs to the
+     * runners once queued, so what is sent after is built before. */
+    post_t *ev = NULL;
+    char topic[sizeof j->topic];
+    if (j->wf) {
+        ipvm_buf_t b = IPVM_BUF_INIT;
+        ev = ipvm_calloc(1, sizeof *ev);
+        if (ev == NULL || workflow_event(j, j->wf, &b) != 0 ||
+            (ev->event = (char *)ipvm_buf_take(&b, NULL)) == NULL) {
+            ipvm_buf_dispose(&b);
+            ipvm_free(ev);
+            job_free(j);
+            ipvm_rpc_call_fail(call, IPVM_RPC_INTERNAL_ERROR, "out of memory");
+            return 0;
+        }
+        ev->w = w;
+        ev->kind = 2;
+        snprintf(ev->cid, sizeof ev->cid, "%s", j->cid);
+        snprintf(topic, sizeof topic, "%s", j->topic);
+        j->call = NULL;
+    }
     if (enqueue(w, j) != 0) {
         job_free(j);
+        if (ev)
+            post_free(ev);
         ipvm_rpc_call_fail(call, IPVM_RPC_SERVER_BUSY,
                            "not able to run workflow: the node is shutting down");
+        return 0;
+    }
+    if (ev) {
+        (void)ipvm_rpc_call_subscribe(call, topic, NULL);
+        on_post(w->server, ev); /* publishes the event, remembers it, frees ev */
     }
     return 0;
 }
@@ -881,9 +973,27 @@ void ipvm_rpc_workflows_drain(ipvm_rpc_workflows_t *w, uint64_t timeout_ms, void
     w->draining = true;
     /* Queued submissions never started: their clients get an answer, resumed ones stay
      * "running" in the store for the next start. */
-    job_t *q = w->head;
-    w->head = w->tail = NULL;
-    w->queued = 0;
+    job_t *q = NULL, **qt = &q, *keep = NULL, *ktail = NULL;
+    /* Those already accepted on the loop stay: their client was told "subscribed", so they
+     * start (and stop at once, cancelled, kept "running" for the next start, as the running
+     * ones are). */
+    for (job_t *j = w->head, *next; j; j = next) {
+        next = j->next;
+        j->next = NULL;
+        if (j->wf) {
+            if (ktail)
+                ktail->next = j;
+            else
+                keep = j;
+            ktail = j;
+        } else {
+            *qt = j;
+            qt = &j->next;
+            w->queued--;
+        }
+    }
+    w->head = keep;
+    w->tail = ktail;
     for (job_t *j = w->running; j; j = j->next)
         ipvm_sched_cancel_fire(&j->cancel);
     pthread_mutex_unlock(&w->lock);
@@ -896,7 +1006,7 @@ void ipvm_rpc_workflows_drain(ipvm_rpc_workflows_t *w, uint64_t timeout_ms, void
         atomic_fetch_sub(&w->active, 1);
         q = next;
     }
-    ipvm_metric_set(w->m_queued, 0);
+    ipvm_metric_set(w->m_queued, (int64_t)w->queued);
     w->drain_cb = cb;
     w->drain_data = data;
     w->drain_deadline_ns = ipvm_now_ns() + timeout_ms * 1000000u;
