@@ -109,6 +109,14 @@ await runAll([
     eq(r.error.code, -32602, 'code');
     check(r.error.message.includes('bafyrmigpfy6vvnfmv2wpsnpjmrn6iurejcjhz2doqdl6cfext27etqvi54'), `"${r.error.message}" does not name the CID`);
   }],
+  ['an await of a stored receipt outside the workflow: accepted, the awaited output used', async () => {
+    // the node's loop cannot look in the store: this submission is parsed on a runner
+    const wf = fixture('test-workflow-add-one-part-one.json');
+    await run(c1, 'part', wf, 1); // stored (replayed here: the test above ran it)
+    wf.tasks[0].run.input.args = [{ 'await/ok': { '/': cidOf(wf.tasks[0].run) } }];
+    const r = await run(c1, 'outside', wf, 1);
+    eq(r.docs[0].receipt.out, ['ok', 3], 'add_one of the awaited 2');
+  }],
   ['unsubscribe_run_workflow ends a subscription', async () => {
     eq(await c1.call('unsubscribe_run_workflow', [first.sub]), true, 'unsubscribe');
     eq(await c1.call('unsubscribe_run_workflow', [first.sub]), false, 'twice');
