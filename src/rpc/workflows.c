@@ -449,10 +449,13 @@ static bool known_receipt(void *data, const ipvm_cid_t *instruction)
     return found;
 }
 
-static int parse_job(job_t *j, ipvm_workflow_t **wf, ipvm_error_t *err)
+/* `known` decides an await of a CID outside the workflow: known_receipt on a runner (asks the
+ * store), known_needs_store on the loop (no I/O there: notes it, so a runner parses again). */
+static int parse_job(job_t *j, bool (*known)(void *, const ipvm_cid_t *), ipvm_workflow_t **wf,
+                     ipvm_error_t *err)
 {
     ipvm_workflow_opts_t wo = {0};
-    wo.known = known_receipt;
+    wo.known = known;
     wo.known_data = j;
     if (j->cbor)
         return ipvm_workflow_decode(j->cbor, j->cbor_len, &wo, &j->arena, wf, err);
@@ -468,7 +471,7 @@ static void run_job(job_t *j)
     ipvm_workflow_t *wf = j->wf;
     void *auth = j->auth;
     j->auth = NULL; /* freed below, after the run */
-    int rc = wf ? 0 : parse_job(j, &wf, &err);
+    int rc = wf ? 0 : parse_job(j, known_receipt, &wf, &err);
     if (rc) {
         char d[400];
         post_reject(j, IPVM_RPC_INVALID_PARAMS, "Invalid params: the workflow: %s",
@@ -696,14 +699,10 @@ static int admit_on_loop(ipvm_rpc_workflows_t *w, job_t *j)
     if (w->opts.admit &&
         (w->opts.admit_inline == NULL || !w->opts.admit_inline(w->opts.admit_data, j->submission)))
         return 0;
-    ipvm_workflow_opts_t wo = {0};
-    wo.known = known_needs_store;
-    wo.known_data = j;
     ipvm_error_t err;
     ipvm_error_clear(&err);
     ipvm_workflow_t *wf = NULL;
-    int rc = ipvm_workflow_from_ipld(ipvm_ipld_map_get(j->submission, "workflow"), &wo, &j->arena,
-                                     &wf, &err);
+    int rc = parse_job(j, known_needs_store, &wf, &err);
     if (rc && j->needs_store)
         return 0;
     if (rc) {
