@@ -568,6 +568,15 @@ static bool top_scalar_then_ws(const uint8_t *s, size_t n)
     return i < n;
 }
 
+/* A JSON string in the text that starts with 'Q'. */
+static bool has_quoted_q(const uint8_t *s, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++)
+        if (s[i] == '"' && s[i + 1] == 'Q')
+            return true;
+    return false;
+}
+
 static int classify(bool is_json, const uint8_t *in, size_t n, int c_rc, const ipvm_error_t *err,
                     int js_status, bool same)
 {
@@ -607,7 +616,7 @@ static int classify(bool is_json, const uint8_t *in, size_t n, int c_rc, const i
             return K_JS_MAP_TRAILING_COMMA;
         if ((strstr(m, "must start with a multibase prefix") ||
              strstr(m, "does not hold a sha2-256 multihash")) &&
-            memmem(in, n, "\"Q", 2) != NULL)
+            has_quoted_q(in, n))
             return K_JS_CID_Q_TEXT;
         return -1;
     }
