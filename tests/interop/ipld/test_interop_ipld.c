@@ -494,6 +494,7 @@ enum {
     K_JS_CID_VERSION0_BYTE,  /* multiformats reads binary CIDs that start 0x00 (version 0) */
     K_JS_ZERO_EXPONENT,   /* it refuses 0e5 (valid JSON) */
     K_JS_SCALAR_TRAILING_WS, /* it refuses a top-level number followed by whitespace */
+    K_JS_CID_PADDING,     /* multiformats reads CID text with '=' padding (multibase has none) */
     K_JS_CID_Q_TEXT,      /* multiformats reads any CID text starting 'Q' as base58btc, of any
                            * length and CID version (Rust's cid crate, as Homestar, wants
                            * exactly 46 characters "Qm..." holding a CIDv0) */
@@ -506,7 +507,7 @@ static const char *const kind_names[K_COUNT] = {
     "JS: no depth limit", "JS: ambiguous \"/\" maps", "JS: \"1.\" and \"1e\" numbers",
     "JS: \\' escape", "JS: base64 padding", "JS: mixed-case base32 CID text",
     "JS: trailing comma in a map", "JS: binary CID with a version-0 byte", "JS: refuses 0e5", "JS: refuses \"1 \" at top level",
-    "JS: any \"Q...\" CID text as base58btc",
+    "JS: '=' padding in CID text", "JS: any \"Q...\" CID text as base58btc",
     "serde rule: big integers as float64"};
 
 /* True if the JSON text has a number token that matches what `pred` looks for. */
@@ -614,6 +615,8 @@ static int classify(bool is_json, const uint8_t *in, size_t n, int c_rc, const i
             return K_JS_CID_CASE;
         if (strstr(m, "string key was expected in a map, not '}'"))
             return K_JS_MAP_TRAILING_COMMA;
+        if (strstr(m, "valid CID") && strstr(m, "padding '=' is not allowed") && memchr(in, '=', n))
+            return K_JS_CID_PADDING;
         if ((strstr(m, "must start with a multibase prefix") ||
              strstr(m, "does not hold a sha2-256 multihash")) &&
             has_quoted_q(in, n))
