@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -335,6 +336,11 @@ static pid_t start_node(const char *data_dir, char *url, size_t len)
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
+        /* The node must not outlive this benchmark (a timeout that kills it would leave the
+         * node running), nor hold our descriptors, such as a lock file's that a wrapper
+         * like flock(1) gave us. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close_range(3, ~0U, 0);
         if (freopen("/dev/null", "w", stdout) == NULL || freopen("/dev/null", "w", stderr) == NULL)
             _exit(126);
         execl(cfg.node, "ipvm", "--data-dir", data_dir, "node", "start", "--port",

@@ -3,6 +3,7 @@
  * lock, and bad clients (tests/interop/rpc/robust.mjs) against a node with small limits. */
 #include "node_fixture.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,9 @@ static void remove_tree(const char *dir)
     IPVM_ASSERT_EQ(ipvm_test_run(argv, NULL, NULL, 30000, &o, &e), 0);
     ipvm_buf_dispose(&o);
     ipvm_buf_dispose(&e);
+    char log[4200];
+    snprintf(log, sizeof log, "%s.log", dir); /* the node's log, beside it (node_fixture.c) */
+    IPVM_ASSERT(unlink(log) == 0 || errno == ENOENT);
 }
 
 IPVM_TEST(rpc, node_interop_homestar)
