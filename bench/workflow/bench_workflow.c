@@ -223,8 +223,11 @@ static int child_run(cfg_t *c, const char *mode)
     t0 = now_s();
     c0 = cpu_s();
     double k0 = thread_cpu_s();
+    struct rusage r0, r1;
+    getrusage(RUSAGE_THREAD, &r0);
     int rc = ipvm_sched_run(s, wf, NULL, &a, &res, &err);
     double run = now_s() - t0, crun = cpu_s() - c0, kcoord = thread_cpu_s() - k0;
+    getrusage(RUSAGE_THREAD, &r1);
     trace("run");
     if (rc != 0) {
         fprintf(stderr, "bench_workflow: run: %s\n", err.msg);
@@ -237,11 +240,12 @@ static int child_run(cfg_t *c, const char *mode)
     }
     printf("tasks %zu\nparse %.6f\nrun %.6f\nschedule %.6f\nstore %.6f\nexecute %.6f\n"
            "receipt %.6f\nlookup %.6f\ncommits %llu\ncpu_parse %.6f\ncpu_run %.6f\n"
-           "rss_kb %ld\ncpu_coord %.6f\n",
+           "rss_kb %ld\ncpu_coord %.6f\ncoord_waits %ld\ncoord_preempted %ld\n",
            wf->ntasks, parse, run, (double)res.stats.schedule_ns / 1e9,
            (double)res.stats.store_ns / 1e9, (double)res.stats.execute_ns / 1e9,
            (double)res.stats.receipt_ns / 1e9, (double)res.stats.lookup_ns / 1e9,
-           (unsigned long long)res.stats.commits, cparse, crun, self_rss_kb(), kcoord);
+           (unsigned long long)res.stats.commits, cparse, crun, self_rss_kb(), kcoord,
+           r1.ru_nvcsw - r0.ru_nvcsw, r1.ru_nivcsw - r0.ru_nivcsw);
     ipvm_arena_dispose(&a);
     ipvm_sched_free(s);
     if (w.module)
@@ -311,7 +315,7 @@ typedef struct {
 
 static const char *KEYS[] = {"tasks",   "parse",   "run",     "schedule",  "store",  "execute",
                              "receipt", "lookup",  "commits", "cpu_parse", "cpu_run", "rss_kb",
-                             "cpu_coord"};
+                             "cpu_coord", "coord_waits", "coord_preempted"};
 
 static int spawn(cfg_t *c, const char *mode, stats_t *st)
 {
@@ -387,6 +391,9 @@ static void print_report(const cfg_t *c, const stats_t *ex, const stats_t *re,
     printf("replayed, CPU us/task of the coordinator thread alone (the critical path: the "
            "receipts' checks run on the workers): %.2f of %.2f\n",
            re->v[12] / n * 1e6, re->v[10] / n * 1e6);
+    printf("replayed, the coordinator thread was switched out %.0f times waiting and %.0f times "
+           "preempted (each preemption takes the critical path's CPU)\n",
+           re->v[13], re->v[14]);
     printf("\nexecuted / floor: %.0fx the wall time of direct calls; CPU us/task is the CPU "
            "time of all threads (coordinator, workers, writer) divided by the tasks\n",
            ex->v[2] / fl->v[2]);

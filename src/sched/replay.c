@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The replay walk: the receipts already linked to the workflow being run again, read in one
- * walk of its links on the run's thread (SQLite, one connection), while the workers check them
- * (decode the result, recompute each receipt's CID from its bytes, trust's verify hook): a
- * replay is then about as fast as the walk itself, on 2 cores. Only checked receipts are
- * replayed; one that fails is logged and its task executed again. */
+ * walk of its links on the run's thread (SQLite, one connection), while one worker at a time
+ * checks them (decode the result, recompute each receipt's CID from its bytes, trust's verify
+ * hook): a replay is then about as fast as the walk itself, on 2 cores. One checker, not one
+ * per chunk: with two, the second woke on the walk's core and preempted it (bench/workflow
+ * counts the preemptions). Only checked receipts are replayed; one that fails is logged and
+ * its task executed again. */
 #include "sched_int.h"
 
 #include <string.h>
@@ -76,18 +78,9 @@ struct ipvm__dup_s {
     ipvm_sched_receipt_t rep;
 };
 
-static void verify_main(ipvm__job_t *job)
+static void check_chunk(ipvm__run_t *run, ipvm__verify_job_t *v, size_t slot)
 {
-    ipvm__verify_job_t *v = (ipvm__verify_job_t *)job;
-    ipvm__run_t *run = v->run;
     ipvm__verify_t *vf = &run->verify;
-    size_t slot = 0;
-    pthread_mutex_lock(&run->lock);
-    while (slot < vf->narenas && vf->busy[slot])
-        slot++;
-    IPVM_ALWAYS(slot < vf->narenas); /* as many arenas as worker threads */
-    vf->busy[slot] = true;
-    pthread_mutex_unlock(&run->lock);
     for (size_t i = 0; i < v->n; i++) {
         ipvm_sched_receipt_t *rep = &run->res->receipts[v->items[i].task];
         ipvm_error_t e;
@@ -102,11 +95,37 @@ static void verify_main(ipvm__job_t *job)
             rc = 1;
         v->verdict[i] = rc;
     }
+}
+
+/* The checker: this chunk, then each one queued meanwhile (verify_flush), until none waits. */
+static void verify_main(ipvm__job_t *job)
+{
+    ipvm__verify_job_t *v = (ipvm__verify_job_t *)job;
+    ipvm__run_t *run = v->run;
+    ipvm__verify_t *vf = &run->verify;
+    size_t slot = 0;
     pthread_mutex_lock(&run->lock);
-    vf->busy[slot] = false;
-    if (--vf->left == 0)
-        pthread_cond_signal(&run->cond);
+    while (slot < vf->narenas && vf->busy[slot])
+        slot++;
+    IPVM_ALWAYS(slot < vf->narenas); /* as many arenas as worker threads */
+    vf->busy[slot] = true;
     pthread_mutex_unlock(&run->lock);
+    while (v != NULL) {
+        check_chunk(run, v, slot);
+        pthread_mutex_lock(&run->lock);
+        if (--vf->left == 0)
+            pthread_cond_signal(&run->cond);
+        v = (ipvm__verify_job_t *)vf->pend_head;
+        if (v != NULL) {
+            vf->pend_head = v->job.next;
+            if (vf->pend_head == NULL)
+                vf->pend_tail = NULL;
+        } else {
+            vf->checking = false;
+            vf->busy[slot] = false;
+        }
+        pthread_mutex_unlock(&run->lock);
+    }
 }
 
 /* Queues the chunk being filled, and starts the next one. */
@@ -122,17 +141,32 @@ static int verify_flush(ipvm__run_t *run)
     v->verdict = vf->fill_verdict;
     v->n = vf->nfill;
     v->job.fn = verify_main;
-    pthread_mutex_lock(&run->lock);
-    vf->left++;
-    pthread_mutex_unlock(&run->lock);
+    bool start = false;
+    if (vf->narenas > 0) {
+        pthread_mutex_lock(&run->lock);
+        vf->left++;
+        start = !vf->checking;
+        if (start) {
+            vf->checking = true;
+        } else { /* the running checker takes it next */
+            v->job.next = NULL;
+            if (vf->pend_tail)
+                vf->pend_tail->next = &v->job;
+            else
+                vf->pend_head = &v->job;
+            vf->pend_tail = &v->job;
+        }
+        pthread_mutex_unlock(&run->lock);
+    }
     if (vf->narenas == 0) { /* no worker threads: check here */
+        vf->left++;
         vf->narenas = 1;
         vf->busy = &vf->self_busy;
         vf->arenas = run->arena;
         vf->shares = &run->share;
         verify_main(&v->job);
         vf->narenas = 0;
-    } else {
+    } else if (start) {
         ipvm__pool_push(&run->s->pool, &v->job);
     }
     vf->fill = ipvm_arena_alloc(&run->tmp, VERIFY_CHUNK * sizeof *vf->fill);

@@ -48,6 +48,11 @@ typedef struct ipvm__verify_s {
     int *fill_verdict;
     size_t nfill;
     size_t left; /* jobs queued and not finished (under the run's lock) */
+    /* One checker at a time (under the run's lock): a chunk queued while one runs waits here
+     * and that checker takes it next. On 2 cores a second checker could only run on the
+     * walk's core, taking the critical path's CPU (replay.c). */
+    ipvm__job_t *pend_head, *pend_tail;
+    bool checking;
     ipvm_arena_t *arenas;    /* one per worker thread, living as long as the result */
     ipvm__share_t *shares;
     bool *busy;              /* under the run's lock */

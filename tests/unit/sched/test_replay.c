@@ -119,3 +119,75 @@ IPVM_TEST(sched, replay_checks_stored_receipts)
     ipvm_arena_dispose(&a);
     ipvm_sched_free(s);
 }
+
+/* Many check chunks (3,000 tasks: a dozen of them) go to one checker at a time, which takes
+ * each chunk queued while it runs: every replayed receipt has the stored bytes and CID of the
+ * first run, and a damaged receipt in the first, a middle and the last chunk is each detected
+ * (its task executed again) as with one job per chunk. */
+IPVM_TEST(sched, replay_many_chunks_one_checker)
+{
+    fake_exec_t fx;
+    memset(&fx, 0, sizeof fx);
+    char db[512];
+    snprintf(db, sizeof db, "%s/ipvm.db", ipvm_test_tmpdir());
+    ipvm_sched_executor_t x = fake_exec(&fx);
+    ipvm_sched_opts_t o = {.db_path = db, .executor = &x, .threads = 2};
+    ipvm_sched_t *s = NULL;
+    IPVM_ASSERT_OK(ipvm_sched_new(&o, &s, NULL));
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm__wf_gen_t g = {.chains = 150, .length = 10, .fans = 150, .width = 9, .rsc = RSC,
+                        .func = "add_one", .base = 1};
+    size_t n = ipvm__wf_gen_count(&g);
+    IPVM_ASSERT_EQ(n, 3000);
+    int64_t *want = ipvm_arena_alloc(&a, n * sizeof *want);
+    ipvm_buf_t js = IPVM_BUF_INIT;
+    IPVM_ASSERT_OK(ipvm__wf_generate(&g, &js, want));
+    ipvm_workflow_t *wf = NULL;
+    IPVM_ASSERT_OK(ipvm_sched_parse(s, (const char *)js.data, js.len, &a, &wf, NULL));
+    ipvm_sched_result_t first;
+    IPVM_ASSERT_OK(ipvm_sched_run(s, wf, NULL, &a, &first, NULL));
+    IPVM_ASSERT_EQ(first.executed, n);
+    /* the walk goes in receipt CID order, so damage the rows that come first, in the middle
+     * and last in that order */
+    size_t *by_cid = ipvm_arena_alloc(&a, n * sizeof *by_cid);
+    char **text = ipvm_arena_alloc(&a, n * sizeof *text);
+    for (size_t i = 0; i < n; i++) {
+        char c[IPVM_CID_MAX_STR];
+        text[i] = ipvm_arena_strdup(&a, ipvm_cid_str(&first.receipts[i].receipt.cid, c));
+        by_cid[i] = i;
+    }
+    for (size_t i = 1; i < n; i++) /* insertion sort of the task numbers by receipt CID text */
+        for (size_t j = i; j > 0 && strcmp(text[by_cid[j - 1]], text[by_cid[j]]) > 0; j--) {
+            size_t t = by_cid[j];
+            by_cid[j] = by_cid[j - 1];
+            by_cid[j - 1] = t;
+        }
+    size_t bad[3] = {by_cid[0], by_cid[n / 2], by_cid[n - 1]};
+    for (int k = 0; k < 3; k++)
+        sql(db, ipvm_arena_printf(&a, "UPDATE receipts SET out = X'8262'||X'6f6b'||X'1903e7' "
+                                      "WHERE cid = '%s'",
+                                  text[bad[k]]));
+    ipvm_sched_result_t res;
+    IPVM_ASSERT_OK(ipvm_sched_run(s, wf, NULL, &a, &res, NULL));
+    IPVM_ASSERT_EQ(res.executed, 3);
+    IPVM_ASSERT_EQ(res.replayed, n - 3);
+    IPVM_ASSERT_EQ(fx.calls, (int)n + 3);
+    for (size_t i = 0; i < n; i++) {
+        bool damaged = i == bad[0] || i == bad[1] || i == bad[2];
+        IPVM_ASSERT_MSG(value_of(&res.receipts[i]) == want[i], "task %zu", i);
+        IPVM_ASSERT_MSG(res.receipts[i].replayed == !damaged, "task %zu", i);
+        /* the same receipt as the first run's: same CID, same bytes */
+        IPVM_ASSERT(ipvm_cid_equal(&res.receipts[i].receipt.cid, &first.receipts[i].receipt.cid));
+        IPVM_ASSERT_EQ(res.receipts[i].cbor_len, first.receipts[i].cbor_len);
+        IPVM_ASSERT(memcmp(res.receipts[i].cbor, first.receipts[i].cbor,
+                           first.receipts[i].cbor_len) == 0);
+        ipvm_cid_t cid;
+        IPVM_ASSERT_OK(ipvm_cid_create(&cid, 1, IPVM_CODEC_DAG_CBOR, IPVM_MH_SHA3_256,
+                                       res.receipts[i].cbor, res.receipts[i].cbor_len));
+        IPVM_ASSERT(ipvm_cid_equal(&cid, &res.receipts[i].receipt.cid));
+    }
+    ipvm_buf_dispose(&js);
+    ipvm_arena_dispose(&a);
+    ipvm_sched_free(s);
+}
