@@ -9,6 +9,7 @@
 #include "wasm/core_int.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libtcc.h>
@@ -491,6 +492,44 @@ done:
     return rc;
 }
 
+typedef struct text_find_s {
+    uintptr_t base;   /* load address of the .so (dladdr's dli_fbase) */
+    uintptr_t lo, hi; /* out: its executable segment */
+} text_find_t;
+
+static int text_of(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    text_find_t *f = arg;
+    if ((uintptr_t)info->dlpi_addr != f->base)
+        return 0; /* another object */
+    for (int k = 0; k < info->dlpi_phnum; k++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[k];
+        uintptr_t lo = (uintptr_t)info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+            f->lo = lo;
+            f->hi = lo + ph->p_memsz;
+        }
+    }
+    return f->hi != 0;
+}
+
+/* The address range of the .so's machine code: the timer's stop signal ends the guest only
+ * when it interrupts code in this range (instance.c). False when it cannot be found. */
+static bool find_text(const void *sym, ipvm__code_t *code)
+{
+    Dl_info di;
+    text_find_t f = {0, 0, 0};
+    if (dladdr(sym, &di) == 0 || di.dli_fbase == NULL)
+        return false;
+    f.base = (uintptr_t)di.dli_fbase;
+    if (dl_iterate_phdr(text_of, &f) != 1)
+        return false;
+    code->text_lo = f.lo;
+    code->text_hi = f.hi;
+    return true;
+}
+
 int ipvm__code_open(const char *so_path, const char *key, unsigned fuel_kind, ipvm__code_t **out,
                     ipvm_error_t *err)
 {
@@ -514,6 +553,12 @@ int ipvm__code_open(const char *so_path, const char *key, unsigned fuel_kind, ip
     code->glue = g;
     code->dl = dl;
     code->gcc = true;
+    if (!find_text(g, code)) {
+        ipvm_free(code);
+        dlclose(dl);
+        return ipvm_error_set(err, IPVM_ECOMPILE, IPVM_NO_OFFSET,
+                              "%s: no executable segment found", so_path);
+    }
     *out = code;
     return 0;
 }

@@ -129,10 +129,14 @@ const char *ipvm__wasm_valtype_name(uint8_t t);
 /* The glue's view, shared with the generated code (translate.c writes the same layout into
  * the C it emits). The stamp is checked before anything else of a compiled object is used. */
 #define IPVM__GLUE_MAGIC 0x49505647u /* "IPVG" */
-#define IPVM__GLUE_VERSION 4u /* 3: the fuel rule of FN_CALLS_OUT; 4: cached memory base */
+#define IPVM__GLUE_VERSION 5u /* 3: the fuel rule of FN_CALLS_OUT; 4: cached memory base; 5: no
+                                 floor read at the ticks of the r15 counter (the stop signal) */
 /* Fuel is counted down at every tick and the guest traps when it falls below its floor: 0, or
  * INT64_MAX once the wall clock has run out (the timer thread writes the floor, which the guest
- * only reads, so the store cannot be lost to the guest's own update of the counter). */
+ * only reads, so the store cannot be lost to the guest's own update of the counter). gcc code
+ * on x86-64 keeps its counter in r15 and compares it with 0 alone (one decrement and one
+ * branch per tick, no load): the timer stops it with IPVM__RT_STOP_SIGNAL instead, whose
+ * handler ends the call when it interrupts the .so's own code (rt.c, on_stop). */
 #define IPVM__FUEL_TLS 1u  /* the host's initial-exec TLS ipvm_rt_fuel and _floor (gcc) */
 #define IPVM__FUEL_SLOT 2u /* the words before the guest instance (tcc has no TLS) */
 #define IPVM__FUEL_NONE 3u /* no fuel counted: bench/wasm's measure of what fuel costs */
@@ -185,7 +189,16 @@ typedef struct ipvm__code_s {
     void *tcc;    /* TCCState* for the tcc tier */
     void *dl;     /* dlopen handle for the gcc tier */
     bool gcc;     /* which tier */
+    uintptr_t text_lo, text_hi; /* gcc tier: the .so's executable segment */
 } ipvm__code_t;
+
+/* Whether code of this tier and fuel kind is stopped by the stop signal (its ticks read no
+ * floor): gcc code with the r15 counter, which is what x86-64 gets. */
+#if defined(__x86_64__)
+#define IPVM__STOP_BY_SIGNAL(code) ((code)->gcc && (code)->glue->fuel_kind == IPVM__FUEL_TLS)
+#else
+#define IPVM__STOP_BY_SIGNAL(code) false
+#endif
 
 /* Compiles C (prelude added here) in memory with libtcc; the data segments' bytes are not
  * compiled but taken from info's module bytes, which must outlive the code. Errors: IPVM_ECOMPILE, IPVM_ESTALE,
@@ -262,6 +275,10 @@ typedef struct ipvm__rt_thread_s {
     bool ready;
 } ipvm__rt_thread_t;
 
+/* The signal the timer sends to a thread running gcc code past its deadline (a real-time
+ * signal: queued, and not one that libuv or glibc use). */
+#define IPVM__RT_STOP_SIGNAL (SIGRTMIN + 6)
+
 int ipvm__rt_init(ipvm_error_t *err);
 ipvm__rt_thread_t *ipvm__rt_thread(void);
 int ipvm__rt_thread_init(ipvm_error_t *err);
@@ -314,6 +331,7 @@ struct ipvm__wasm_instance_s {
     volatile int64_t *_Atomic floor_at; /* and its floor: the timer stops the guest with it */
     atomic_flag fuel_lock;             /* guards fuel_at and floor_at against the timer */
     atomic_bool timed_out;
+    pthread_t thread;                  /* the thread running it while fuel_at is set */
     uint64_t time_ms;                  /* the wall-clock limit */
     uint64_t created_ns, deadline_ns;  /* CLOCK_MONOTONIC */
     uint32_t mem_cap_pages;            /* memory limit */

@@ -223,22 +223,29 @@ static int sha256_hex(const void *p, size_t n, char out[65], uint8_t raw[32])
     return 0;
 }
 
-/* The key of the compiled code: everything the machine code depends on. */
+/* The key of the compiled code: everything the machine code depends on. The gcc prelude's
+ * text is in it (its digest), so any change to the macros the generated C is built with
+ * (fuel ticks, loads, stores) makes new keys and no older .so is taken; a change to the
+ * translation itself bumps IPVM__GLUE_VERSION. */
 static int cache_key(ipvm_wasm_module_t *m, ipvm_error_t *err)
 {
     struct utsname u;
     if (uname(&u) != 0)
         snprintf(u.machine, sizeof u.machine, "unknown");
     const char *w2c = ipvm__wasm2c_fingerprint(), *gcc = ipvm__gcc_fingerprint();
+    const char *pre = ipvm__wasm_prelude(m->engine->no_fuel ? IPVM__FUEL_NONE : IPVM__FUEL_TLS);
+    char pre_hex[65];
+    if (sha256_hex(pre, strlen(pre), pre_hex, NULL) != 0)
+        return ipvm_error_set(err, IPVM_EINTERNAL, IPVM_NO_OFFSET, "sha2-256 unavailable");
     char text[10000];
     int n = snprintf(text, sizeof text,
                      "ipvm-wasm-cache 1\nipvm %s\nmodule %s\n%s\n%s\nmode %s\narch %s\n"
-                     "isa %s\nglue %u%s\n",
+                     "isa %s\nglue %u%s\nprelude %s\n",
                      IPVM_VERSION_STRING, m->hash_hex, w2c ? w2c : "wasm2c ?",
                      gcc ? gcc : "no gcc",
                      IPVM__RT_GUARD_PAGES ? "guard-pages" : "bounds-checks", u.machine,
                      ipvm__isa_flag(m->engine->isa) ? ipvm__isa_flag(m->engine->isa) : "default",
-                     IPVM__GLUE_VERSION, m->engine->no_fuel ? "\nno fuel" : "");
+                     IPVM__GLUE_VERSION, m->engine->no_fuel ? "\nno fuel" : "", pre_hex);
     if (sha256_hex(text, (size_t)n, m->key, NULL) != 0)
         return ipvm_error_set(err, IPVM_EINTERNAL, IPVM_NO_OFFSET, "sha2-256 unavailable");
     return 0;

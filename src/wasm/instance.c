@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Instances and calls: instantiate under the call's limits, invoke exports through the glue's
  * uniform trampolines with traps caught per thread, count fuel, enforce the wall clock (a
- * timer thread sets the running instance's fuel to -1, so the guest traps at its next loop
- * header or call), map every trap to its own IPVM_ETRAP_* error, and ipvm_wasm_call, which
+ * timer thread raises the running instance's fuel floor, so the guest traps at its next loop
+ * header or call, or on x86-64's gcc tier sends its thread the stop signal), map every trap to its own IPVM_ETRAP_* error, and ipvm_wasm_call, which
  * does the plain numeric call for modules without WIT types. */
 #define _GNU_SOURCE
 #include "wasm/core_int.h"
@@ -69,6 +69,7 @@ static void begin(ipvm__wasm_instance_t *i, ipvm__rt_thread_t *t, sigjmp_buf *jb
              : margin > STACK_MARGIN_MAX ? STACK_MARGIN_MAX : margin;
     i->slot.stack_limit = (int64_t)(t->stack_lo + margin);
     fuel_lock(i);
+    i->thread = pthread_self();
     int64_t floor = atomic_load(&i->timed_out) ? INT64_MAX : 0;
     if (i->code && i->code->glue->fuel_kind == IPVM__FUEL_TLS) {
         ipvm_rt_fuel = i->fuel_left;
@@ -124,7 +125,13 @@ static int guarded(call_t *c, ipvm_error_t *err)
     begin(c->inst, t, &jb, &s);
     /* no signal mask saved (that is a system call per try): the fault handler runs with
      * SA_NODEFER, so jumping out of it leaves no signal blocked */
-    int code = sigsetjmp(jb, 0);
+    int code = 0;
+    /* past its deadline: no more guest code runs. Checked after begin() published fuel_at:
+     * a timer that found it unset had stored timed_out before, so this sees it */
+    if (c->inst && atomic_load(&c->inst->timed_out))
+        code = IPVM__TRAP_FUEL;
+    else
+        code = sigsetjmp(jb, 0);
     if (code == 0) {
         if (c->kind == 0)
             c->code->glue->init_module();
@@ -202,19 +209,30 @@ static uint64_t now_mono(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Stops a running instance at its next tick by raising its fuel floor. The store goes to the
- * instance's counter only while it runs (under fuel_lock, which end() takes before the thread
- * can move on to another instance). */
-static void expire(ipvm__wasm_instance_t *i)
+#define STOP_RETRY_NS 2000000ull /* the stop signal is sent again this often */
+
+/* Stops a running instance: at its next tick by raising its fuel floor (tcc code, and gcc code
+ * without the r15 counter), or with the stop signal to its thread (gcc code on x86-64, whose
+ * ticks read no floor; rt.c, on_stop). Both go to the instance only while it runs (under
+ * fuel_lock, which end() takes before the thread can move on to another instance, so the
+ * thread the signal goes to is alive). Returns true while the instance still runs code that
+ * only the signal stops: the signal does nothing when it lands outside the guest's own code,
+ * so the timer sends it again. */
+static bool stop(ipvm__wasm_instance_t *i)
 {
-    atomic_store(&i->timed_out, true);
+    bool again = false;
     fuel_lock(i);
     volatile int64_t *f = atomic_load(&i->floor_at);
     if (f && *f != INT64_MAX) {
         *f = INT64_MAX;
         atomic_fetch_add(&ipvm__wasm_stats.timer_stops, 1);
     }
+    if (f && i->code && IPVM__STOP_BY_SIGNAL(i->code)) {
+        pthread_kill(i->thread, IPVM__RT_STOP_SIGNAL);
+        again = true;
+    }
     fuel_unlock(i);
+    return again;
 }
 
 static void *timer_main(void *arg)
@@ -224,9 +242,11 @@ static void *timer_main(void *arg)
     while (!e->stopping) {
         uint64_t now = now_mono(), next = UINT64_MAX;
         for (ipvm__wasm_instance_t *i = e->timed; i; i = i->tnext) {
-            if (i->deadline_ns <= now && !atomic_load(&i->timed_out)) {
-                expire(i);
-            } else if (i->deadline_ns > now && i->deadline_ns < next) {
+            if (i->deadline_ns <= now) {
+                atomic_store(&i->timed_out, true);
+                if (stop(i) && now + STOP_RETRY_NS < next)
+                    next = now + STOP_RETRY_NS;
+            } else if (i->deadline_ns < next) {
                 next = i->deadline_ns;
             }
         }
@@ -421,7 +441,10 @@ void *ipvm__instance_rt_memory(ipvm__wasm_instance_t *i)
 
 uint64_t ipvm__wasm_fuel_used(ipvm__wasm_instance_t *i)
 {
-    int64_t left = i->fuel_left < 0 ? 0 : i->fuel_left;
+    /* (a stop signal that landed in the glue, outside the guest's code, saved whatever r15
+     * held: a timed-out call reports at most all of its fuel) */
+    int64_t left = i->fuel_left < 0 ? 0 : i->fuel_left > i->fuel_start ? i->fuel_start
+                                                                        : i->fuel_left;
     return (uint64_t)(i->fuel_start - left);
 }
 

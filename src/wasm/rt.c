@@ -160,6 +160,33 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
     pass_on(sig, si, uc);
 }
 
+/* The timer's stop signal (instance.c, expire): it ends the running call as a fuel trap when
+ * it interrupts the machine code of the instance's own .so, which is a safe point to leave
+ * from as a fault there is (no lock or allocation of the host is in progress; the jump
+ * restores the registers of the try, r15 included). Anywhere else (a host function, a runtime
+ * helper such as memory.grow or memcpy, our code around the call) it does nothing, and the
+ * timer sends it again a moment later. A signal meant for an instance that has ended finds
+ * another instance or none running here, and that one has not timed out. */
+static void on_stop(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)si;
+#if defined(__x86_64__)
+    ipvm__rt_thread_t *t = &rt_tls;
+    const ipvm__wasm_instance_t *i = t->cur;
+    if (t->jmp == NULL || i == NULL || i->code == NULL || !IPVM__STOP_BY_SIGNAL(i->code) ||
+        !atomic_load(&i->timed_out))
+        return;
+    uintptr_t pc = (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
+    if (pc < i->code->text_lo || pc >= i->code->text_hi)
+        return;
+    save_fuel_register(uc);
+    siglongjmp(*t->jmp, IPVM__TRAP_FUEL);
+#else
+    (void)uc;
+#endif
+}
+
 static void thread_exit(void *arg)
 {
     ipvm__rt_thread_t *t = arg;
@@ -183,6 +210,13 @@ static void rt_setup(void)
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGSEGV, &sa, &old_segv) != 0 || sigaction(SIGBUS, &sa, &old_bus) != 0) {
+        rt_init_errno = errno;
+        return;
+    }
+    /* SA_RESTART: the signal may land in a host function's system call */
+    sa.sa_sigaction = on_stop;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER | SA_RESTART;
+    if (sigaction(IPVM__RT_STOP_SIGNAL, &sa, NULL) != 0) {
         rt_init_errno = errno;
         return;
     }

@@ -676,7 +676,13 @@ done:
  * memory from one call to the next (that chain tripled the time of call-heavy code). r15 is
  * callee-saved: host code called from the guest keeps it, the glue saves the host's value on
  * entry and restores it on exit, and every way out to the host (trap, host call, fault: the
- * handler reads it from the signal context) first stores it back to ipvm_rt_fuel. */
+ * handler reads it from the signal context) first stores it back to ipvm_rt_fuel. A tick
+ * compares the counter with 0 only: no load of the floor, and no register held for it (the
+ * floor read was two loads, the TLS offset and the value, and took a register in loops that
+ * were short of them); the timer stops this code with a signal (rt.c, on_stop). The empty asm
+ * makes the counter opaque to gcc, which could otherwise compute the end of a loop that does
+ * nothing but tick (an endless `loop br 0` would run out of its 2^63 units at once, not be
+ * stopped by the clock); it costs no instruction. */
 #define PRELUDE_GCC                                                                             \
     "/* ipvm prelude: gcc tier */\n#define IPVM_GCC_TIER 1\n"                                   \
     "#include <stdint.h>\n#include <wasm-rt.h>\n"                                               \
@@ -698,8 +704,8 @@ done:
     "static __attribute__((noreturn, noinline, cold)) void ipvm_out_of_fuel(void) {\n"         \
     "  ipvm_trap_r15((wasm_rt_trap_t)100); }\n"                                               \
     "#define wasm_rt_trap ipvm_trap_r15\n"                                                     \
-    "#define IPVM_TICK if (__builtin_expect(--ipvm_fuel_reg < "                                \
-    "*(volatile int64_t *)&ipvm_rt_fuel_floor, 0)) ipvm_out_of_fuel()\n"                        \
+    "#define IPVM_TICK __asm__(\"\" : \"+r\"(ipvm_fuel_reg)); "                                 \
+    "if (__builtin_expect(--ipvm_fuel_reg < 0, 0)) ipvm_out_of_fuel()\n"                       \
     "#define IPVM_ENTER int64_t ipvm_host_r15 = ipvm_fuel_reg; ipvm_fuel_reg = ipvm_rt_fuel;\n" \
     "#define IPVM_LEAVE ipvm_rt_fuel = ipvm_fuel_reg; ipvm_fuel_reg = ipvm_host_r15;\n"        \
     "#define IPVM_TO_HOST ipvm_rt_fuel = ipvm_fuel_reg;\n"                                     \

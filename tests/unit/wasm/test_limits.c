@@ -122,6 +122,55 @@ IPVM_TEST(wasm, timeout_stops_endless_loop)
     teardown();
 }
 
+/* The gcc tier's ticks compare the r15 counter with 0 and read no floor: the timer stops it
+ * with a signal, which must work in a loop without calls (the signal then always lands in
+ * the guest's code), in a loop that calls a guest function, and in one that spends its time in
+ * the runtime (memory.grow), where the signal lands outside the guest's code and has to be
+ * sent again. Each stop is followed by normal calls on the same thread; fuel stays exact. */
+IPVM_TEST(wasm, timeout_stops_gcc_tier)
+{
+    ipvm_buf_t w = IPVM_BUF_INIT;
+    wt_guest("traps", &w);
+    ipvm_wasm_engine_t *e = wt_engine(2, wt_shared_cache());
+    ipvm_wasm_module_t *m = wt_load(e, &w);
+    ipvm_buf_dispose(&w);
+    uint64_t stops0 = atomic_load(&ipvm__wasm_stats.timer_stops);
+    const char *spins[] = {"spin", "spin_call", "spin_grow"};
+    for (int k = 0; k < 3; k++) {
+        ipvm_arena_t a;
+        ipvm_arena_init(&a);
+        ipvm_wasm_result_t r;
+        ipvm_error_t err;
+        ipvm_wasm_limits_t lim = {0, 0, 100};
+        uint64_t t0 = ipvm_now_ns();
+        int rc = wt_call(m, spins[k], "[]", &lim, &a, &r, &err);
+        double ms = (double)(ipvm_now_ns() - t0) / 1e6;
+        IPVM_ASSERT_MSG(rc == IPVM_ETRAP_TIMEOUT, "%s: %s after %.1f ms", spins[k], err.msg, ms);
+        IPVM_ASSERT_STRCONTAINS(err.msg, "100 ms");
+        IPVM_ASSERT_MSG(ms >= 95 && ms < 20000, "%s stopped after %.1f ms", spins[k], ms);
+        IPVM_ASSERT_OK_ERR(wt_call(m, "add", "[40, 2]", NULL, &a, &r, &err), &err);
+        IPVM_ASSERT_STREQ(wt_json(r.value), "42");
+        IPVM_ASSERT_OK_ERR(wt_call(m, "count", "[1000]", &lim, &a, &r, &err), &err);
+        IPVM_ASSERT_EQ_U64(r.fuel_used, 1001);
+        ipvm_arena_dispose(&a);
+    }
+    /* a fuel limit still stops a call-free loop, with the exact count */
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_wasm_result_t r;
+    ipvm_error_t err;
+    ipvm_wasm_limits_t lim = {1000, 0, 0};
+    IPVM_ASSERT_ERR(wt_call(m, "count", "[5000]", &lim, &a, &r, &err), IPVM_ETRAP_FUEL);
+    IPVM_ASSERT_EQ_U64(r.fuel_used, 1000);
+    lim.fuel = 5000000;
+    IPVM_ASSERT_ERR(wt_call(m, "spin", "[]", &lim, &a, &r, &err), IPVM_ETRAP_FUEL);
+    ipvm_arena_dispose(&a);
+    /* the stops counted are those of running instances (the timer raised their floor) */
+    IPVM_ASSERT(atomic_load(&ipvm__wasm_stats.timer_stops) >= stops0 + 3);
+    ipvm_wasm_module_release(m);
+    ipvm_wasm_engine_free(e);
+}
+
 IPVM_TEST(wasm, memory_limit)
 {
     setup();

@@ -30,6 +30,9 @@
     local.get 0 i32.const 4092 i32.and local.get $r i32.store
     local.get $r local.get 0 i32.xor)
   (func (export "spin") (loop $l (br $l)))
+  ;; endless loops whose time goes partly to a call: of a guest function, of the runtime
+  (func (export "spin_call") (loop $l call $seven drop br $l))
+  (func (export "spin_grow") (loop $l i32.const 0 memory.grow drop br $l))
   ;; counts to n: n loop iterations
   (func (export "count") (param $n i32) (result i32) (local $i i32)
     (block $done (loop $l
