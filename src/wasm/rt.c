@@ -285,6 +285,12 @@ int ipvm__rt_thread_init(ipvm_error_t *err)
     }
     t->stack_lo = (uintptr_t)addr;
     t->stack_hi = (uintptr_t)addr + size;
+    /* The timer's stop signal must reach this thread: one made with every signal blocked
+     * (as thread pools often are) would otherwise run an endless guest loop for ever. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, IPVM__RT_STOP_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
     pthread_setspecific(rt_key, t); /* so thread_exit runs when this thread ends */
     t->ready = true;
     return 0;

@@ -6,6 +6,7 @@
 #include "wasm/core_int.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 
@@ -168,6 +169,50 @@ IPVM_TEST(wasm, timeout_stops_gcc_tier)
     /* the stops counted are those of running instances (the timer raised their floor) */
     IPVM_ASSERT(atomic_load(&ipvm__wasm_stats.timer_stops) >= stops0 + 3);
     ipvm_wasm_module_release(m);
+    ipvm_wasm_engine_free(e);
+}
+
+typedef struct {
+    ipvm_wasm_module_t *m;
+    int rc;
+    double ms;
+} blocked_call_t;
+
+static void *spin_blocked(void *arg)
+{
+    blocked_call_t *c = arg;
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_wasm_result_t r;
+    ipvm_error_t err;
+    ipvm_wasm_limits_t lim = {0, 0, 100};
+    uint64_t t0 = ipvm_now_ns();
+    c->rc = wt_call(c->m, "spin", "[]", &lim, &a, &r, &err);
+    c->ms = (double)(ipvm_now_ns() - t0) / 1e6;
+    ipvm_arena_dispose(&a);
+    return NULL;
+}
+
+/* A thread that was made with every signal blocked (as many thread pools make theirs) still
+ * gets the gcc tier's stop signal: the endless loop ends at its time limit. */
+IPVM_TEST(wasm, timeout_on_thread_with_signals_blocked)
+{
+    ipvm_buf_t w = IPVM_BUF_INIT;
+    wt_guest("traps", &w);
+    ipvm_wasm_engine_t *e = wt_engine(2, wt_shared_cache());
+    blocked_call_t c = {wt_load(e, &w), -1, 0};
+    ipvm_buf_dispose(&w);
+    sigset_t all, old;
+    sigfillset(&all);
+    IPVM_ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &all, &old), 0);
+    pthread_t th;
+    int prc = pthread_create(&th, NULL, spin_blocked, &c);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    IPVM_ASSERT_EQ(prc, 0);
+    pthread_join(th, NULL);
+    IPVM_ASSERT_MSG(c.rc == IPVM_ETRAP_TIMEOUT, "spin returned %d after %.1f ms", c.rc, c.ms);
+    IPVM_ASSERT_MSG(c.ms >= 95 && c.ms < 20000, "stopped after %.1f ms", c.ms);
+    ipvm_wasm_module_release(c.m);
     ipvm_wasm_engine_free(e);
 }
 
