@@ -202,7 +202,8 @@ typedef struct ipvm_sched_opts_s {
  * scheduler (a second run that needs it waits and replays the first's receipt). */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_sched_new(const ipvm_sched_opts_t *opts,
                                                ipvm_sched_t **out, ipvm_error_t *err);
-/* Stops the workers and frees. No run may be in progress. NULL is a no-op. */
+/* Stops the workers and frees. No run may be in progress (a started one: until its on_done
+ * returned). NULL is a no-op. */
 IPVM_EXTERN void ipvm_sched_free(ipvm_sched_t *s);
 /* Install hooks (copied). Call before the runs that should use them, not during a run. */
 IPVM_EXTERN void ipvm_sched_set_net_hooks(ipvm_sched_t *s, const ipvm_sched_net_hooks_t *h);
@@ -269,6 +270,28 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_sched_run(ipvm_sched_t *s, const ipvm_workf
                                                ipvm_arena_t *arena,
                                                ipvm_sched_result_t *out /* out */,
                                                ipvm_error_t *err);
+
+/* How a run started with ipvm_sched_start ended: status and err as ipvm_sched_run returns
+ * them, result filled as ipvm_sched_run fills *out (it is the `out` given to start). Called
+ * once, on a worker thread, after the run's last event (WORKFLOW_DONE); from then on the
+ * scheduler no longer touches the workflow, the arena or the result. err is valid during the
+ * call only. */
+typedef void (*ipvm_sched_done_cb)(int status, ipvm_sched_result_t *result,
+                                   const ipvm_error_t *err, void *data);
+
+/* Starts a run and returns at once: the same run as ipvm_sched_run (same store writes, events,
+ * replay, claims, timeout and cancellation), but coordinated by the scheduler's workers
+ * instead of a thread that waits for it: its setup (store lookups) is queued to the workers,
+ * and each completion and group commit moves the run on from the worker that saw it. Events
+ * come on a worker thread, one at a time and in order, as with ipvm_sched_run. wf, opts'
+ * pointers (name, event_data, cancel, auth), arena and out are borrowed until on_done runs.
+ * Returns 0 (on_done will run exactly once) or IPVM_ENOMEM (it will not). Callable from any
+ * thread, the libuv loop's included (it does no I/O). */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_sched_start(ipvm_sched_t *s, const ipvm_workflow_t *wf,
+                                                 const ipvm_sched_run_opts_t *opts,
+                                                 ipvm_arena_t *arena, ipvm_sched_result_t *out,
+                                                 ipvm_sched_done_cb on_done, void *done_data,
+                                                 ipvm_error_t *err);
 
 /* Task-limit resolution used by ipvm_sched_run (exposed for tests and `ipvm workflow
  * inspect`): meta's value when given, else the node default, capped by the node maximum. */

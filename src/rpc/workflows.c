@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* subscribe_run_workflow over the scheduler (homestar-runtime webserver/rpc.rs, listener.rs,
  * event_handler/notification/receipt.rs; reference/homestar.md §6.1): submissions queue to
- * runner threads, which parse, admit and run them with ipvm_sched_run; each receipt event
- * becomes Homestar's notification document, encoded once on the runner thread and fanned out
- * on the loop thread to every subscription of the same (workflow CID, name). */
+ * runner threads, which parse, admit and run them with ipvm_sched_run - unless the loop could
+ * parse and admit them itself: those start at once with ipvm_sched_start, on the scheduler's
+ * threads (at most node.runners at a time). Each receipt event becomes Homestar's notification
+ * document, encoded once on the thread that reports it and fanned out on the loop thread to
+ * every subscription of the same (workflow CID, name). */
 #include "rpc_int.h"
 
 #include <stdarg.h>
@@ -31,6 +33,7 @@ typedef struct job_s {
     char cid[IPVM_CID_MAX_STR];
     ipvm_arena_t ev; /* scratch for one event */
     ipvm_buf_t buf;
+    ipvm_sched_result_t res; /* started on the loop (start_job): the run's result */
 } job_t;
 
 typedef struct recent_s {
@@ -52,6 +55,10 @@ struct ipvm_rpc_workflows_s {
     _Atomic size_t active; /* queued + running */
     size_t queued;
     bool draining, stop;
+    size_t nstarted;           /* runs started on the loop whose on_done has not finished */
+    pthread_cond_t started_cond; /* signalled when nstarted drops to 0 */
+    job_t *shead, *stail;      /* admitted on the loop, waiting for one of those to end */
+    size_t squeued;
     pthread_t *threads;
     unsigned nthreads;
     pthread_mutex_t store_lock;  /* guards store: one handle for all runners (rarely used) */
@@ -548,7 +555,7 @@ static void *runner_main(void *arg)
         w->running = j;
         if (w->draining)
             ipvm_sched_cancel_fire(&j->cancel);
-        ipvm_metric_set(w->m_queued, (int64_t)w->queued);
+        ipvm_metric_set(w->m_queued, (int64_t)(w->queued + w->squeued));
         pthread_mutex_unlock(&w->lock);
 
         ipvm_metric_add(w->m_running, 1);
@@ -571,6 +578,131 @@ static void *runner_main(void *arg)
     return NULL;
 }
 
+/* ---- runs started on the loop ------------------------------------------------------------------
+ * A workflow parsed and admitted on the loop needs no runner: ipvm_sched_start hands it to the
+ * scheduler's workers, which report its events (posted to the loop from there) and its end
+ * (job_done, on a worker). No thread hand-off and no runner wake-up per workflow. */
+
+static void running_remove(ipvm_rpc_workflows_t *w, job_t *j)
+{
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        w->running = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+}
+
+static void start_now(ipvm_rpc_workflows_t *w, job_t *j);
+
+/* What run_job does after ipvm_sched_run returns, for a started run (a worker thread); then
+ * the next admitted workflow waiting for a slot starts. */
+static void job_done(int rc, ipvm_sched_result_t *res, const ipvm_error_t *err, void *data)
+{
+    (void)res;
+    job_t *j = data;
+    ipvm_rpc_workflows_t *w = j->w;
+    ipvm_store_t *st;
+    if (rc == IPVM_ECANCELED && (st = store_lock(w)) != NULL) {
+        /* Stopped by a drain: keep it "running" so the next start resumes it. */
+        ipvm_error_t e2;
+        if (ipvm_store_set_workflow_status(st, &j->wf->cid, IPVM_WF_RUNNING, &e2) != 0)
+            ipvm_log(IPVM_LOG_WARN, "rpc", "workflow %s will not resume: %s", j->cid, e2.msg);
+        store_unlock(w);
+    } else if (rc && rc != IPVM_ETASKFAILED) {
+        ipvm_log(IPVM_LOG_WARN, "rpc", "workflow %s (%s): %s", j->cid, j->name,
+                 err->msg[0] ? err->msg : ipvm_strerror(rc));
+    }
+    ipvm_metric_add(w->m_running, -1);
+    pthread_mutex_lock(&w->lock);
+    running_remove(w, j);
+    job_t *next = w->stop ? NULL : w->shead; /* stop: ipvm_rpc_workflows_free drops them */
+    if (next) {
+        w->shead = next->next;
+        if (w->shead == NULL)
+            w->stail = NULL;
+        w->squeued--;
+        w->nstarted++;
+        ipvm_metric_set(w->m_queued, (int64_t)(w->queued + w->squeued));
+    }
+    pthread_mutex_unlock(&w->lock);
+    job_free(j); /* frees the admission's auth too */
+    atomic_fetch_sub(&w->active, 1);
+    if (next)
+        start_now(w, next);
+    pthread_mutex_lock(&w->lock); /* last: ipvm_rpc_workflows_free waits for this */
+    if (--w->nstarted == 0)
+        pthread_cond_broadcast(&w->started_cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Starts j, which holds a slot (nstarted counts it). Any thread. */
+static void start_now(ipvm_rpc_workflows_t *w, job_t *j)
+{
+    pthread_mutex_lock(&w->lock);
+    j->prev = NULL;
+    j->next = w->running;
+    if (w->running)
+        w->running->prev = j;
+    w->running = j;
+    if (w->draining) /* accepted before a drain: starts, stops at once, resumes next start */
+        ipvm_sched_cancel_fire(&j->cancel);
+    pthread_mutex_unlock(&w->lock);
+    ipvm_metric_add(w->m_running, 1);
+    ipvm_sched_run_opts_t ro = {0};
+    ro.name = j->name;
+    ro.on_event = on_event;
+    ro.event_data = j;
+    ro.cancel = &j->cancel;
+    ro.auth = j->auth;
+    ipvm_error_t err;
+    ipvm_error_clear(&err);
+    if (ipvm_sched_start(w->opts.sched, j->wf, &ro, &j->arena, &j->res, job_done, j, &err) == 0)
+        return;
+    /* its client was told it is subscribed: it gets nothing more (and the log says why) */
+    ipvm_log(IPVM_LOG_ERROR, "rpc", "workflow %s (%s) dropped: %s", j->cid, j->name, err.msg);
+    ipvm_metric_add(w->m_running, -1);
+    pthread_mutex_lock(&w->lock);
+    running_remove(w, j);
+    pthread_mutex_unlock(&w->lock);
+    job_free(j);
+    atomic_fetch_sub(&w->active, 1);
+    pthread_mutex_lock(&w->lock);
+    if (--w->nstarted == 0)
+        pthread_cond_broadcast(&w->started_cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Starts j (parsed and admitted on the loop) now, or when a slot frees: at most
+ * node.runners such runs at a time, as for the runners (each run holds two store handles and
+ * a writer thread). IPVM_ECANCELED while draining (j is still the caller's then). */
+static int start_job(ipvm_rpc_workflows_t *w, job_t *j)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->draining || w->stop) {
+        pthread_mutex_unlock(&w->lock);
+        return IPVM_ECANCELED;
+    }
+    atomic_fetch_add(&w->active, 1);
+    bool now = w->nstarted < w->opts.runners;
+    if (now) {
+        w->nstarted++;
+    } else {
+        j->next = NULL;
+        if (w->stail)
+            w->stail->next = j;
+        else
+            w->shead = j;
+        w->stail = j;
+        w->squeued++;
+        ipvm_metric_set(w->m_queued, (int64_t)(w->queued + w->squeued));
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (now)
+        start_now(w, j);
+    return 0;
+}
+
 /* ---- submissions (loop thread) ----------------------------------------------------------------
  */
 
@@ -587,7 +719,7 @@ static int enqueue(ipvm_rpc_workflows_t *w, job_t *j)
         w->tail = j;
         w->queued++;
         atomic_fetch_add(&w->active, 1);
-        ipvm_metric_set(w->m_queued, (int64_t)w->queued);
+        ipvm_metric_set(w->m_queued, (int64_t)(w->queued + w->squeued));
         pthread_cond_signal(&w->cond);
     }
     pthread_mutex_unlock(&w->lock);
@@ -785,12 +917,16 @@ static int m_subscribe_run(ipvm_rpc_call_t *call, const ipvm_ipld_t *params, voi
         snprintf(topic, sizeof topic, "%s", j->topic);
         j->call = NULL;
     }
-    if (enqueue(w, j) != 0) {
+    int rc = j->wf ? start_job(w, j) : enqueue(w, j);
+    if (rc != 0) {
         job_free(j);
         if (ev)
             post_free(ev);
-        ipvm_rpc_call_fail(call, IPVM_RPC_SERVER_BUSY,
-                           "not able to run workflow: the node is shutting down");
+        if (rc == IPVM_ENOMEM)
+            ipvm_rpc_call_fail(call, IPVM_RPC_INTERNAL_ERROR, "out of memory");
+        else
+            ipvm_rpc_call_fail(call, IPVM_RPC_SERVER_BUSY,
+                               "not able to run workflow: the node is shutting down");
         return 0;
     }
     if (ev) {
@@ -904,6 +1040,7 @@ int ipvm_rpc_workflows_new(ipvm_rpc_server_t *s, const ipvm_rpc_workflows_opts_t
     w->opts.db_path = w->db_path;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
+    pthread_cond_init(&w->started_cond, NULL);
     pthread_mutex_init(&w->store_lock, NULL);
     register_metrics(w);
     ipvm_rpc_method_t run = run_method, list = workflows_method;
@@ -1020,7 +1157,7 @@ void ipvm_rpc_workflows_drain(ipvm_rpc_workflows_t *w, uint64_t timeout_ms, void
         atomic_fetch_sub(&w->active, 1);
         q = next;
     }
-    ipvm_metric_set(w->m_queued, (int64_t)w->queued);
+    ipvm_metric_set(w->m_queued, (int64_t)(w->queued + w->squeued));
     w->drain_cb = cb;
     w->drain_data = data;
     w->drain_deadline_ns = ipvm_now_ns() + timeout_ms * 1000000u;
@@ -1036,6 +1173,7 @@ static void on_timer_closed(uv_handle_t *h)
     pthread_mutex_destroy(&w->store_lock);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
+    pthread_cond_destroy(&w->started_cond);
     ipvm_free(w->threads);
     ipvm_free(w->db_path);
     ipvm_free(w);
@@ -1054,6 +1192,18 @@ void ipvm_rpc_workflows_free(ipvm_rpc_workflows_t *w)
     pthread_mutex_unlock(&w->lock);
     for (unsigned i = 0; i < w->nthreads; i++)
         pthread_join(w->threads[i], NULL);
+    pthread_mutex_lock(&w->lock); /* the started runs (cancelled above) end too */
+    while (w->nstarted > 0)
+        pthread_cond_wait(&w->started_cond, &w->lock);
+    job_t *sq = w->shead; /* never started (stop): dropped */
+    w->shead = w->stail = NULL;
+    pthread_mutex_unlock(&w->lock);
+    while (sq) {
+        job_t *n = sq->next;
+        job_free(sq);
+        atomic_fetch_sub(&w->active, 1);
+        sq = n;
+    }
     /* What the runners posted refers to w: deliver it now, before w goes. */
     ipvm__rpc_run_queue(w->server);
     while (w->head) { /* only when free comes without a drain */

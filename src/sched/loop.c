@@ -325,9 +325,14 @@ static int completed(ipvm__run_t *run, ipvm__task_job_t *job)
  * The coordinator hands every receipt finished since the last commit to the writer, which
  * commits them in one durable transaction on its own store handle while tasks keep running;
  * the coordinator reports them (events, publish) only once the writer says they are on disk. */
+static _Thread_local ipvm__run_t *this_writer; /* the run whose writer this thread is */
+
 static void *writer_main(void *p)
 {
     ipvm__run_t *run = p;
+    this_writer = run;
+    if (run->async && ipvm__run_async_begin(run)) /* the run ended (and is freed) */
+        return NULL;
     pthread_mutex_lock(&run->lock);
     for (;;) {
         while (!run->w_work && !run->w_stop)
@@ -347,13 +352,18 @@ static void *writer_main(void *p)
         run->w_rc = rc;
         run->w_err = e;
         run->w_ns += dt;
-        pthread_cond_signal(&run->cond);
+        if (ipvm__run_kick_locked(run)) { /* a started run: this thread steps it */
+            pthread_mutex_unlock(&run->lock);
+            if (ipvm__run_step(run)) /* it ended here (and is freed) */
+                return NULL;
+            pthread_mutex_lock(&run->lock);
+        }
     }
     pthread_mutex_unlock(&run->lock);
     return NULL;
 }
 
-static int writer_start(ipvm__run_t *run)
+int ipvm__run_writer_store(ipvm__run_t *run)
 {
     int rc = ipvm__sched_store_take(run->s, &run->w_store, run->err);
     if (rc != 0)
@@ -361,13 +371,30 @@ static int writer_start(ipvm__run_t *run)
     /* the writer appends receipts and links and reads nothing back: the index pages it inserts
      * into fit in 4 MiB, and the rest of a 16 MiB cache would only hold pages written once */
     ipvm_store_set_cache_kib(run->w_store, WRITER_CACHE_KIB);
+    return 0;
+}
+
+int ipvm__run_writer_start(ipvm__run_t *run)
+{
+    /* a started run's writer takes its store handle itself (ipvm__run_async_begin) */
+    int rc = run->async ? 0 : ipvm__run_writer_store(run);
+    if (rc != 0)
+        return rc;
     if (pthread_cond_init(&run->w_cond, NULL) != 0)
         return ipvm_error_set(run->err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
     run->w_cond_ok = true;
-    if (pthread_create(&run->w_thread, NULL, writer_main, run) != 0)
+    /* Under the lock, and marked started first: a started run's writer steps the run at once
+     * (its submit must not start a second writer), and whoever joins it later reads w_thread
+     * after taking the lock. */
+    pthread_mutex_lock(&run->lock);
+    run->w_started = true;
+    int prc = pthread_create(&run->w_thread, NULL, writer_main, run);
+    if (prc != 0)
+        run->w_started = false;
+    pthread_mutex_unlock(&run->lock);
+    if (prc != 0)
         return ipvm_error_set(run->err, IPVM_ENOMEM, IPVM_NO_OFFSET,
                               "cannot start the writer thread");
-    run->w_started = true;
     return 0;
 }
 
@@ -378,7 +405,10 @@ void ipvm__run_writer_stop(ipvm__run_t *run)
         run->w_stop = true;
         pthread_cond_signal(&run->w_cond);
         pthread_mutex_unlock(&run->lock);
-        pthread_join(run->w_thread, NULL);
+        if (this_writer == run) /* a started run that ends on its writer */
+            pthread_detach(pthread_self());
+        else
+            pthread_join(run->w_thread, NULL);
         run->w_started = false;
     }
     if (run->w_cond_ok)
@@ -394,7 +424,7 @@ void ipvm__run_writer_stop(ipvm__run_t *run)
 static int submit(ipvm__run_t *run)
 {
     if (!run->w_started) {
-        int rc = writer_start(run);
+        int rc = ipvm__run_writer_start(run);
         if (rc != 0)
             return rc;
     }
@@ -537,7 +567,7 @@ static int check_stop(ipvm__run_t *run, uint64_t now)
 }
 
 /* When the loop should next look at the clock even if nothing completes. */
-static uint64_t next_wakeup(const ipvm__run_t *run, uint64_t now)
+uint64_t ipvm__run_next_wakeup(const ipvm__run_t *run, uint64_t now)
 {
     uint64_t until = now + 50000000u; /* poll the cancel flag every 50 ms */
     if (run->pend->n && !run->w_busy) {
@@ -574,14 +604,16 @@ void ipvm__run_drop_jobs(ipvm__run_t *run)
     ipvm_arena_reset(&b->arena);
 }
 
-/* Takes the completions of one wait; returns a fatal error or 0. */
-static int absorb(ipvm__run_t *run, bool wait, bool fatal)
+/* Takes the completions of one wait (*got: whether there was anything to take); returns a
+ * fatal error or 0. */
+static int absorb(ipvm__run_t *run, bool wait, bool fatal, bool *got)
 {
     bool woken = false, wdone = false;
     int wrc = 0;
     ipvm_error_t werr;
     uint64_t now = ipvm_now_ns();
-    ipvm__job_t *list = take_done(run, wait, next_wakeup(run, now), &woken, &wdone, &wrc, &werr);
+    ipvm__job_t *list = take_done(run, wait, ipvm__run_next_wakeup(run, now), &woken, &wdone, &wrc, &werr);
+    *got = list != NULL || woken || wdone;
     uint64_t t0 = ipvm_now_ns(), store0 = run->res->stats.store_ns;
     int rc = wdone ? committed(run, wrc, &werr) : 0;
     while (list) {
@@ -604,40 +636,50 @@ static int absorb(ipvm__run_t *run, bool wait, bool fatal)
     return rc;
 }
 
-int ipvm__run_loop(ipvm__run_t *run)
+int ipvm__run_turn(ipvm__run_t *run, bool may_wait)
 {
-    int fatal = 0;
-    for (;;) {
-        uint64_t now = ipvm_now_ns(), t0 = now;
-        uint64_t other0 = run->res->stats.store_ns + run->res->stats.lookup_ns;
-        check_stop(run, now);
-        int rc = 0;
-        if (!run->stop_rc && !fatal)
-            rc = dispatch(run);
-        if (rc == 0 && !fatal && should_commit(run, ipvm_now_ns()))
-            rc = submit(run);
-        if (rc != 0 && !fatal) {
-            fatal = rc;
-            ipvm__run_drop_jobs(run);
-        }
-        run->res->stats.schedule_ns += ipvm_now_ns() - t0 -
-                                       (run->res->stats.store_ns + run->res->stats.lookup_ns - other0);
-        bool idle = run->running == 0 && run->pend->n == 0 && !run->w_busy;
-        if (idle && (run->stop_rc || fatal || (run->rcount == 0 && run->nparked == 0)))
-            break;
-        /* wait when there is nothing to dispatch now */
-        bool wait = run->stop_rc || fatal || run->rcount == 0 || dispatch_room(run) == 0;
-        rc = absorb(run, wait, fatal != 0);
-        if (rc != 0 && !fatal) {
-            fatal = rc;
-            ipvm__run_drop_jobs(run);
-        }
+    uint64_t now = ipvm_now_ns(), t0 = now;
+    uint64_t other0 = run->res->stats.store_ns + run->res->stats.lookup_ns;
+    check_stop(run, now);
+    int rc = 0;
+    if (!run->stop_rc && !run->fatal)
+        rc = dispatch(run);
+    if (rc == 0 && !run->fatal && should_commit(run, ipvm_now_ns()))
+        rc = submit(run);
+    if (rc != 0 && !run->fatal) {
+        run->fatal = rc;
+        ipvm__run_drop_jobs(run);
     }
-    if (fatal)
-        return fatal;
+    run->res->stats.schedule_ns += ipvm_now_ns() - t0 -
+                                   (run->res->stats.store_ns + run->res->stats.lookup_ns - other0);
+    bool idle = run->running == 0 && run->pend->n == 0 && !run->w_busy;
+    if (idle && (run->stop_rc || run->fatal || (run->rcount == 0 && run->nparked == 0)))
+        return IPVM__TURN_DONE;
+    /* wait when there is nothing to dispatch now */
+    bool wait = run->stop_rc || run->fatal || run->rcount == 0 || dispatch_room(run) == 0;
+    bool got = false;
+    rc = absorb(run, wait && may_wait, run->fatal != 0, &got);
+    if (rc != 0 && !run->fatal) {
+        run->fatal = rc;
+        ipvm__run_drop_jobs(run);
+    }
+    return wait && !may_wait && !got ? IPVM__TURN_IDLE : IPVM__TURN_MORE;
+}
+
+int ipvm__run_loop_rc(ipvm__run_t *run)
+{
+    if (run->fatal)
+        return run->fatal;
     if (run->stop_rc)
         return run->stop_rc;
     if (IPVM_NEVER(run->settled != run->wf->ntasks))
         return IPVM_EINTERNAL;
     return 0;
+}
+
+int ipvm__run_loop(ipvm__run_t *run)
+{
+    while (ipvm__run_turn(run, true) != IPVM__TURN_DONE)
+        ;
+    return ipvm__run_loop_rc(run);
 }

@@ -106,3 +106,38 @@ size_t ipvm__pool_queued(ipvm__pool_t *p)
 {
     return __atomic_load_n(&p->queued, __ATOMIC_RELAXED);
 }
+
+ipvm__job_t *ipvm__pool_take(ipvm__pool_t *p, bool (*match)(const ipvm__job_t *, void *),
+                             void *arg)
+{
+    pthread_mutex_lock(&p->lock);
+    ipvm__job_t *prev = NULL, *j = p->head;
+    while (j && !match(j, arg)) {
+        prev = j;
+        j = j->next;
+    }
+    if (j) {
+        if (prev)
+            prev->next = j->next;
+        else
+            p->head = j->next;
+        if (p->tail == j)
+            p->tail = prev;
+        j->next = NULL;
+        __atomic_sub_fetch(&p->queued, 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return j;
+}
+
+void ipvm__pool_push_front(ipvm__pool_t *p, ipvm__job_t *job)
+{
+    pthread_mutex_lock(&p->lock);
+    job->next = p->head;
+    p->head = job;
+    if (p->tail == NULL)
+        p->tail = job;
+    __atomic_add_fetch(&p->queued, 1, __ATOMIC_RELAXED);
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}

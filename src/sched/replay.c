@@ -128,6 +128,11 @@ static void verify_main(ipvm__job_t *job)
     }
 }
 
+static bool own_check(const ipvm__job_t *job, void *run)
+{
+    return job->fn == verify_main && ((const ipvm__verify_job_t *)job)->run == run;
+}
+
 /* Queues the chunk being filled, and starts the next one. */
 static int verify_flush(ipvm__run_t *run)
 {
@@ -309,6 +314,12 @@ int ipvm__replay_linked(ipvm__run_t *run)
                                                run->err);
     if (rc == 0)
         rc = verify_flush(run);
+    if (run->async) { /* on a worker: its checks still queued are done here, not waited for
+                         (every worker could be waiting so) */
+        ipvm__job_t *j;
+        while ((j = ipvm__pool_take(&run->s->pool, own_check, run)) != NULL)
+            j->fn(j);
+    }
     pthread_mutex_lock(&run->lock); /* the queued checks finish even when the walk failed */
     while (vf->left > 0)
         pthread_cond_wait(&run->cond, &run->lock);

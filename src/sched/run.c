@@ -34,12 +34,28 @@ uint64_t ipvm__run_deadline_ns(ipvm__run_t *run)
     return run->deadline_ns;
 }
 
+bool ipvm__run_kick_locked(ipvm__run_t *run)
+{
+    if (!run->async) {
+        pthread_cond_signal(&run->cond);
+        return false;
+    }
+    if (run->a_sched) { /* the step running now looks again before it stops */
+        run->a_again = true;
+        return false;
+    }
+    run->a_sched = true;
+    return true;
+}
+
 void ipvm__run_wake(ipvm__run_t *run)
 {
     pthread_mutex_lock(&run->lock);
     run->woken = true;
-    pthread_cond_signal(&run->cond);
+    bool step = ipvm__run_kick_locked(run);
     pthread_mutex_unlock(&run->lock);
+    if (step)
+        ipvm__run_queue_step(run);
 }
 
 void ipvm__run_complete(ipvm__run_t *run, ipvm__task_job_t *job)
@@ -52,6 +68,15 @@ void ipvm__run_complete(ipvm__run_t *run, ipvm__task_job_t *job)
         run->done_head = &job->job;
     run->done_tail = &job->job;
     run->ndone++;
+    if (run->async) {
+        /* No thread waits for a started run: this worker moves it on itself, unless a step
+         * is under way elsewhere (which then looks again before it stops). No wake-up. */
+        bool step = ipvm__run_kick_locked(run);
+        pthread_mutex_unlock(&run->lock);
+        if (step)
+            ipvm__run_step(run);
+        return;
+    }
     /* Wake the coordinator only when it has something worth a context switch: all of this
      * run's jobs are done, the workers are about to run dry, or a good handful of results
      * wait. Saves two switches per task on fast tasks; slow ones wake it every time. */
@@ -492,7 +517,7 @@ static void seed_ready(ipvm__run_t *run)
 }
 
 /* ---- the run ---------------------------------------------------------------------------------- */
-static int run_setup(ipvm__run_t *run)
+int ipvm__run_setup(ipvm__run_t *run)
 {
     int rc = alloc_state(run);
     if (rc != 0)
@@ -568,9 +593,9 @@ static void run_dispose(ipvm__run_t *run, bool store_broken)
     pthread_mutex_destroy(&run->lock);
 }
 
-static int init_run(ipvm__run_t *run, ipvm_sched_t *s, const ipvm_workflow_t *wf,
-                    const ipvm_sched_run_opts_t *opts, ipvm_arena_t *arena,
-                    ipvm_sched_result_t *out, ipvm_error_t *err)
+int ipvm__run_init(ipvm__run_t *run, ipvm_sched_t *s, const ipvm_workflow_t *wf,
+                   const ipvm_sched_run_opts_t *opts, ipvm_arena_t *arena,
+                   ipvm_sched_result_t *out, ipvm_error_t *err)
 {
     memset(run, 0, sizeof *run);
     memset(out, 0, sizeof *out);
@@ -603,6 +628,23 @@ static int init_run(ipvm__run_t *run, ipvm_sched_t *s, const ipvm_workflow_t *wf
     return rc;
 }
 
+int ipvm__run_end(ipvm__run_t *run, int rc)
+{
+    ipvm_sched_result_t *out = run->res;
+    out->stats.store_ns += run->w_ns;
+    bool fatal = rc != 0 && rc != IPVM_ETASKFAILED && rc != IPVM_EWORKFLOWTIMEOUT &&
+                 rc != IPVM_ECANCELED;
+    if (rc == 0 && out->failed > 0) {
+        rc = ipvm_error_set(run->err, IPVM_ETASKFAILED, IPVM_NO_OFFSET,
+                            "%zu of %zu tasks failed (their receipts say why)", out->failed,
+                            run->wf->ntasks);
+    }
+    if (run->state)
+        run_finish(run, rc);
+    run_dispose(run, fatal);
+    return rc;
+}
+
 int ipvm_sched_run(ipvm_sched_t *s, const ipvm_workflow_t *wf, const ipvm_sched_run_opts_t *opts,
                    ipvm_arena_t *arena, ipvm_sched_result_t *out, ipvm_error_t *err)
 {
@@ -612,21 +654,10 @@ int ipvm_sched_run(ipvm_sched_t *s, const ipvm_workflow_t *wf, const ipvm_sched_
         err = &local;
     ipvm_error_clear(err);
     ipvm__run_t run;
-    if (init_run(&run, s, wf, opts, arena, out, err) != 0)
+    if (ipvm__run_init(&run, s, wf, opts, arena, out, err) != 0)
         return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
-    int rc = run_setup(&run);
+    int rc = ipvm__run_setup(&run);
     if (rc == 0)
         rc = ipvm__run_loop(&run);
-    out->stats.store_ns += run.w_ns;
-    bool fatal = rc != 0 && rc != IPVM_ETASKFAILED && rc != IPVM_EWORKFLOWTIMEOUT &&
-                 rc != IPVM_ECANCELED;
-    if (rc == 0 && out->failed > 0) {
-        rc = ipvm_error_set(err, IPVM_ETASKFAILED, IPVM_NO_OFFSET,
-                            "%zu of %zu tasks failed (their receipts say why)", out->failed,
-                            wf->ntasks);
-    }
-    if (run.state)
-        run_finish(&run, rc);
-    run_dispose(&run, fatal);
-    return rc;
+    return ipvm__run_end(&run, rc);
 }

@@ -125,6 +125,17 @@ struct ipvm__run_s {
     ipvm__share_t share;      /* meta/prf shared by the report entries */
     ipvm_workflow_status_t wf_status; /* what the workflow row says now */
     bool wf_stored;                   /* the row exists (store_workflow succeeded) */
+    int fatal;                        /* the loop's fatal error (ipvm__run_turn), 0 = none */
+    /* a run started with ipvm_sched_start (async.c); a_sched and a_again under lock */
+    bool async;
+    bool a_sched;                     /* a step is queued or running (at most one) */
+    bool a_again;                     /* something happened while it ran: step again */
+    ipvm__job_t a_job;                /* the setup, then each step, on a worker */
+    ipvm_sched_done_cb on_done;
+    void *done_data;
+    ipvm_error_t a_err;               /* run->err points here */
+    uint64_t a_wake_ns;               /* when the timer steps it (under s->tlock), 0 = never */
+    ipvm__run_t *a_next, *a_prev;     /* the scheduler's started runs (under s->tlock) */
 };
 
 static inline bool ipvm__is_chain(const ipvm_task_t *t)
@@ -144,6 +155,36 @@ int ipvm__run_cmp_outside(const void *a, const void *b);
 int ipvm__replay_linked(ipvm__run_t *run);
 /* The main loop (loop.c): dispatch, completions, commits, until everything settled. */
 int ipvm__run_loop(ipvm__run_t *run);
+/* One turn of that loop. may_wait: wait for completions when there is nothing to do (the
+ * blocking run); else return TURN_IDLE then (a started run: the next completion, commit,
+ * wake-up or timer steps it again). TURN_DONE: the run is over, ipvm__run_loop_rc says how. */
+enum { IPVM__TURN_MORE = 0, IPVM__TURN_IDLE = 1, IPVM__TURN_DONE = 2 };
+int ipvm__run_turn(ipvm__run_t *run, bool may_wait);
+int ipvm__run_loop_rc(ipvm__run_t *run);
+/* When the loop next needs to look at the clock (commit window, cancel poll, deadline). */
+uint64_t ipvm__run_next_wakeup(const ipvm__run_t *run, uint64_t now);
+/* Something for the coordinator happened (completion, commit, release of a parked
+ * instruction), under run->lock: the blocking run is signalled; for a started run, returns
+ * true when the caller must queue (or run) its step after unlocking. */
+bool ipvm__run_kick_locked(ipvm__run_t *run);
+/* A started run's step (async.c): on the worker that completed a task, on the run's writer
+ * thread after a commit, or queued to the workers (ipvm__run_queue_step). Returns true when
+ * the run ended in it (it is freed). */
+bool ipvm__run_step(ipvm__run_t *run);
+void ipvm__run_queue_step(ipvm__run_t *run);
+/* A started run's writer thread begins with the setup (async.c); true when the run ended. */
+bool ipvm__run_async_begin(ipvm__run_t *run);
+/* The writer thread and its store handle (loop.c). */
+int ipvm__run_writer_start(ipvm__run_t *run);
+int ipvm__run_writer_store(ipvm__run_t *run);
+/* run.c's setup and end of a run, shared by ipvm_sched_run and ipvm_sched_start. */
+int ipvm__run_init(ipvm__run_t *run, ipvm_sched_t *s, const ipvm_workflow_t *wf,
+                   const ipvm_sched_run_opts_t *opts, ipvm_arena_t *arena,
+                   ipvm_sched_result_t *out, ipvm_error_t *err);
+int ipvm__run_setup(ipvm__run_t *run);
+/* Finishes the run with the loop's rc (or setup's): skipped events, status, WORKFLOW_DONE,
+ * resources freed. Returns the run's status. */
+int ipvm__run_end(ipvm__run_t *run, int rc);
 /* Releases the run's jobs and claims (loop.c). */
 void ipvm__run_drop_jobs(ipvm__run_t *run);
 /* Stops the writer thread (after the loop) and returns its store handle. */

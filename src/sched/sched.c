@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_WORKFLOW_TIMEOUT_MS 3600000u /* compat: workflow/settings.rs timeout 3600 s */
@@ -56,6 +57,15 @@ int ipvm_sched_new(const ipvm_sched_opts_t *opts, ipvm_sched_t **out, ipvm_error
     int rc = s->db_path_copy ? 0 : IPVM_ENOMEM;
     if (rc == 0 && pthread_mutex_init(&s->lock, NULL) != 0)
         rc = IPVM_ENOMEM;
+    if (rc == 0) {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_mutex_init(&s->tlock, NULL);
+        pthread_cond_init(&s->tcond, &ca);
+        pthread_condattr_destroy(&ca);
+        s->tinit = true;
+    }
     if (rc != 0) {
         ipvm_free(s->db_path_copy);
         ipvm_free(s);
@@ -88,6 +98,7 @@ void ipvm_sched_free(ipvm_sched_t *s)
 {
     if (s == NULL)
         return;
+    ipvm__sched_timer_stop(s);
     if (s->pool.threads)
         ipvm__pool_stop(&s->pool);
     ipvm__default_exec_free(s);
@@ -102,6 +113,10 @@ void ipvm_sched_free(ipvm_sched_t *s)
             ipvm_free(f);
         }
     pthread_mutex_destroy(&s->lock);
+    if (s->tinit) {
+        pthread_mutex_destroy(&s->tlock);
+        pthread_cond_destroy(&s->tcond);
+    }
     ipvm_free(s->issuer);
     ipvm_free(s->db_path_copy);
     ipvm_free(s);

@@ -39,8 +39,15 @@ void ipvm__pool_stop(ipvm__pool_t *p);
 void ipvm__pool_push(ipvm__pool_t *p, ipvm__job_t *job);
 /* Queues a chain of n jobs (linked by next) with one lock and one wake-up. */
 void ipvm__pool_push_many(ipvm__pool_t *p, ipvm__job_t *first, ipvm__job_t *last, size_t n);
+/* Queues a job ahead of every other (a run's step: short, and what it does - dispatch the
+ * next tasks, report committed receipts - is what the queue behind it waits for). */
+void ipvm__pool_push_front(ipvm__pool_t *p, ipvm__job_t *job);
 /* Jobs waiting in the queue now (a hint: it may change at once). */
 size_t ipvm__pool_queued(ipvm__pool_t *p);
+/* Removes and returns the first queued job match() accepts, or NULL (a worker that would
+ * wait for jobs of its own runs them itself instead). */
+ipvm__job_t *ipvm__pool_take(ipvm__pool_t *p, bool (*match)(const ipvm__job_t *, void *),
+                             void *arg);
 
 /* ---- the scheduler -------------------------------------------------------------------------- */
 typedef struct ipvm__inflight_s ipvm__inflight_t;
@@ -63,7 +70,17 @@ struct ipvm_sched_s {
     struct {
         uint64_t key, gen;         /* digest prefix of a released instruction, and when */
     } recent[4096];                /* lossy: a lost entry only costs a duplicate execution */
+    /* the timer of started runs (async.c): steps them at their commit window, cancel poll
+     * and deadline; started with the first ipvm_sched_start */
+    pthread_mutex_t tlock;         /* guards the fields below and each run's a_wake_ns */
+    pthread_cond_t tcond;
+    pthread_t tthread;
+    bool tstarted, tstop, tinit;
+    uint64_t twake_ns;             /* when the timer thread wakes next (0: not sleeping) */
+    ipvm__run_t *started;          /* started runs not yet ended */
 };
+/* Stops the timer thread of started runs (ipvm_sched_free). */
+void ipvm__sched_timer_stop(ipvm_sched_t *s);
 
 /* A store handle for one run (opened on first use, kept for the next run). */
 int ipvm__sched_store_take(ipvm_sched_t *s, ipvm_store_t **out, ipvm_error_t *err);

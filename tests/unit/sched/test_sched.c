@@ -848,3 +848,195 @@ IPVM_TEST(sched, outside_awaits_from_network)
     ipvm_arena_dispose(&a);
     env_close(&e);
 }
+
+/* ---- ipvm_sched_start: the same runs, with no thread waiting for them ------------------------ */
+typedef struct {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    int ndone; /* on_done calls: must end at exactly 1 */
+    int rc;
+    ipvm_error_t err;
+    ipvm_sched_result_t *res;
+    pthread_t caller;
+    bool on_caller;
+} waiter_t;
+
+static void waiter_init(waiter_t *w)
+{
+    memset(w, 0, sizeof *w);
+    pthread_mutex_init(&w->m, NULL);
+    pthread_cond_init(&w->c, NULL);
+    w->caller = pthread_self();
+}
+
+static void waiter_dispose(waiter_t *w)
+{
+    pthread_mutex_destroy(&w->m);
+    pthread_cond_destroy(&w->c);
+}
+
+static void on_done(int rc, ipvm_sched_result_t *res, const ipvm_error_t *err, void *data)
+{
+    waiter_t *w = data;
+    pthread_mutex_lock(&w->m);
+    w->rc = rc;
+    w->err = *err;
+    w->res = res;
+    w->on_caller = pthread_equal(pthread_self(), w->caller) != 0;
+    w->ndone++;
+    pthread_cond_broadcast(&w->c);
+    pthread_mutex_unlock(&w->m);
+}
+
+static int waiter_wait(waiter_t *w)
+{
+    pthread_mutex_lock(&w->m);
+    while (w->ndone == 0)
+        pthread_cond_wait(&w->c, &w->m);
+    int rc = w->rc;
+    pthread_mutex_unlock(&w->m);
+    return rc;
+}
+
+/* ipvm_sched_start then wait for on_done: what ipvm_sched_run returns. */
+static int start_wait(env_t *e, const ipvm_workflow_t *wf, const ipvm_sched_run_opts_t *ro,
+                      ipvm_arena_t *a, ipvm_sched_result_t *res, ipvm_error_t *err)
+{
+    waiter_t w;
+    waiter_init(&w);
+    IPVM_ASSERT_OK(ipvm_sched_start(e->s, wf, ro, a, res, on_done, &w, err));
+    int rc = waiter_wait(&w);
+    IPVM_ASSERT_EQ(w.ndone, 1);
+    IPVM_ASSERT(!w.on_caller); /* delivered by the scheduler's threads */
+    IPVM_ASSERT(w.res == res);
+    if (err)
+        *err = w.err;
+    waiter_dispose(&w);
+    return rc;
+}
+
+/* Executes, reports only committed receipts in order, replays; a cancel stops it with the
+ * running task committed and the rest resumable; a timeout stops it in time (the timer steps
+ * a run that nothing else moves on). */
+IPVM_TEST(sched, start_runs_replays_cancels_times_out)
+{
+    env_t e;
+    env_open(&e, 2);
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_workflow_t *wf = wf_file(&e, &a, "test-workflow-add-one.json");
+    events_t ev = {.db = e.db};
+    ipvm_sched_run_opts_t ro = {.name = "test", .on_event = on_event, .event_data = &ev};
+    ipvm_sched_result_t res;
+    ipvm_error_t err;
+    ipvm_error_clear(&err);
+    IPVM_ASSERT_OK_ERR(start_wait(&e, wf, &ro, &a, &res, &err), &err);
+    IPVM_ASSERT_EQ(res.executed, 2);
+    IPVM_ASSERT_EQ(value_of(&res.receipts[0]), 2);
+    IPVM_ASSERT_EQ(value_of(&res.receipts[1]), 3);
+    char c[IPVM_CID_MAX_STR];
+    IPVM_ASSERT_STREQ(ipvm_cid_str(&res.receipts[0].receipt.cid, c),
+                      "bafyrmih5ujsrxcwwbeeqowgy434da36ie3cbar3wr5yv2vnrmzmxdylicm");
+    IPVM_ASSERT_EQ(ev.kinds[0], IPVM_SCHED_WORKFLOW_STARTED);
+    IPVM_ASSERT_EQ(ev.kinds[ev.n - 1], IPVM_SCHED_WORKFLOW_DONE);
+    IPVM_ASSERT_EQ(count_kind(&ev, IPVM_SCHED_TASK_STARTED), 2);
+    IPVM_ASSERT_EQ(count_kind(&ev, IPVM_SCHED_TASK_FINISHED), 2);
+    IPVM_ASSERT_EQ(ev.committed_checks, 2);
+    events_t ev2 = {0};
+    ro.event_data = &ev2;
+    ipvm_sched_result_t res2;
+    IPVM_ASSERT_OK_ERR(start_wait(&e, wf, &ro, &a, &res2, &err), &err);
+    IPVM_ASSERT_EQ(res2.replayed, 2);
+    IPVM_ASSERT_EQ(e.fx.calls, 2);
+    IPVM_ASSERT_EQ(count_kind(&ev2, IPVM_SCHED_TASK_REPLAYED), 2);
+
+    /* cancel at the third task's start, then resume */
+    wf = wf_json(&e, &a, chain_js(&a, 6, "add_one"));
+    ipvm_sched_cancel_t cancel = {0};
+    events_t ev3 = {.cancel_at_start = &cancel, .cancel_at = 3};
+    ipvm_sched_run_opts_t ro3 = {.on_event = on_event, .event_data = &ev3, .cancel = &cancel};
+    IPVM_ASSERT_ERR(start_wait(&e, wf, &ro3, &a, &res, &err), IPVM_ECANCELED);
+    /* (its first two tasks are the add-one workflow's: replayed) */
+    IPVM_ASSERT_EQ(res.replayed, 2);
+    IPVM_ASSERT_EQ(res.executed, 3); /* the third started was running: it committed */
+    IPVM_ASSERT_EQ(res.skipped, 1);
+    IPVM_ASSERT_EQ(count_kind(&ev3, IPVM_SCHED_TASK_SKIPPED), 1);
+    IPVM_ASSERT_OK_ERR(start_wait(&e, wf, NULL, &a, &res2, &err), &err);
+    IPVM_ASSERT_EQ(res2.replayed, 5);
+    IPVM_ASSERT_EQ(res2.executed, 1);
+    for (size_t i = 0; i < 6; i++)
+        IPVM_ASSERT_EQ(value_of(&res2.receipts[i]), (int64_t)i + 2);
+
+    /* a workflow timeout with nothing completing meanwhile */
+    const char *js = ipvm_arena_printf(&a, "{\"tasks\":[%s,%s]}",
+                                       task_js(&a, "sleep", "5000", "", NULL),
+                                       task_js(&a, "sleep", "5001", "", NULL));
+    ipvm_sched_run_opts_t ro4 = {.timeout_ms = 150};
+    uint64_t t0 = ipvm_now_ns();
+    IPVM_ASSERT_ERR(start_wait(&e, wf_json(&e, &a, js), &ro4, &a, &res, &err),
+                    IPVM_EWORKFLOWTIMEOUT);
+    uint64_t ms = (ipvm_now_ns() - t0) / 1000000u;
+    IPVM_ASSERT_MSG(ms < 3000, "took %llu ms", (unsigned long long)ms);
+    IPVM_ASSERT_STRCONTAINS(err.msg, "ran out of time");
+    IPVM_ASSERT_EQ(res.executed + res.skipped, 2);
+    ipvm_arena_dispose(&a);
+    env_close(&e);
+}
+
+/* Many started runs at once, from one thread, all in flight together: each ends exactly once
+ * with its own values; two runs of one workflow execute each task once between them (the
+ * second parks on the first's claims and replays). start returns before the run is done. */
+IPVM_TEST(sched, start_many_at_once)
+{
+    enum { N = 40 };
+    env_t e;
+    env_open(&e, 2);
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_workflow_t *wf[N];
+    for (int i = 0; i < N; i++) {
+        const char *t0 = task_js(&a, "add_one", ipvm_arena_printf(&a, "%d", 1000 * i), "", NULL);
+        const char *t1 = task_js(&a, "add_one", await_of(&a, "ok", cid_of_task(&a, t0)), "", NULL);
+        wf[i] = wf_json(&e, &a, ipvm_arena_printf(&a, "{\"tasks\":[%s,%s]}", t0, t1));
+    }
+    const char *tasks = "";
+    for (int i = 0; i < 4; i++)
+        tasks = ipvm_arena_printf(&a, "%s%s%s", tasks, i ? "," : "",
+                                  task_js(&a, "sleep", ipvm_arena_printf(&a, "%d", 40 + i), "",
+                                          NULL));
+    ipvm_workflow_t *shared = wf_json(&e, &a, ipvm_arena_printf(&a, "{\"tasks\":[%s]}", tasks));
+    waiter_t w[N + 2];
+    ipvm_sched_result_t res[N + 2];
+    ipvm_arena_t ra[N + 2]; /* a run's result is built on the scheduler's threads: its own */
+    ipvm_error_t err;
+    ipvm_error_clear(&err);
+    for (int i = 0; i < N + 2; i++) {
+        waiter_init(&w[i]);
+        ipvm_arena_init(&ra[i]);
+        IPVM_ASSERT_OK(ipvm_sched_start(e.s, i < N ? wf[i] : shared, NULL, &ra[i], &res[i],
+                                        on_done, &w[i], &err));
+    }
+    pthread_mutex_lock(&w[N].m); /* its tasks sleep 40 ms: it cannot be over yet */
+    IPVM_ASSERT_EQ(w[N].ndone, 0);
+    pthread_mutex_unlock(&w[N].m);
+    for (int i = 0; i < N + 2; i++) {
+        IPVM_ASSERT_OK_ERR(waiter_wait(&w[i]), &w[i].err);
+        IPVM_ASSERT_EQ(w[i].ndone, 1);
+        IPVM_ASSERT(!w[i].on_caller);
+        if (i < N) {
+            IPVM_ASSERT_EQ(res[i].executed, 2);
+            IPVM_ASSERT_EQ(value_of(&res[i].receipts[0]), 1000 * i + 1);
+            IPVM_ASSERT_EQ(value_of(&res[i].receipts[1]), 1000 * i + 2);
+        }
+    }
+    IPVM_ASSERT_EQ(res[N].executed + res[N + 1].executed, 4);
+    IPVM_ASSERT_EQ(res[N].replayed + res[N + 1].replayed, 4);
+    IPVM_ASSERT_EQ(e.fx.calls, 2 * N + 4);
+    for (int i = 0; i < N + 2; i++) {
+        IPVM_ASSERT_EQ(w[i].ndone, 1); /* still once */
+        waiter_dispose(&w[i]);
+        ipvm_arena_dispose(&ra[i]);
+    }
+    ipvm_arena_dispose(&a);
+    env_close(&e);
+}
