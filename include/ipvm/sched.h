@@ -273,20 +273,21 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_sched_run(ipvm_sched_t *s, const ipvm_workf
 
 /* How a run started with ipvm_sched_start ended: status and err as ipvm_sched_run returns
  * them, result filled as ipvm_sched_run fills *out (it is the `out` given to start). Called
- * once, on a worker thread, after the run's last event (WORKFLOW_DONE); from then on the
- * scheduler no longer touches the workflow, the arena or the result. err is valid during the
- * call only. */
+ * once, on one of the scheduler's threads (a worker or the run's writer), after the run's last
+ * event (WORKFLOW_DONE); from then on the scheduler no longer touches the workflow, the arena
+ * or the result. err is valid during the call only. Must not call ipvm_sched_free. */
 typedef void (*ipvm_sched_done_cb)(int status, ipvm_sched_result_t *result,
                                    const ipvm_error_t *err, void *data);
 
 /* Starts a run and returns at once: the same run as ipvm_sched_run (same store writes, events,
- * replay, claims, timeout and cancellation), but coordinated by the scheduler's workers
- * instead of a thread that waits for it: its setup (store lookups) is queued to the workers,
- * and each completion and group commit moves the run on from the worker that saw it. Events
- * come on a worker thread, one at a time and in order, as with ipvm_sched_run. wf, opts'
- * pointers (name, event_data, cancel, auth), arena and out are borrowed until on_done runs.
- * Returns 0 (on_done will run exactly once) or IPVM_ENOMEM (it will not). Callable from any
- * thread, the libuv loop's included (it does no I/O). */
+ * replay, claims, timeout and cancellation), but with no thread waiting for it: the run's
+ * writer thread (started here) does its setup and commits, and each task's completion moves
+ * the run on from the worker that ran it. Events come on those threads, one at a time and in
+ * order, as with ipvm_sched_run. wf, opts' pointers (name, event_data, cancel, auth), arena
+ * and out are borrowed until on_done runs. Each run in flight holds a thread and two store
+ * handles: callers bound how many they start at once. Returns 0 (on_done will run exactly
+ * once) or IPVM_ENOMEM (it will not). Callable from any thread, the libuv loop's included (it
+ * does no I/O). */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_sched_start(ipvm_sched_t *s, const ipvm_workflow_t *wf,
                                                  const ipvm_sched_run_opts_t *opts,
                                                  ipvm_arena_t *arena, ipvm_sched_result_t *out,
