@@ -29,11 +29,14 @@
 /* Fixed flags (plus the engine's -march=x86-64-vN, ipvm__isa_flag, which is in the cache key):
  * the result of float code must not depend on the compiling machine. The
  * inlining limit is -O3's: a fuel tick makes a small recursive function (fib) just too big
- * for -O2's limit of 15, and without inlining it ran 2.7x slower (compile time +12%). */
+ * for -O2's limit of 15, and without inlining it ran 2.7x slower (compile time +12%).
+ * -funroll-loops: V8's TurboFan unrolls hot loops (matmul's 4 times); since a tick is one
+ * decrement and one branch, unrolled copies keep theirs cheaply (the same count of ticks: the
+ * fuel does not change), and sha256, matmul and fib ran 5-15% faster (docs/benchmarks.md). */
 static const char *const gcc_flags[] = {
-    "-O2", "-ffp-contract=off", "--param=max-inline-insns-auto=30", "-fPIC", "-shared",
-    "-fvisibility=hidden", "-fstack-clash-protection", "-fno-strict-aliasing", "-w", "-g0",
-    NULL};
+    "-O2", "-ffp-contract=off", "-funroll-loops", "--param=max-inline-insns-auto=30", "-fPIC",
+    "-shared", "-fvisibility=hidden", "-fstack-clash-protection", "-fno-strict-aliasing", "-w",
+    "-g0", NULL};
 
 /* ---- the x86-64 level of the gcc tier ------------------------------------------------------ */
 /* Why a level keeps results identical: wasm's integer operations have one answer whatever
