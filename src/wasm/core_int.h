@@ -273,6 +273,7 @@ typedef struct ipvm__rt_thread_s {
     void *altstack;               /* ours, or NULL when the thread already had one */
     size_t altstack_size;
     bool ready;
+    atomic_bool stop_pending; /* a stop signal sent to this thread and not yet handled */
 } ipvm__rt_thread_t;
 
 /* The signal the timer sends to a thread running gcc code past its deadline (a real-time
@@ -332,6 +333,7 @@ struct ipvm__wasm_instance_s {
     atomic_flag fuel_lock;             /* guards fuel_at and floor_at against the timer */
     atomic_bool timed_out;
     pthread_t thread;                  /* the thread running it while fuel_at is set */
+    struct ipvm__rt_thread_s *rt;      /* and that thread's runtime state */
     uint64_t time_ms;                  /* the wall-clock limit */
     uint64_t created_ns, deadline_ns;  /* CLOCK_MONOTONIC */
     uint32_t mem_cap_pages;            /* memory limit */

@@ -70,6 +70,7 @@ static void begin(ipvm__wasm_instance_t *i, ipvm__rt_thread_t *t, sigjmp_buf *jb
     i->slot.stack_limit = (int64_t)(t->stack_lo + margin);
     fuel_lock(i);
     i->thread = pthread_self();
+    i->rt = t;
     int64_t floor = atomic_load(&i->timed_out) ? INT64_MAX : 0;
     if (i->code && i->code->glue->fuel_kind == IPVM__FUEL_TLS) {
         ipvm_rt_fuel = i->fuel_left;
@@ -228,7 +229,11 @@ static bool stop(ipvm__wasm_instance_t *i)
         atomic_fetch_add(&ipvm__wasm_stats.timer_stops, 1);
     }
     if (f && i->code && IPVM__STOP_BY_SIGNAL(i->code)) {
-        pthread_kill(i->thread, IPVM__RT_STOP_SIGNAL);
+        /* one signal in flight at a time: a thread that is not scheduled for a while must
+         * not find a queue of them when it runs again */
+        if (!atomic_exchange(&i->rt->stop_pending, true) &&
+            pthread_kill(i->thread, IPVM__RT_STOP_SIGNAL) != 0)
+            atomic_store(&i->rt->stop_pending, false);
         again = true;
     }
     fuel_unlock(i);

@@ -174,6 +174,7 @@ static void on_stop(int sig, siginfo_t *si, void *uc)
 #if defined(__x86_64__)
     ipvm__rt_thread_t *t = &rt_tls;
     const ipvm__wasm_instance_t *i = t->cur;
+    atomic_store(&t->stop_pending, false); /* the timer may send the next one */
     if (t->jmp == NULL || i == NULL || i->code == NULL || !IPVM__STOP_BY_SIGNAL(i->code) ||
         !atomic_load(&i->timed_out))
         return;
@@ -181,6 +182,12 @@ static void on_stop(int sig, siginfo_t *si, void *uc)
     if (pc < i->code->text_lo || pc >= i->code->text_hi)
         return;
     save_fuel_register(uc);
+    /* the handler runs with the signal blocked (no SA_NODEFER: queued signals would nest on
+     * the signal stack until it overflowed) and the jump restores no mask: unblock it */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, IPVM__RT_STOP_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
     siglongjmp(*t->jmp, IPVM__TRAP_FUEL);
 #else
     (void)uc;
@@ -215,7 +222,7 @@ static void rt_setup(void)
     }
     /* SA_RESTART: the signal may land in a host function's system call */
     sa.sa_sigaction = on_stop;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER | SA_RESTART;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
     if (sigaction(IPVM__RT_STOP_SIGNAL, &sa, NULL) != 0) {
         rt_init_errno = errno;
         return;

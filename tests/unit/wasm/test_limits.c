@@ -216,6 +216,41 @@ IPVM_TEST(wasm, timeout_on_thread_with_signals_blocked)
     ipvm_wasm_engine_free(e);
 }
 
+/* Stop signals that queue up while a thread does not run (a loaded machine: the timer sends
+ * one every 2 ms) are handled one after the other, not nested on the signal stack until it
+ * overflows. Then calls go on as before, a timeout included. */
+IPVM_TEST(wasm, queued_stop_signals_do_not_nest)
+{
+    ipvm_buf_t w = IPVM_BUF_INIT;
+    wt_guest("traps", &w);
+    ipvm_wasm_engine_t *e = wt_engine(2, wt_shared_cache());
+    ipvm_wasm_module_t *m = wt_load(e, &w);
+    ipvm_buf_dispose(&w);
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_wasm_result_t r;
+    ipvm_error_t err;
+    IPVM_ASSERT_OK_ERR(wt_call(m, "add", "[1, 2]", NULL, &a, &r, &err), &err);
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, IPVM__RT_STOP_SIGNAL);
+    IPVM_ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &stop, NULL), 0);
+    int queued = 0;
+    while (queued < 3000 && pthread_kill(pthread_self(), IPVM__RT_STOP_SIGNAL) == 0)
+        queued++;
+    IPVM_ASSERT_MSG(queued >= 500, "only %d signals could be queued", queued);
+    IPVM_ASSERT_EQ(pthread_sigmask(SIG_UNBLOCK, &stop, NULL), 0); /* all delivered here */
+    IPVM_ASSERT_OK_ERR(wt_call(m, "add", "[40, 2]", NULL, &a, &r, &err), &err);
+    IPVM_ASSERT_STREQ(wt_json(r.value), "42");
+    ipvm_wasm_limits_t lim = {0, 0, 100};
+    IPVM_ASSERT_ERR(wt_call(m, "spin", "[]", &lim, &a, &r, &err), IPVM_ETRAP_TIMEOUT);
+    IPVM_ASSERT_OK_ERR(wt_call(m, "add", "[2, 3]", NULL, &a, &r, &err), &err);
+    IPVM_ASSERT_STREQ(wt_json(r.value), "5");
+    ipvm_arena_dispose(&a);
+    ipvm_wasm_module_release(m);
+    ipvm_wasm_engine_free(e);
+}
+
 IPVM_TEST(wasm, memory_limit)
 {
     setup();
