@@ -673,6 +673,17 @@ static void start_now(ipvm_rpc_workflows_t *w, job_t *j)
     pthread_mutex_unlock(&w->lock);
 }
 
+/* Appends j to a queue of jobs (caller holds w->lock). */
+static void job_append(job_t **head, job_t **tail, job_t *j)
+{
+    j->next = NULL;
+    if (*tail)
+        (*tail)->next = j;
+    else
+        *head = j;
+    *tail = j;
+}
+
 /* Starts j (parsed and admitted on the loop) now, or when a slot frees: at most
  * node.runners such runs at a time, as for the runners (each run holds two store handles and
  * a writer thread). IPVM_ECANCELED while draining (j is still the caller's then). */
@@ -688,12 +699,7 @@ static int start_job(ipvm_rpc_workflows_t *w, job_t *j)
     if (now) {
         w->nstarted++;
     } else {
-        j->next = NULL;
-        if (w->stail)
-            w->stail->next = j;
-        else
-            w->shead = j;
-        w->stail = j;
+        job_append(&w->shead, &w->stail, j);
         w->squeued++;
         ipvm_metric_set(w->m_queued, (int64_t)(w->queued + w->squeued));
     }
@@ -711,12 +717,7 @@ static int enqueue(ipvm_rpc_workflows_t *w, job_t *j)
     pthread_mutex_lock(&w->lock);
     bool refuse = w->draining || w->stop;
     if (!refuse) {
-        j->next = NULL;
-        if (w->tail)
-            w->tail->next = j;
-        else
-            w->head = j;
-        w->tail = j;
+        job_append(&w->head, &w->tail, j);
         w->queued++;
         atomic_fetch_add(&w->active, 1);
         ipvm_metric_set(w->m_queued, (int64_t)(w->queued + w->squeued));
