@@ -160,6 +160,15 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
     pass_on(sig, si, uc);
 }
 
+/* Lets the timer's stop signal reach the calling thread (async-signal-safe). */
+static void unblock_stop_signal(void)
+{
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, IPVM__RT_STOP_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
+}
+
 /* The timer's stop signal (instance.c, expire): it ends the running call as a fuel trap when
  * it interrupts the machine code of the instance's own .so, which is a safe point to leave
  * from as a fault there is (no lock or allocation of the host is in progress; the jump
@@ -184,10 +193,7 @@ static void on_stop(int sig, siginfo_t *si, void *uc)
     save_fuel_register(uc);
     /* the handler runs with the signal blocked (no SA_NODEFER: queued signals would nest on
      * the signal stack until it overflowed) and the jump restores no mask: unblock it */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, IPVM__RT_STOP_SIGNAL);
-    pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
+    unblock_stop_signal();
     siglongjmp(*t->jmp, IPVM__TRAP_FUEL);
 #else
     (void)uc;
@@ -294,10 +300,7 @@ int ipvm__rt_thread_init(ipvm_error_t *err)
     t->stack_hi = (uintptr_t)addr + size;
     /* The timer's stop signal must reach this thread: one made with every signal blocked
      * (as thread pools often are) would otherwise run an endless guest loop for ever. */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, IPVM__RT_STOP_SIGNAL);
-    pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
+    unblock_stop_signal();
     pthread_setspecific(rt_key, t); /* so thread_exit runs when this thread ends */
     t->ready = true;
     return 0;
