@@ -2,7 +2,8 @@
 # Thin wrapper over CMake. `make demo` and `make test` install what is missing first.
 #   make            build ipvm and ipvm_tests (build/)
 #   make demo       build, then run Homestar's fixture workflows and print their receipts
-#   make test       build, then run every test (add WERROR=1 for -Werror, as CI does)
+#   make test       build, `make lint`, then run every test (add WERROR=1 for -Werror, as CI does)
+#   make lint       clang-tidy's function size check (.clang-tidy) over src/
 #   make test-asan  the same suite built with ASan+UBSan (build-asan/)
 #   make fuzz       build the libFuzzer targets with clang and fuzz each for FUZZ_SECONDS
 #                   (FUZZ_TARGETS="dagcbor cid" for some of them)
@@ -22,7 +23,7 @@ ifeq ($(WERROR),1)
 CMAKE_ARGS += -DIPVM_WERROR=ON
 endif
 
-.PHONY: all build deps test-deps demo test test-asan fuzz bench clean interop-deps examples conformance
+.PHONY: all build deps test-deps demo test lint test-asan fuzz bench clean interop-deps examples conformance
 
 all: build
 
@@ -47,7 +48,13 @@ demo: build
 	@tools/demo.sh $(BUILD)
 
 test: test-deps build interop-deps
+	@tools/lint.sh $(BUILD) $(JOBS)
 	$(BUILD)/ipvm_tests -j $(JOBS) $(TEST_ARGS)
+
+# Uses $(BUILD)/compile_commands.json (CMakeLists.txt sets CMAKE_EXPORT_COMPILE_COMMANDS) and the
+# headers the build generates, hence the build first.
+lint: test-deps build
+	@tools/lint.sh $(BUILD) $(JOBS)
 
 test-asan: test-deps interop-deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIPVM_ASAN=ON -DIPVM_UBSAN=ON $(CMAKE_ARGS)

@@ -16,9 +16,10 @@ build_pkgs=(
   libprotobuf-c-dev protobuf-c-compiler
 )
 # Needed by the test suite, fuzzing and benchmarks: guest toolchain, sanitizer and fuzzer
-# runtimes, Node.js for the JS reference libraries, Chromium for the dashboard test.
+# runtimes, clang-tidy for `make lint`, Node.js for the JS reference libraries, Chromium for the
+# dashboard test.
 test_pkgs=(
-  clang lld wasi-libc libclang-rt-14-dev libclang-rt-14-dev-wasm32
+  clang clang-tidy lld wasi-libc libclang-rt-14-dev libclang-rt-14-dev-wasm32
   libpng-dev
   iproute2 procps
   chromium
