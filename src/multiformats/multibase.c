@@ -270,6 +270,32 @@ static int check_tail(size_t len, unsigned bits, uint32_t acc, unsigned per_char
     return 0;
 }
 
+/* The characters from s[i] on that make no whole group, per_char bits each: writes their bytes
+ * at o (out + what the groups wrote), checks the unused bits (check_tail), sets *out_len. */
+static int dec_tail(const char *s, size_t i, size_t len, unsigned per_char, uint8_t *out,
+                    uint8_t *o, size_t *out_len, size_t off, const uint8_t *t, const char *name,
+                    ipvm_error_t *err)
+{
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    for (; i < len; i++) {
+        uint8_t d = t[(uint8_t)s[i]];
+        if (d == 0xff)
+            return bad_char(err, off + i, s[i], name);
+        acc = (acc << per_char | d) & 0xffff;
+        bits += per_char;
+        if (bits >= 8) {
+            bits -= 8;
+            *o++ = (uint8_t)(acc >> bits);
+        }
+    }
+    int rc = check_tail(len, bits, acc, per_char, off, name, err);
+    if (rc)
+        return rc;
+    *out_len = (size_t)(o - out);
+    return 0;
+}
+
 static int dec32(const char *s, size_t len, uint8_t *out, size_t *out_len, size_t off,
                  const uint8_t *t, const char *name, ipvm_error_t *err)
 {
@@ -291,24 +317,7 @@ static int dec32(const char *s, size_t len, uint8_t *out, size_t *out_len, size_
         for (int k = 4; k >= 0; k--)
             *o++ = (uint8_t)(v >> (8 * k));
     }
-    uint32_t acc = 0;
-    unsigned bits = 0;
-    for (; i < len; i++) {
-        uint8_t d = t[(uint8_t)s[i]];
-        if (d == 0xff)
-            return bad_char(err, off + i, s[i], name);
-        acc = (acc << 5 | d) & 0xffff;
-        bits += 5;
-        if (bits >= 8) {
-            bits -= 8;
-            *o++ = (uint8_t)(acc >> bits);
-        }
-    }
-    int rc = check_tail(len, bits, acc, 5, off, name, err);
-    if (rc)
-        return rc;
-    *out_len = (size_t)(o - out);
-    return 0;
+    return dec_tail(s, i, len, 5, out, o, out_len, off, t, name, err);
 }
 
 static int dec64(const char *s, size_t len, uint8_t *out, size_t *out_len, size_t off,
@@ -330,24 +339,7 @@ static int dec64(const char *s, size_t len, uint8_t *out, size_t *out_len, size_
         o[2] = (uint8_t)v;
         o += 3;
     }
-    uint32_t acc = 0;
-    unsigned bits = 0;
-    for (; i < len; i++) {
-        uint8_t d = t[(uint8_t)s[i]];
-        if (d == 0xff)
-            return bad_char(err, off + i, s[i], name);
-        acc = (acc << 6 | d) & 0xffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            *o++ = (uint8_t)(acc >> bits);
-        }
-    }
-    int rc = check_tail(len, bits, acc, 6, off, name, err);
-    if (rc)
-        return rc;
-    *out_len = (size_t)(o - out);
-    return 0;
+    return dec_tail(s, i, len, 6, out, o, out_len, off, t, name, err);
 }
 
 static int dec58(const char *s, size_t len, uint8_t *out, size_t *out_len, size_t off,
