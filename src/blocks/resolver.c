@@ -95,39 +95,35 @@ static int parse_cid_part(const char *s, size_t n, const char *url, ipvm_cid_t *
     return 0;
 }
 
+/* The CID that starts s (up to the first '/', '?' or '#'); a path after it is refused, a lone
+ * trailing '/' is not. */
+static int parse_cid_path(const char *s, const char *url, ipvm_cid_t *cid, ipvm_error_t *err)
+{
+    size_t n = strcspn(s, "/?#");
+    if (s[n] == '/' && s[n + 1] != '\0')
+        return ipvm_error_set(err, IPVM_EUNSUPPORTED, IPVM_NO_OFFSET,
+                              "resource '%s': paths inside a UnixFS directory are not "
+                              "supported; name the file's own CID",
+                              url);
+    return parse_cid_part(s, n, url, cid, err);
+}
+
 /* compat: homestar-runtime/src/tasks/fetch.rs - ipfs://<cid>, any URL with /ipfs/<cid>,
  * subdomain gateways <cid>.ipfs.<domain>. Unlike Homestar, anything else is an error, not a
  * panic, and a path after the CID is refused rather than ignored. */
 int ipvm_resource_cid(const char *url, ipvm_cid_t *cid, ipvm_error_t *err)
 {
     IPVM_MISUSE_IF(url == NULL || cid == NULL);
-    const char *end_chars = "/?#";
-    if (strncmp(url, "ipfs://", 7) == 0) {
-        const char *s = url + 7;
-        size_t n = strcspn(s, end_chars);
-        if (s[n] == '/' && s[n + 1] != '\0')
-            return ipvm_error_set(err, IPVM_EUNSUPPORTED, IPVM_NO_OFFSET,
-                                  "resource '%s': paths inside a UnixFS directory are not "
-                                  "supported; name the file's own CID",
-                                  url);
-        return parse_cid_part(s, n, url, cid, err);
-    }
+    if (strncmp(url, "ipfs://", 7) == 0)
+        return parse_cid_path(url + 7, url, cid, err);
     const char *p = strstr(url, "/ipfs/");
-    if (p) {
-        const char *s = p + 6;
-        size_t n = strcspn(s, end_chars);
-        if (s[n] == '/' && s[n + 1] != '\0')
-            return ipvm_error_set(err, IPVM_EUNSUPPORTED, IPVM_NO_OFFSET,
-                                  "resource '%s': paths inside a UnixFS directory are not "
-                                  "supported; name the file's own CID",
-                                  url);
-        return parse_cid_part(s, n, url, cid, err);
-    }
+    if (p)
+        return parse_cid_path(p + 6, url, cid, err);
     const char *scheme = strstr(url, "://");
     if (scheme) {
         const char *host = scheme + 3;
         const char *dot = strstr(host, ".ipfs.");
-        size_t hostlen = strcspn(host, end_chars);
+        size_t hostlen = strcspn(host, "/?#");
         if (dot && (size_t)(dot - host) < hostlen)
             return parse_cid_part(host, (size_t)(dot - host), url, cid, err);
         return ipvm_error_set(err, IPVM_EUNSUPPORTED, IPVM_NO_OFFSET,
