@@ -2,6 +2,7 @@
 /* `ipvm cid`: the CID of a document: DAG-JSON (or DAG-CBOR) in, the CIDv1 of its strict
  * DAG-CBOR encoding out, hashed with SHA3-256 as Homestar names workflows and receipts. */
 #include "cli_ipld.h"
+#include "cli_store.h"
 
 #include <string.h>
 
@@ -14,23 +15,6 @@ typedef struct {
     int base;
 } cid_opts_t;
 
-/* Takes "--name VALUE" or "--name=VALUE" at argv[*i]; NULL when argv[*i] is not --name. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 static int parse_args(ipvm_cli_t *cli, int argc, char **argv, cid_opts_t *o)
 {
     const ipvm_cmd_t *me = &ipvm_cmd_cid;
@@ -40,15 +24,15 @@ static int parse_args(ipvm_cli_t *cli, int argc, char **argv, cid_opts_t *o)
     for (int i = 1; i < argc; i++) {
         bool missing = false;
         const char *v;
-        if ((v = opt_value(argc, argv, &i, "--hash", &missing)) != NULL) {
+        if ((v = ipvm_cli_opt(argc, argv, &i, "--hash", &missing)) != NULL) {
             o->hash = ipvm_multihash_from_name(v);
             if (o->hash < 0 || o->hash == IPVM_MH_IDENTITY)
                 return ipvm_cli_usage(cli, me, "unknown hash '%s' (use sha3-256, sha2-256, "
                                                "sha2-512 or blake2b-256)", v);
-        } else if ((v = opt_value(argc, argv, &i, "--from", &missing)) != NULL) {
+        } else if ((v = ipvm_cli_opt(argc, argv, &i, "--from", &missing)) != NULL) {
             if ((o->codec = ipvm_cli_codec_from_name(v)) == 0)
                 return ipvm_cli_usage(cli, me, "unknown codec '%s' (use dag-json or dag-cbor)", v);
-        } else if ((v = opt_value(argc, argv, &i, "--base", &missing)) != NULL) {
+        } else if ((v = ipvm_cli_opt(argc, argv, &i, "--base", &missing)) != NULL) {
             o->base = ipvm_base_from_name(v);
             if (o->base < 0 || o->base == IPVM_BASE_IDENTITY)
                 return ipvm_cli_usage(cli, me, "unknown base '%s' (use base32, base58btc, "
