@@ -5,6 +5,7 @@
  * and the strict decoding rules (fields in order, no duplicates, no unknown fields, Hash
  * required) are exactly what general protobuf decoders relax. */
 #include "blocks_int.h"
+#include "ipvm_int.h"
 
 #include <string.h>
 
@@ -144,43 +145,6 @@ static int get_bytes(reader_t *r, size_t end, const uint8_t **p, size_t *n)
     return 0;
 }
 
-static bool utf8_valid(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        size_t k;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            k = 1;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            k = 2;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            k = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i <= k)
-            return false;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + j] & 0x3f);
-        }
-        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += k + 1;
-    }
-    return true;
-}
-
 /* One PBLink in [r->pos, end). */
 static int decode_link(reader_t *r, size_t end, ipvm_dagpb_link_t *l)
 {
@@ -226,7 +190,7 @@ static int decode_link(reader_t *r, size_t end, ipvm_dagpb_link_t *l)
                                       "dag-pb: PBLink Hash is not a CID (%s)", e.msg);
             has_hash = true;
         } else {
-            if (!utf8_valid(p, n))
+            if (ipvm__utf8_check(p, n) != SIZE_MAX)
                 return bad(r, val_at, "PBLink Name is not valid UTF-8");
             l->name = (const char *)p;
             l->name_len = n;

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Internals shared by the files of ipld/: the DAG-CBOR key order, UTF-8 validation, the
- * shortest round-trip float formatter used by DAG-JSON, and the scratch stacks of the
- * decoders. */
+/* Internals shared by the files of ipld/: the DAG-CBOR key order, the shortest round-trip float
+ * formatter used by DAG-JSON, and the scratch stacks of the decoders. */
 #ifndef IPVM_IPLD_INT_H
 #define IPVM_IPLD_INT_H
 
 #include "ipvm/ipld.h"
+#include "ipvm_int.h" /* ipvm__utf8_check */
 
 #include <string.h>
 
@@ -17,10 +17,6 @@ static inline int ipvm__ipld_key_cmp(const char *a, size_t alen, const char *b, 
         return alen < blen ? -1 : 1;
     return alen ? memcmp(a, b, alen) : 0;
 }
-
-/* Returns SIZE_MAX if s[0..len) is valid UTF-8 (RFC 3629: no overlong forms, no surrogates,
- * nothing past U+10FFFF), else the offset of the first bad byte. */
-size_t ipvm__utf8_check(const uint8_t *s, size_t len);
 
 /* Longest text ipvm__float_format writes (sign, 17 digits, point, zeros, exponent, NUL). */
 #define IPVM__FLOAT_MAX 40

@@ -4,6 +4,7 @@
  * `TryFrom<RuntimeVal> for Ipld`; reference/homestar.md §4.3). Every guest pointer, length,
  * alignment, discriminant, char and UTF-8 string is checked; list<u8> is one memcpy. */
 #include "wasm/abi_int.h"
+#include "ipvm_int.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -280,35 +281,6 @@ static bool homestar_cid(const char *s, size_t n, ipvm_cid_t *cid)
     return ok;
 }
 
-static bool utf8_ok(const uint8_t *s, size_t n, size_t *bad)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t k = (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : 0;
-        uint32_t cp = c & (0x3f >> k);
-        if (k == 0 || n - i <= k)
-            goto fail;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                goto fail;
-            cp = cp << 6 | (s[i + j] & 0x3f);
-        }
-        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            goto fail;
-        i += k + 1;
-    }
-    return true;
-fail:
-    *bad = i;
-    return false;
-}
-
 static ipvm_ipld_t *lift_string(lift_t *l, const ipvm__wit_type_t *t, uint32_t ptr,
                                 uint32_t len)
 {
@@ -318,7 +290,7 @@ static ipvm_ipld_t *lift_string(lift_t *l, const ipvm__wit_type_t *t, uint32_t p
     size_t bad;
     if (p == NULL || !charge(l, t, len + 16))
         return NULL;
-    if (!utf8_ok(p, len, &bad))
+    if ((bad = ipvm__utf8_check(p, len)) != SIZE_MAX)
         return ffail(l, t, "string at %u is not UTF-8 (byte %zu of %u)", ptr, bad, len);
     if (len == 4 && memcmp(p, "null", 4) == 0)
         return ipvm_ipld_new_null(l->a);
@@ -413,7 +385,7 @@ static ipvm_ipld_t *lift_map(lift_t *l, const ipvm__wit_type_t *t, uint32_t ptr,
         size_t bad;
         if (k == NULL || !charge(l, tup, kl + 16))
             return NULL;
-        if (!utf8_ok(k, kl, &bad))
+        if ((bad = ipvm__utf8_check(k, kl)) != SIZE_MAX)
             return ffail(l, tup->elem[0], "key is not UTF-8 (byte %zu)", bad);
         ipvm_ipld_t *v = load(l, tup->elem[1], e + tup->offset[1]);
         if (v == NULL)

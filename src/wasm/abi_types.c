@@ -5,6 +5,7 @@
  * A parser of outside bytes: every length and index is checked, errors name the byte offset. */
 #include "wasm/abi_int.h"
 #include "wasm/wasm_int.h"
+#include "ipvm_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -188,40 +189,6 @@ static int rd_s33(rd_t *r, int64_t *out)
     return 0;
 }
 
-static bool utf8_valid(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        size_t k;
-        uint32_t cp = 0;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            k = 1, cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            k = 2, cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            k = 3, cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i <= k)
-            return false;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i + j] & 0x3f);
-        }
-        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += k + 1;
-    }
-    return true;
-}
-
 /* A name: u32 length, UTF-8 bytes without NUL. Copied into the arena, NUL-terminated. */
 static int rd_name(rd_t *r, const char **out)
 {
@@ -229,7 +196,7 @@ static int rd_name(rd_t *r, const char **out)
     TRY(rd_u32(r, &n));
     if ((size_t)(r->end - r->p) < n)
         return BAD(r, "name of %u bytes runs past the end", n);
-    if (memchr(r->p, 0, n) || !utf8_valid(r->p, n))
+    if (memchr(r->p, 0, n) || ipvm__utf8_check(r->p, n) != SIZE_MAX)
         return BAD(r, "name is not UTF-8 without NUL");
     char *s = ipvm_arena_alloc(r->a, (size_t)n + 1);
     if (s == NULL)

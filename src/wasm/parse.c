@@ -6,6 +6,7 @@
  * memory64, exceptions, tail calls, multi-memory) before wasm2c sees it; wasm2c's own
  * validator type-checks the code afterwards. Errors name what was wrong and the byte offset. */
 #include "wasm/core_int.h"
+#include "ipvm_int.h"
 
 #include <string.h>
 
@@ -93,43 +94,6 @@ static int rd_skip(rd_t *r, size_t n, const char *what)
     return 0;
 }
 
-static bool utf8_valid(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        size_t len;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i < len)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
-}
-
 /* A name (vec(byte), UTF-8). */
 static int rd_name(rd_t *r, ipvm__wasm_span_t *out, const char *what)
 {
@@ -140,7 +104,7 @@ static int rd_name(rd_t *r, ipvm__wasm_span_t *out, const char *what)
     size_t at = r->pos;
     if ((rc = rd_skip(r, n, what)) != 0)
         return rc;
-    if (!utf8_valid(r->b + at, n)) {
+    if (ipvm__utf8_check(r->b + at, n) != SIZE_MAX) {
         r->pos = at;
         return MALFORMED(r, "%s is not valid UTF-8", what);
     }
