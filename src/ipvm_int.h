@@ -4,10 +4,20 @@
 #define IPVM_INT_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 /* Returns SIZE_MAX if s[0..len) is valid UTF-8 (RFC 3629: no overlong forms, no surrogates,
  * nothing past U+10FFFF), else the offset of the first byte of the first bad sequence. */
 size_t ipvm__utf8_check(const uint8_t *s, size_t len);
+
+/* The IPVM_E* code for an errno value from a file operation: ENOENT, EACCES, ENOSPC, EROFS,
+ * EEXIST, ENOMEM by name (ENOTDIR as ENOENT, EPERM as EACCES, EDQUOT as ENOSPC), IPVM_EIO for
+ * the rest. */
+int ipvm__errno_code(int e);
+
+/* Writes s to f as the inside of a JSON string: quote and backslash escaped, control characters
+ * as \u00XX, every other byte as it is (s is UTF-8). */
+void ipvm__json_escape(FILE *f, const char *s);
 
 #endif

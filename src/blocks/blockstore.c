@@ -9,6 +9,7 @@
  * directories fill evenly. */
 #define _GNU_SOURCE
 #include "blocks_int.h"
+#include "ipvm_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,27 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int map_errno(int e)
-{
-    switch (e) {
-    case ENOSPC:
-    case EDQUOT:
-        return IPVM_ENOSPC;
-    case EROFS:
-        return IPVM_EROFS;
-    case EACCES:
-    case EPERM:
-        return IPVM_EACCES;
-    case ENOENT:
-    case ENOTDIR:
-        return IPVM_ENOENT;
-    case ENOMEM:
-        return IPVM_ENOMEM;
-    default:
-        return IPVM_EIO;
-    }
-}
 
 static const char *errno_hint(int code)
 {
@@ -73,7 +53,7 @@ int ipvm_blockstore_open(const char *dir, ipvm_blockstore_t **out, ipvm_error_t 
     if (bs->dirfd < 0) {
         int e = errno;
         ipvm_blockstore_close(bs);
-        return ipvm_error_set(err, map_errno(e), IPVM_NO_OFFSET, "cannot open the blockstore %s: %s",
+        return ipvm_error_set(err, ipvm__errno_code(e), IPVM_NO_OFFSET, "cannot open the blockstore %s: %s",
                               dir, strerror(e));
     }
     atomic_init(&bs->seq, 0);
@@ -166,7 +146,7 @@ static int write_block(ipvm_blockstore_t *bs, const ipvm_cid_t *cid, const uint8
     if (e) {
         unlink(tmp);
         char c[IPVM_CID_MAX_STR];
-        rc = map_errno(e);
+        rc = ipvm__errno_code(e);
         return ipvm_error_set(err, rc, IPVM_NO_OFFSET, "cannot write block %s to %s: %s%s",
                               ipvm_cid_str(cid, c), bs->dir, strerror(e), errno_hint(rc));
     }
@@ -212,7 +192,7 @@ int ipvm__blockstore_sync(ipvm_blockstore_t *bs, ipvm_error_t *err)
 {
     if (syncfs(bs->dirfd) != 0) {
         int e = errno;
-        return ipvm_error_set(err, map_errno(e), IPVM_NO_OFFSET, "cannot sync %s: %s", bs->dir,
+        return ipvm_error_set(err, ipvm__errno_code(e), IPVM_NO_OFFSET, "cannot sync %s: %s", bs->dir,
                               strerror(e));
     }
     return 0;
@@ -246,7 +226,7 @@ static int read_fd(int fd, ipvm_buf_t *out, size_t size)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return n == 0 ? IPVM_EIO : map_errno(errno);
+            return n == 0 ? IPVM_EIO : ipvm__errno_code(errno);
         got += (size_t)n;
     }
     out->len += size;
@@ -268,7 +248,7 @@ int ipvm_blockstore_get(ipvm_blockstore_t *bs, const ipvm_cid_t *cid, ipvm_buf_t
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        rc = map_errno(e);
+        rc = ipvm__errno_code(e);
         if (rc == IPVM_ENOENT)
             return ipvm_error_set(err, rc, IPVM_NO_OFFSET, "block %s is not in %s",
                                   ipvm_cid_str(cid, c), bs->dir);
@@ -277,7 +257,7 @@ int ipvm_blockstore_get(ipvm_blockstore_t *bs, const ipvm_cid_t *cid, ipvm_buf_t
     }
     struct stat st;
     size_t start = out->len;
-    rc = fstat(fd, &st) != 0 ? map_errno(errno) : read_fd(fd, out, (size_t)st.st_size);
+    rc = fstat(fd, &st) != 0 ? ipvm__errno_code(errno) : read_fd(fd, out, (size_t)st.st_size);
     close(fd);
     if (rc != 0) {
         out->len = start;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* See cli_store.h. */
 #include "cli_store.h"
+#include "ipvm_int.h"
 
 #include <string.h>
 #include <sys/stat.h>
@@ -100,15 +101,7 @@ const char *ipvm_cli_bytes(uint64_t n, char *out, size_t size)
 void ipvm_cli_json_str(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
+    ipvm__json_escape(f, s);
     fputc('"', f);
 }
 

@@ -4,6 +4,7 @@
  * form. */
 #define _GNU_SOURCE
 #include "trust_int.h"
+#include "ipvm_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -135,24 +136,6 @@ done:
 
 /* ---- secret files ---------------------------------------------------------------------------- */
 
-static int map_errno(int e)
-{
-    switch (e) {
-    case ENOENT:
-    case ENOTDIR:
-        return IPVM_ENOENT;
-    case EACCES:
-    case EPERM:
-        return IPVM_EACCES;
-    case EEXIST:
-        return IPVM_EEXIST;
-    case ENOSPC:
-        return IPVM_ENOSPC;
-    default:
-        return IPVM_EIO;
-    }
-}
-
 int ipvm__trust_write_secret(const char *path, const void *data, size_t len, ipvm_error_t *err)
 {
     char tmp[4200];
@@ -161,7 +144,7 @@ int ipvm__trust_write_secret(const char *path, const void *data, size_t len, ipv
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         int e = errno;
-        return ipvm_error_set(err, map_errno(e), IPVM_NO_OFFSET, "cannot create %s: %s", tmp,
+        return ipvm_error_set(err, ipvm__errno_code(e), IPVM_NO_OFFSET, "cannot create %s: %s", tmp,
                               strerror(e));
     }
     const uint8_t *p = data;
@@ -187,7 +170,7 @@ int ipvm__trust_write_secret(const char *path, const void *data, size_t len, ipv
     }
     unlink(tmp);
     if (rc != 0)
-        return ipvm_error_set(err, map_errno(e), IPVM_NO_OFFSET, "cannot write %s: %s", path,
+        return ipvm_error_set(err, ipvm__errno_code(e), IPVM_NO_OFFSET, "cannot write %s: %s", path,
                               strerror(e));
     char dir[4200];
     snprintf(dir, sizeof dir, "%s", path);
@@ -208,7 +191,7 @@ int ipvm__trust_read_secret(const char *path, ipvm_buf_t *out, ipvm_error_t *err
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         int e = errno;
-        return ipvm_error_set(err, map_errno(e), IPVM_NO_OFFSET, "cannot open %s: %s", path,
+        return ipvm_error_set(err, ipvm__errno_code(e), IPVM_NO_OFFSET, "cannot open %s: %s", path,
                               strerror(e));
     }
     struct stat st;

@@ -2,6 +2,7 @@
 /* Whole-file reads, atomic writes (temp file, fsync, rename, fsync the directory) and mkdir -p,
  * with errors that name the path and say what to do. */
 #include "ipvm/util.h"
+#include "ipvm_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int map_errno(int e)
+int ipvm__errno_code(int e)
 {
     switch (e) {
     case ENOENT:
@@ -39,7 +40,7 @@ int ipvm_file_read(const char *path, ipvm_buf_t *out, ipvm_error_t *err)
     int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        return ipvm_error_set(err, map_errno(e), IPVM_NO_OFFSET, "cannot open %s: %s", path,
+        return ipvm_error_set(err, ipvm__errno_code(e), IPVM_NO_OFFSET, "cannot open %s: %s", path,
                               strerror(e));
     }
     int rc = 0;
@@ -53,7 +54,7 @@ int ipvm_file_read(const char *path, ipvm_buf_t *out, ipvm_error_t *err)
             if (errno == EINTR)
                 continue;
             int e = errno;
-            rc = ipvm_error_set(err, map_errno(e), IPVM_NO_OFFSET, "cannot read %s: %s", path,
+            rc = ipvm_error_set(err, ipvm__errno_code(e), IPVM_NO_OFFSET, "cannot read %s: %s", path,
                                 strerror(e));
             break;
         }
@@ -93,7 +94,7 @@ int ipvm_file_write_atomic(const char *path, const void *data, size_t len, ipvm_
     int rc = 0;
     if (fd < 0) {
         int e = errno;
-        rc = ipvm_error_set(err, map_errno(e), IPVM_NO_OFFSET, "cannot create %s: %s", tmp,
+        rc = ipvm_error_set(err, ipvm__errno_code(e), IPVM_NO_OFFSET, "cannot create %s: %s", tmp,
                             strerror(e));
         goto fail;
     }
@@ -101,7 +102,7 @@ int ipvm_file_write_atomic(const char *path, const void *data, size_t len, ipvm_
         int e = errno;
         close(fd);
         unlink(tmp);
-        rc = ipvm_error_set(err, map_errno(e), IPVM_NO_OFFSET, "cannot write %s: %s", path,
+        rc = ipvm_error_set(err, ipvm__errno_code(e), IPVM_NO_OFFSET, "cannot write %s: %s", path,
                             strerror(e));
         goto fail;
     }
@@ -109,7 +110,7 @@ int ipvm_file_write_atomic(const char *path, const void *data, size_t len, ipvm_
     if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
-        rc = ipvm_error_set(err, map_errno(e), IPVM_NO_OFFSET, "cannot rename %s to %s: %s", tmp,
+        rc = ipvm_error_set(err, ipvm__errno_code(e), IPVM_NO_OFFSET, "cannot rename %s to %s: %s", tmp,
                             path, strerror(e));
         goto fail;
     }
@@ -147,7 +148,7 @@ int ipvm_mkdirs(const char *path, unsigned mode, ipvm_error_t *err)
         *s = '\0';
         if (mkdir(p, mode) != 0 && errno != EEXIST) {
             int e = errno;
-            rc = ipvm_error_set(err, map_errno(e), IPVM_NO_OFFSET, "cannot create directory %s: %s",
+            rc = ipvm_error_set(err, ipvm__errno_code(e), IPVM_NO_OFFSET, "cannot create directory %s: %s",
                                 p, strerror(e));
             break;
         }

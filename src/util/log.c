@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Logging to stderr (text or JSON lines), a replaceable sink, and the clocks. */
 #include "ipvm/util.h"
+#include "ipvm_int.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -47,7 +48,7 @@ void ipvm_log_set_sink(ipvm_log_sink_t sink, void *data)
     pthread_mutex_unlock(&log_lock);
 }
 
-static void json_escape(FILE *f, const char *s)
+void ipvm__json_escape(FILE *f, const char *s)
 {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -77,9 +78,9 @@ void ipvm_log(ipvm_log_level_t level, const char *area, const char *fmt, ...)
         if (fmtenv && strcmp(fmtenv, "json") == 0) {
             fprintf(stderr, "{\"ts\":%llu,\"level\":\"%s\",\"area\":\"",
                     (unsigned long long)ipvm_wall_ms(), level_names[level]);
-            json_escape(stderr, area);
+            ipvm__json_escape(stderr, area);
             fputs("\",\"msg\":\"", stderr);
-            json_escape(stderr, msg);
+            ipvm__json_escape(stderr, msg);
             fputs("\"}\n", stderr);
         } else {
             fprintf(stderr, "ipvm: %s: %s: %s\n", level_names[level], area, msg);
