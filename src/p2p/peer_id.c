@@ -35,16 +35,27 @@ static const char *key_type_name(int t)
     }
 }
 
-int ipvm_p2p_pubkey_decode(const uint8_t *pb, size_t len, uint8_t pub[32], ipvm_error_t *err)
+/* A libp2p PublicKey protobuf of at most IPVM__P2P_PUBKEY_MAX bytes, unpacked into *k (free it
+ * with p2p__pb__keys__public_key__free_unpacked). */
+static int unpack_pubkey(const uint8_t *pb, size_t len, P2p__Pb__Keys__PublicKey **k,
+                         ipvm_error_t *err)
 {
     if (len > IPVM__P2P_PUBKEY_MAX)
         return ipvm_error_set(err, IPVM_ETOOBIG, 0, "public key of %zu bytes is over the %d-byte limit",
                               len, IPVM__P2P_PUBKEY_MAX);
-    P2p__Pb__Keys__PublicKey *k = p2p__pb__keys__public_key__unpack(&ipvm__p2p_pb_alloc, len, pb);
-    if (k == NULL)
+    *k = p2p__pb__keys__public_key__unpack(&ipvm__p2p_pb_alloc, len, pb);
+    if (*k == NULL)
         return ipvm_error_set(err, IPVM_EPROTO, 0, "not a libp2p PublicKey protobuf (%zu bytes)",
                               len);
-    int rc = 0;
+    return 0;
+}
+
+int ipvm_p2p_pubkey_decode(const uint8_t *pb, size_t len, uint8_t pub[32], ipvm_error_t *err)
+{
+    P2p__Pb__Keys__PublicKey *k = NULL;
+    int rc = unpack_pubkey(pb, len, &k, err);
+    if (rc != 0)
+        return rc;
     if (k->type != P2P__PB__KEYS__KEY_TYPE__Ed25519) {
         rc = ipvm_error_set(err, IPVM_EUNSUPPORTED, 0,
                             "%s public keys are not supported (only Ed25519)",
@@ -90,13 +101,10 @@ void ipvm_p2p_peer_id_from_ed25519(const uint8_t pub[32], ipvm_peer_id_t *out)
 int ipvm_p2p_peer_id_from_pubkey(const uint8_t *pb, size_t len, ipvm_peer_id_t *out,
                                  ipvm_error_t *err)
 {
-    if (len > IPVM__P2P_PUBKEY_MAX)
-        return ipvm_error_set(err, IPVM_ETOOBIG, 0, "public key of %zu bytes is over the %d-byte limit",
-                              len, IPVM__P2P_PUBKEY_MAX);
-    P2p__Pb__Keys__PublicKey *k = p2p__pb__keys__public_key__unpack(&ipvm__p2p_pb_alloc, len, pb);
-    if (k == NULL)
-        return ipvm_error_set(err, IPVM_EPROTO, 0, "not a libp2p PublicKey protobuf (%zu bytes)",
-                              len);
+    P2p__Pb__Keys__PublicKey *k = NULL;
+    int rc = unpack_pubkey(pb, len, &k, err);
+    if (rc != 0)
+        return rc;
     p2p__pb__keys__public_key__free_unpacked(k, &ipvm__p2p_pb_alloc);
     peer_id_from_encoded(pb, len, out);
     return 0;
