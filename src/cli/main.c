@@ -188,16 +188,10 @@ const ipvm_cmd_t ipvm_cmd_version = {
     "version", "print the version",
     "Usage: ipvm version\n\nPrints the version of ipvm.\n", cmd_version_run};
 
-int main(int argc, char **argv)
+/* Takes the global options out of argv, wherever they are (before a "--"), into cli; the other
+ * arguments go to rest[0..*out_n), NULL after them. 0, or the exit status of a usage error. */
+static int take_global_options(ipvm_cli_t *cli, int argc, char **argv, char **rest, int *out_n)
 {
-    ipvm_cli_t cli = {0};
-    cli.prog = "ipvm";
-    cli.tty = isatty(STDOUT_FILENO);
-    cli.data_dir = default_data_dir();
-    /* Take the global options out of argv, wherever they are (before a "--"). */
-    char **rest = calloc((size_t)argc + 1, sizeof *rest);
-    if (rest == NULL)
-        return IPVM_EXIT_FAIL;
     int n = 0;
     bool dashdash = false;
     for (int i = 0; i < argc; i++) {
@@ -211,16 +205,16 @@ int main(int argc, char **argv)
             rest[n++] = argv[i];
         } else if (strcmp(a, "--data-dir") == 0) {
             if (i + 1 >= argc)
-                return ipvm_cli_usage(&cli, NULL, "--data-dir needs a directory");
-            cli.data_dir = argv[++i];
+                return ipvm_cli_usage(cli, NULL, "--data-dir needs a directory");
+            cli->data_dir = argv[++i];
         } else if (strncmp(a, "--data-dir=", 11) == 0) {
-            cli.data_dir = a + 11;
+            cli->data_dir = a + 11;
         } else if (strcmp(a, "--json") == 0) {
-            cli.json = true;
+            cli->json = true;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-            cli.quiet = true;
+            cli->quiet = true;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-            cli.verbose = true;
+            cli->verbose = true;
         } else if (strcmp(a, "--version") == 0 && n == 1) {
             rest[n++] = "version";
         } else {
@@ -228,28 +222,50 @@ int main(int argc, char **argv)
         }
     }
     rest[n] = NULL;
+    *out_n = n;
+    return 0;
+}
+
+static const ipvm_cmd_t *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (commands[i] && strcmp(commands[i]->name, name) == 0)
+            return commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    ipvm_cli_t cli = {0};
+    cli.prog = "ipvm";
+    cli.tty = isatty(STDOUT_FILENO);
+    cli.data_dir = default_data_dir();
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    if (rest == NULL)
+        return IPVM_EXIT_FAIL;
+    int n = 0;
+    int status = take_global_options(&cli, argc, argv, rest, &n);
+    if (status != 0) {
+        free(rest);
+        return status;
+    }
     if (cli.verbose)
         ipvm_log_set_level(IPVM_LOG_DEBUG);
-    int status;
+    const ipvm_cmd_t *cmd;
     if (n < 2 || strcmp(rest[1], "-h") == 0 || strcmp(rest[1], "--help") == 0 ||
         strcmp(rest[1], "help") == 0) {
-        if (n >= 3 && strcmp(rest[1], "help") == 0) {
-            for (size_t i = 0; i < NCOMMANDS; i++)
-                if (commands[i] && strcmp(commands[i]->name, rest[2]) == 0) {
-                    free(rest);
-                    return ipvm_cli_help(commands[i]);
-                }
+        if (n >= 3 && strcmp(rest[1], "help") == 0 && (cmd = find_command(rest[2])) != NULL) {
+            free(rest);
+            return ipvm_cli_help(cmd);
         }
         print_main_help();
         free(rest);
         return n < 2 ? IPVM_EXIT_USAGE : IPVM_EXIT_OK;
     }
-    for (size_t i = 0; i < NCOMMANDS; i++) {
-        if (commands[i] && strcmp(commands[i]->name, rest[1]) == 0) {
-            status = commands[i]->run(&cli, n - 1, rest + 1);
-            free(rest);
-            return status;
-        }
+    if ((cmd = find_command(rest[1])) != NULL) {
+        status = cmd->run(&cli, n - 1, rest + 1);
+        free(rest);
+        return status;
     }
     fprintf(stderr, "ipvm: unknown command '%s'\nTry 'ipvm --help' for the list of commands.\n",
             rest[1]);
