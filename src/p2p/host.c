@@ -262,17 +262,10 @@ static const char *cfg_strdup(ipvm_arena_t *a, const char *s)
     return s ? ipvm_arena_strdup(a, s) : NULL;
 }
 
-int ipvm_p2p_host_new(struct uv_loop_s *loop, const ipvm_p2p_identity_t *id,
-                      const ipvm_p2p_config_t *cfg, ipvm_p2p_host_t **out, ipvm_error_t *err)
+/* Every listen and bootstrap address must be a TCP multiaddr; at most P2P_MAX_LISTENERS of the
+ * first. */
+static int check_addrs(const ipvm_p2p_config_t *cfg, ipvm_error_t *err)
 {
-    IPVM_MISUSE_IF(loop == NULL || id == NULL || out == NULL);
-    ipvm_p2p_config_t def;
-    if (cfg == NULL) {
-        ipvm_p2p_config_init(&def);
-        cfg = &def;
-    }
-    IPVM_MISUSE_IF(cfg->nlisten > IPVM_P2P_MAX_CONFIG_ADDRS ||
-                   cfg->nbootstrap > IPVM_P2P_MAX_CONFIG_ADDRS);
     for (size_t i = 0; i < cfg->nlisten + cfg->nbootstrap; i++) {
         bool boot = i >= cfg->nlisten;
         const char *s = boot ? cfg->bootstrap[i - cfg->nlisten] : cfg->listen[i];
@@ -291,13 +284,12 @@ int ipvm_p2p_host_new(struct uv_loop_s *loop, const ipvm_p2p_identity_t *id,
     if (cfg->nlisten > P2P_MAX_LISTENERS)
         return ipvm_error_set(err, IPVM_EINVAL, IPVM_NO_OFFSET, "at most %d listen addresses",
                               P2P_MAX_LISTENERS);
-    ipvm_p2p_host_t *h = ipvm_calloc(1, sizeof *h + sizeof(ipvm_arena_t));
-    if (h == NULL)
-        return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
-    ipvm_arena_t *a = (ipvm_arena_t *)(h + 1);
-    ipvm_arena_init(a);
-    h->loop = loop;
-    h->id = id;
+    return 0;
+}
+
+/* h->cfg = *cfg with its strings copied into a and the defaults filled in. 0 or IPVM_ENOMEM. */
+static int copy_config(ipvm_p2p_host_t *h, const ipvm_p2p_config_t *cfg, ipvm_arena_t *a)
+{
     h->cfg = *cfg;
     for (size_t i = 0; i < cfg->nlisten; i++)
         h->cfg.listen[i] = cfg_strdup(a, cfg->listen[i]);
@@ -315,6 +307,31 @@ int ipvm_p2p_host_new(struct uv_loop_s *loop, const ipvm_p2p_identity_t *id,
             rc = IPVM_ENOMEM;
     if (rc == 0 && (h->cfg.agent_version == NULL || h->cfg.protocol_version == NULL))
         rc = IPVM_ENOMEM;
+    return rc;
+}
+
+int ipvm_p2p_host_new(struct uv_loop_s *loop, const ipvm_p2p_identity_t *id,
+                      const ipvm_p2p_config_t *cfg, ipvm_p2p_host_t **out, ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF(loop == NULL || id == NULL || out == NULL);
+    ipvm_p2p_config_t def;
+    if (cfg == NULL) {
+        ipvm_p2p_config_init(&def);
+        cfg = &def;
+    }
+    IPVM_MISUSE_IF(cfg->nlisten > IPVM_P2P_MAX_CONFIG_ADDRS ||
+                   cfg->nbootstrap > IPVM_P2P_MAX_CONFIG_ADDRS);
+    int rc = check_addrs(cfg, err);
+    if (rc)
+        return rc;
+    ipvm_p2p_host_t *h = ipvm_calloc(1, sizeof *h + sizeof(ipvm_arena_t));
+    if (h == NULL)
+        return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
+    ipvm_arena_t *a = (ipvm_arena_t *)(h + 1);
+    ipvm_arena_init(a);
+    h->loop = loop;
+    h->id = id;
+    rc = copy_config(h, cfg, a);
     ipvm__noise_keypair(h->noise_sk, h->noise_pk);
     if (rc == 0)
         rc = ipvm__noise_payload_build(id, h->noise_pk, true, &h->noise_payload);
