@@ -175,6 +175,37 @@ static void ask_wait(peer_ask_t *q)
         pthread_join(q->th, NULL);
 }
 
+/* Asks the peers for their results until res holds k (n are there already) or every peer was
+ * asked, by the deadline. In rounds: the next k - n peers are asked at once (one thread each),
+ * their answers taken in peer order; peers that failed are replaced by the following ones and
+ * say why in why[0..size). Returns the new n. */
+static size_t ask_peers(ipvm_trust_t *t, const ipvm_task_t *task, unsigned k, uint64_t deadline,
+                        result_t *res, size_t n, char *why, size_t size)
+{
+    for (size_t p = 0; p < t->npeers && n < k;) {
+        uint64_t now = ipvm_now_ns();
+        int left = now < deadline ? (int)((deadline - now) / 1000000u) : 0;
+        size_t m = k - n < t->npeers - p ? k - n : t->npeers - p;
+        peer_ask_t q[IPVM__TRUST_MAX_PEERS];
+        for (size_t i = 0; i < m; i++)
+            ask_start(&q[i], t, p + i, task, left, i > 0);
+        ask_run(&q[0]);
+        for (size_t i = 0; i < m; i++) {
+            ask_wait(&q[i]);
+            if (q[i].prc == 0)
+                q[i].prc = take_peer(task, &q[i].pr, res, n, &q[i].a, &res[n], &q[i].e);
+            if (q[i].prc == 0)
+                n++;
+            else if (q[i].prc != IPVM_ENOENT || q[i].e.msg[0]) /* no word: no such peer now */
+                snprintf(why + strlen(why), size - strlen(why), "%s%s: %s", why[0] ? "; " : "",
+                         t->peers[p + i].name, q[i].e.msg);
+            ipvm_arena_dispose(&q[i].a);
+        }
+        p += m;
+    }
+    return n;
+}
+
 int ipvm__trust_confirm(void *data, const ipvm_task_t *task, const ipvm_sched_receipt_t *r,
                         int timeout_ms, ipvm_error_t *err)
 {
@@ -199,29 +230,7 @@ int ipvm__trust_confirm(void *data, const ipvm_task_t *task, const ipvm_sched_re
         return rc;
     char why[600] = "";
     uint64_t deadline = ipvm_now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 1) * 1000000u;
-    /* in rounds: the next k - n peers are asked at once (one thread each), their answers
-     * taken in peer order; peers that failed are replaced by the following ones */
-    for (size_t p = 0; p < t->npeers && n < k;) {
-        uint64_t now = ipvm_now_ns();
-        int left = now < deadline ? (int)((deadline - now) / 1000000u) : 0;
-        size_t m = k - n < t->npeers - p ? k - n : t->npeers - p;
-        peer_ask_t q[IPVM__TRUST_MAX_PEERS];
-        for (size_t i = 0; i < m; i++)
-            ask_start(&q[i], t, p + i, task, left, i > 0);
-        ask_run(&q[0]);
-        for (size_t i = 0; i < m; i++) {
-            ask_wait(&q[i]);
-            if (q[i].prc == 0)
-                q[i].prc = take_peer(task, &q[i].pr, res, n, &q[i].a, &res[n], &q[i].e);
-            if (q[i].prc == 0)
-                n++;
-            else if (q[i].prc != IPVM_ENOENT || q[i].e.msg[0]) /* no word: no such peer now */
-                snprintf(why + strlen(why), sizeof why - strlen(why), "%s%s: %s",
-                         why[0] ? "; " : "", t->peers[p + i].name, q[i].e.msg);
-            ipvm_arena_dispose(&q[i].a);
-        }
-        p += m;
-    }
+    n = ask_peers(t, task, k, deadline, res, n, why, sizeof why);
     bool agree = true;
     for (size_t i = 1; i < n; i++)
         agree = agree && ipvm_cid_equal(&res[i].out, &res[0].out);
