@@ -477,44 +477,46 @@ static int load_module(ipvm_wasm_module_t *m, const uint8_t *wasm, size_t len, i
     return compile_module(m, err);
 }
 
-int ipvm_wasm_module_load(ipvm_wasm_engine_t *e, const uint8_t *wasm, size_t len,
-                          ipvm_wasm_module_t **out, ipvm_error_t *err)
+/* Once per engine, under e->lock: can a dlopened .so reach our runtime, is gcc there? */
+static void probe_gcc_tier(ipvm_wasm_engine_t *e)
 {
-    *out = NULL;
-    uint8_t hash[32];
-    char hash_hex[65];
-    if (sha256_hex(wasm, len, hash_hex, hash) != 0)
-        return ipvm_error_set(err, IPVM_EINTERNAL, IPVM_NO_OFFSET, "sha2-256 unavailable");
-    pthread_mutex_lock(&e->lock);
-    if (!e->probed) { /* once: can a dlopened .so reach our runtime? is gcc there? */
-        e->probed = true;
-        e->gcc_usable = ipvm__rt_symbols_exported() && ipvm__gcc_fingerprint() != NULL;
-        if (!e->gcc_usable && e->gcc_tier)
-            ipvm_log(IPVM_LOG_INFO, "wasm", "gcc tier off: %s",
-                     ipvm__gcc_fingerprint() ? "this program does not export the Wasm runtime "
-                                      "(link it with -rdynamic)"
-                                    : "gcc not found");
-    }
+    if (e->probed)
+        return;
+    e->probed = true;
+    e->gcc_usable = ipvm__rt_symbols_exported() && ipvm__gcc_fingerprint() != NULL;
+    if (!e->gcc_usable && e->gcc_tier)
+        ipvm_log(IPVM_LOG_INFO, "wasm", "gcc tier off: %s",
+                 ipvm__gcc_fingerprint() ? "this program does not export the Wasm runtime "
+                                  "(link it with -rdynamic)"
+                                : "gcc not found");
+}
+
+/* Under e->lock: the loaded module with this hash, retained, or NULL when there is none (it
+ * waits while another thread is loading it). */
+static ipvm_wasm_module_t *find_loaded(ipvm_wasm_engine_t *e, const uint8_t hash[32])
+{
     for (;;) {
         ipvm_wasm_module_t *m = e->modules;
         while (m && memcmp(m->hash, hash, 32) != 0)
             m = m->next;
         if (m == NULL)
-            break;
+            return NULL;
         if (m->state == MOD_READY) {
             ipvm_wasm_module_retain(m);
             m->last_used = ++e->clock;
-            pthread_mutex_unlock(&e->lock);
-            *out = m;
-            return 0;
+            return m;
         }
         pthread_cond_wait(&e->cond, &e->lock); /* another thread is loading it */
     }
+}
+
+/* Under e->lock: a new module in the MOD_LOADING state at the head of e->modules, or NULL. */
+static ipvm_wasm_module_t *add_loading(ipvm_wasm_engine_t *e, const uint8_t hash[32],
+                                       const char hash_hex[65])
+{
     ipvm_wasm_module_t *m = ipvm_calloc(1, sizeof *m);
-    if (m == NULL) {
-        pthread_mutex_unlock(&e->lock);
-        return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
-    }
+    if (m == NULL)
+        return NULL;
     m->engine = e;
     atomic_init(&m->refs, 2); /* the engine's and the caller's */
     memcpy(m->hash, hash, 32);
@@ -526,7 +528,29 @@ int ipvm_wasm_module_load(ipvm_wasm_engine_t *e, const uint8_t *wasm, size_t len
     m->next = e->modules;
     e->modules = m;
     e->nmodules++;
+    return m;
+}
+
+int ipvm_wasm_module_load(ipvm_wasm_engine_t *e, const uint8_t *wasm, size_t len,
+                          ipvm_wasm_module_t **out, ipvm_error_t *err)
+{
+    *out = NULL;
+    uint8_t hash[32];
+    char hash_hex[65];
+    if (sha256_hex(wasm, len, hash_hex, hash) != 0)
+        return ipvm_error_set(err, IPVM_EINTERNAL, IPVM_NO_OFFSET, "sha2-256 unavailable");
+    pthread_mutex_lock(&e->lock);
+    probe_gcc_tier(e);
+    ipvm_wasm_module_t *m = find_loaded(e, hash);
+    if (m != NULL) {
+        pthread_mutex_unlock(&e->lock);
+        *out = m;
+        return 0;
+    }
+    m = add_loading(e, hash, hash_hex);
     pthread_mutex_unlock(&e->lock);
+    if (m == NULL)
+        return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
 
     int rc = load_module(m, wasm, len, err);
 
