@@ -56,72 +56,91 @@ static int select_branch(resolver_t *r, const ipvm_await_t *aw, const ipvm_ipld_
     return 0;
 }
 
+static int resolve(resolver_t *r, const ipvm_ipld_t *v, bool top, const ipvm_ipld_t **out);
+
+/* The value an await selects: the result of its target (with the task that produces it, for
+ * messages), then the branch. */
+static int resolve_await(resolver_t *r, ipvm_await_kind_t kind, const ipvm_cid_t *target,
+                         const ipvm_ipld_t **out)
+{
+    ipvm_await_t aw = {.kind = kind, .target = *target, .task = -1};
+    for (size_t k = 0; k < r->task->nawaits; k++)
+        if (ipvm_cid_equal(&r->task->awaits[k].target, target)) {
+            aw.task = r->task->awaits[k].task;
+            break;
+        }
+    const ipvm_ipld_t *tuple = NULL;
+    int rc = r->ops->result(r->ops->data, &aw, &tuple, r->err);
+    return rc ? rc : select_branch(r, &aw, tuple, out);
+}
+
+/* A list: *out stays v unless an item changes, then it is a copy. */
+static int resolve_list(resolver_t *r, const ipvm_ipld_t *v, const ipvm_ipld_t **out)
+{
+    ipvm_ipld_t *copy = NULL;
+    for (size_t i = 0; i < v->u.list.len; i++) {
+        const ipvm_ipld_t *item;
+        int rc = resolve(r, v->u.list.items[i], false, &item);
+        if (rc != 0)
+            return rc;
+        if (item != v->u.list.items[i] && copy == NULL) {
+            if ((copy = ipvm_ipld_new_list(r->arena, v->u.list.len)) == NULL)
+                return IPVM_ENOMEM;
+            for (size_t k = 0; k < i; k++)
+                if (ipvm_ipld_list_push(r->arena, copy, v->u.list.items[k]) != 0)
+                    return IPVM_ENOMEM;
+        }
+        if (copy && ipvm_ipld_list_push(r->arena, copy, (ipvm_ipld_t *)item) != 0)
+            return IPVM_ENOMEM;
+    }
+    *out = copy ? copy : v;
+    return 0;
+}
+
+/* A map: *out stays v unless a value changes, then it is a copy. */
+static int resolve_map(resolver_t *r, const ipvm_ipld_t *v, const ipvm_ipld_t **out)
+{
+    ipvm_ipld_t *copy = NULL;
+    for (size_t i = 0; i < v->u.map.len; i++) {
+        const ipvm_ipld_entry_t *e = &v->u.map.entries[i];
+        const ipvm_ipld_t *item;
+        int rc = resolve(r, e->value, false, &item);
+        if (rc != 0)
+            return rc;
+        if (item != e->value && copy == NULL) {
+            if ((copy = ipvm_ipld_new_map(r->arena, v->u.map.len)) == NULL)
+                return IPVM_ENOMEM;
+            for (size_t k = 0; k < i; k++)
+                if (ipvm_ipld_map_set(r->arena, copy, v->u.map.entries[k].key,
+                                      v->u.map.entries[k].key_len,
+                                      v->u.map.entries[k].value) != 0)
+                    return IPVM_ENOMEM;
+        }
+        if (copy && ipvm_ipld_map_set(r->arena, copy, e->key, e->key_len,
+                                      (ipvm_ipld_t *)item) != 0)
+            return IPVM_ENOMEM;
+    }
+    *out = copy ? copy : v;
+    return 0;
+}
+
 /* Returns v itself when nothing under it changes, else a resolved copy (copy on write). */
 static int resolve(resolver_t *r, const ipvm_ipld_t *v, bool top, const ipvm_ipld_t **out)
 {
-    ipvm_await_t aw;
+    ipvm_await_kind_t kind;
     const ipvm_cid_t *target;
-    int rc = ipvm__wf_as_await(v, &aw.kind, &target);
-    if (rc == 1) {
-        aw.target = *target;
-        long j = -1;
-        for (size_t k = 0; k < r->task->nawaits; k++)
-            if (ipvm_cid_equal(&r->task->awaits[k].target, target)) {
-                j = r->task->awaits[k].task;
-                break;
-            }
-        aw.task = j;
-        const ipvm_ipld_t *tuple = NULL;
-        if ((rc = r->ops->result(r->ops->data, &aw, &tuple, r->err)) != 0)
-            return rc;
-        return select_branch(r, &aw, tuple, out);
-    }
+    int rc = ipvm__wf_as_await(v, &kind, &target);
+    if (rc == 1)
+        return resolve_await(r, kind, target, out);
     if (rc < 0)
         return rc;
     if (v->kind == IPVM_IPLD_LINK && top && r->ops->link)
         return r->ops->link(r->ops->data, v->u.link, out, r->err);
+    if (v->kind == IPVM_IPLD_LIST)
+        return resolve_list(r, v, out);
+    if (v->kind == IPVM_IPLD_MAP)
+        return resolve_map(r, v, out);
     *out = v;
-    if (v->kind == IPVM_IPLD_LIST) {
-        ipvm_ipld_t *copy = NULL;
-        for (size_t i = 0; i < v->u.list.len; i++) {
-            const ipvm_ipld_t *item;
-            if ((rc = resolve(r, v->u.list.items[i], false, &item)) != 0)
-                return rc;
-            if (item != v->u.list.items[i] && copy == NULL) {
-                if ((copy = ipvm_ipld_new_list(r->arena, v->u.list.len)) == NULL)
-                    return IPVM_ENOMEM;
-                for (size_t k = 0; k < i; k++)
-                    if (ipvm_ipld_list_push(r->arena, copy, v->u.list.items[k]) != 0)
-                        return IPVM_ENOMEM;
-            }
-            if (copy && ipvm_ipld_list_push(r->arena, copy, (ipvm_ipld_t *)item) != 0)
-                return IPVM_ENOMEM;
-        }
-        if (copy)
-            *out = copy;
-    } else if (v->kind == IPVM_IPLD_MAP) {
-        ipvm_ipld_t *copy = NULL;
-        for (size_t i = 0; i < v->u.map.len; i++) {
-            const ipvm_ipld_entry_t *e = &v->u.map.entries[i];
-            const ipvm_ipld_t *item;
-            if ((rc = resolve(r, e->value, false, &item)) != 0)
-                return rc;
-            if (item != e->value && copy == NULL) {
-                if ((copy = ipvm_ipld_new_map(r->arena, v->u.map.len)) == NULL)
-                    return IPVM_ENOMEM;
-                for (size_t k = 0; k < i; k++)
-                    if (ipvm_ipld_map_set(r->arena, copy, v->u.map.entries[k].key,
-                                          v->u.map.entries[k].key_len,
-                                          v->u.map.entries[k].value) != 0)
-                        return IPVM_ENOMEM;
-            }
-            if (copy && ipvm_ipld_map_set(r->arena, copy, e->key, e->key_len,
-                                          (ipvm_ipld_t *)item) != 0)
-                return IPVM_ENOMEM;
-        }
-        if (copy)
-            *out = copy;
-    }
     return 0;
 }
 
