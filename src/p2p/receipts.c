@@ -65,12 +65,22 @@ static void unhold(ipvm_p2p_receipts_t *r)
 }
 
 /* ------------------------------------------------------------------------- cache ---- */
-static void cache_put(ipvm_p2p_receipts_t *r, const rc_wire_t *w, const uint8_t *cbor,
-                      size_t len, const char *source)
+static void entry_free(rc_entry_t *e)
+{
+    if (e == NULL)
+        return;
+    ipvm_free(e->cbor);
+    ipvm_free(e->sig);
+    ipvm_free(e);
+}
+
+/* A cache entry with copies of the receipt's bytes and signature, or NULL without memory. */
+static rc_entry_t *entry_new(const rc_wire_t *w, const uint8_t *cbor, size_t len,
+                             const char *source)
 {
     rc_entry_t *e = ipvm_calloc(1, sizeof *e);
     if (e == NULL)
-        return;
+        return NULL;
     e->klen = w->instruction.len;
     memcpy(e->key, w->instruction.bytes, e->klen);
     e->ran = w->receipt.ran;
@@ -78,10 +88,8 @@ static void cache_put(ipvm_p2p_receipts_t *r, const rc_wire_t *w, const uint8_t 
     e->cbor = ipvm_malloc(len);
     e->sig = w->signature_len ? ipvm_malloc(w->signature_len) : NULL;
     if (e->cbor == NULL || (w->signature_len && e->sig == NULL)) {
-        ipvm_free(e->cbor);
-        ipvm_free(e->sig);
-        ipvm_free(e);
-        return;
+        entry_free(e);
+        return NULL;
     }
     memcpy(e->cbor, cbor, len);
     e->len = len;
@@ -89,50 +97,60 @@ static void cache_put(ipvm_p2p_receipts_t *r, const rc_wire_t *w, const uint8_t 
         memcpy(e->sig, w->signature, w->signature_len);
     e->siglen = w->signature_len;
     snprintf(e->source, sizeof e->source, "%.79s", source);
+    return e;
+}
+
+/* Takes e out of the age list (the caller holds r->lock). */
+static void lru_unlink(ipvm_p2p_receipts_t *r, rc_entry_t *e)
+{
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        r->oldest = e->newer;
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        r->newest = e->older;
+    e->older = e->newer = NULL;
+    r->n--;
+}
+
+/* Adds e as the newest entry of the age list (the caller holds r->lock). */
+static void lru_push(ipvm_p2p_receipts_t *r, rc_entry_t *e)
+{
+    e->older = r->newest;
+    if (r->newest)
+        r->newest->newer = e;
+    else
+        r->oldest = e;
+    r->newest = e;
+    r->n++;
+}
+
+static void cache_put(ipvm_p2p_receipts_t *r, const rc_wire_t *w, const uint8_t *cbor,
+                      size_t len, const char *source)
+{
+    rc_entry_t *e = entry_new(w, cbor, len, source);
+    if (e == NULL)
+        return;
     uv_mutex_lock(&r->lock);
     rc_entry_t *old = p2p_map_del(&r->cache, e->key, e->klen);
-    if (old) { /* the newest receipt for an instruction wins */
-        if (old->older)
-            old->older->newer = old->newer;
-        else
-            r->oldest = old->newer;
-        if (old->newer)
-            old->newer->older = old->older;
-        else
-            r->newest = old->older;
-        r->n--;
-    }
+    if (old) /* the newest receipt for an instruction wins */
+        lru_unlink(r, old);
     if (p2p_map_put(&r->cache, e->key, e->klen, e) == 0) {
-        e->older = r->newest;
-        if (r->newest)
-            r->newest->newer = e;
-        else
-            r->oldest = e;
-        r->newest = e;
-        r->n++;
+        lru_push(r, e);
     } else {
-        ipvm_free(e->cbor);
-        ipvm_free(e->sig);
-        ipvm_free(e);
+        entry_free(e);
         e = NULL;
     }
     while (r->n > r->o.cache_max && r->oldest && r->oldest != e) { /* bounded, oldest first */
         rc_entry_t *x = r->oldest;
-        r->oldest = x->newer;
-        if (r->oldest)
-            r->oldest->older = NULL;
+        lru_unlink(r, x);
         (void)p2p_map_del(&r->cache, x->key, x->klen);
-        r->n--;
-        ipvm_free(x->cbor);
-        ipvm_free(x->sig);
-        ipvm_free(x);
+        entry_free(x);
     }
     uv_mutex_unlock(&r->lock);
-    if (old) {
-        ipvm_free(old->cbor);
-        ipvm_free(old->sig);
-        ipvm_free(old);
-    }
+    entry_free(old);
 }
 
 size_t ipvm_p2p_receipts_cached(ipvm_p2p_receipts_t *r)
@@ -812,9 +830,7 @@ static void rc_destroy(ipvm_p2p_receipts_t *r)
     while (r->oldest) {
         rc_entry_t *e = r->oldest;
         r->oldest = e->newer;
-        ipvm_free(e->cbor);
-        ipvm_free(e->sig);
-        ipvm_free(e);
+        entry_free(e);
     }
     p2p_map_dispose(&r->cache);
     while (r->wfs) {
