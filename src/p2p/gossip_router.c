@@ -538,6 +538,53 @@ static void prune(p2p_gpeer_t *gp, int ti, uint64_t now, uint64_t backoff)
     gp->hb_prune |= 1u << ti;
 }
 
+/* Too many peers in the mesh: keeps D of them, the GS_D_SCORE best by score and the rest at
+ * random, with outbound ones swapped in up to D_out; prunes the others. Returns the outbound
+ * peers kept. */
+static size_t shrink_mesh(p2p_gossip_t *g, int ti, p2p_gpeer_t **mesh, size_t nm, uint64_t now)
+{
+    const ipvm_p2p_config_t *c = &g->h->cfg;
+    sort_g = g;
+    qsort(mesh, nm, sizeof *mesh, by_score_desc);
+    shuffle(mesh + GS_D_SCORE, nm - GS_D_SCORE); /* keep the best, then at random */
+    size_t keep_out = 0;
+    for (size_t i = 0; i < (size_t)c->gossip_d; i++)
+        keep_out += mesh[i]->outbound;
+    for (size_t i = c->gossip_d; i < nm && keep_out < (size_t)c->gossip_d_out; i++) {
+        if (!mesh[i]->outbound)
+            continue;
+        for (size_t j = c->gossip_d; j-- > GS_D_SCORE;) { /* swap an outbound one in */
+            if (!mesh[j]->outbound) {
+                p2p_gpeer_t *t = mesh[j];
+                mesh[j] = mesh[i];
+                mesh[i] = t;
+                keep_out++;
+                break;
+            }
+        }
+    }
+    for (size_t i = c->gossip_d; i < nm; i++)
+        prune(mesh[i], ti, now, GS_PRUNE_BACKOFF_MS);
+    return keep_out;
+}
+
+/* Opportunistic grafting (v1.1): when the mesh's median score is below the threshold, grafts
+ * up to two candidates that score above it. */
+static void graft_opportunistic(p2p_gossip_t *g, int ti, p2p_gpeer_t **mesh, size_t nm,
+                                p2p_gpeer_t **cand, size_t nc, uint64_t now)
+{
+    sort_g = g;
+    qsort(mesh, nm, sizeof *mesh, by_score_desc);
+    double median = p2p_gossip_score_of(g, mesh[nm / 2]);
+    for (size_t i = 0, added = 0; median < GS_OPPORTUNISTIC_THRESHOLD && i < nc && added < 2;
+         i++) {
+        if (cand[i] && p2p_gossip_score_of(g, cand[i]) > median) {
+            graft(cand[i], ti, now);
+            added++;
+        }
+    }
+}
+
 /* Mesh maintenance for one topic (gossipsub-v1.0.md "Mesh Maintenance" + v1.1 quotas). */
 static void maintain(p2p_gossip_t *g, int ti, p2p_gpeer_t **mesh, p2p_gpeer_t **cand,
                      uint64_t now)
@@ -565,29 +612,8 @@ static void maintain(p2p_gossip_t *g, int ti, p2p_gpeer_t **mesh, p2p_gpeer_t **
             cand[i] = NULL;
         }
     } else if (nm > (size_t)c->gossip_d_high) {
-        sort_g = g;
-        qsort(mesh, nm, sizeof *mesh, by_score_desc);
-        shuffle(mesh + GS_D_SCORE, nm - GS_D_SCORE); /* keep the best, then at random */
-        size_t keep_out = 0;
-        for (size_t i = 0; i < (size_t)c->gossip_d; i++)
-            keep_out += mesh[i]->outbound;
-        for (size_t i = c->gossip_d; i < nm && keep_out < (size_t)c->gossip_d_out; i++) {
-            if (!mesh[i]->outbound)
-                continue;
-            for (size_t j = c->gossip_d; j-- > GS_D_SCORE;) { /* swap an outbound one in */
-                if (!mesh[j]->outbound) {
-                    p2p_gpeer_t *t = mesh[j];
-                    mesh[j] = mesh[i];
-                    mesh[i] = t;
-                    keep_out++;
-                    break;
-                }
-            }
-        }
-        for (size_t i = c->gossip_d; i < nm; i++)
-            prune(mesh[i], ti, now, GS_PRUNE_BACKOFF_MS);
+        nout = shrink_mesh(g, ti, mesh, nm, now);
         nm = c->gossip_d;
-        nout = keep_out;
     }
     for (size_t i = 0; i < nc && nout < (size_t)c->gossip_d_out; i++) { /* outbound quota */
         if (cand[i] && cand[i]->outbound) {
@@ -596,18 +622,8 @@ static void maintain(p2p_gossip_t *g, int ti, p2p_gpeer_t **mesh, p2p_gpeer_t **
             cand[i] = NULL;
         }
     }
-    if (g->heartbeats % GS_OPPORTUNISTIC_TICKS == 0 && nm > 1) { /* opportunistic grafting */
-        sort_g = g;
-        qsort(mesh, nm, sizeof *mesh, by_score_desc);
-        double median = p2p_gossip_score_of(g, mesh[nm / 2]);
-        for (size_t i = 0, added = 0; median < GS_OPPORTUNISTIC_THRESHOLD && i < nc && added < 2;
-             i++) {
-            if (cand[i] && p2p_gossip_score_of(g, cand[i]) > median) {
-                graft(cand[i], ti, now);
-                added++;
-            }
-        }
-    }
+    if (g->heartbeats % GS_OPPORTUNISTIC_TICKS == 0 && nm > 1)
+        graft_opportunistic(g, ti, mesh, nm, cand, nc, now);
 }
 
 /* IHAVE for one topic to D_lazy (or gossip_factor of the) peers outside the mesh. */
