@@ -238,6 +238,22 @@ static int report(ipvm_cli_t *cli, const run_args_t *a, const ipvm_workflow_t *w
     return status;
 }
 
+/* `ipvm run --node URL`: the run is submitted to a node (src/rpc/), whose receipts are printed
+ * with the same run_table.h functions. */
+static int run_on_node(ipvm_cli_t *cli, const run_args_t *a)
+{
+    ipvm_buf_t bundle = IPVM_BUF_INIT;
+    int status;
+    if (a->ucan && (status = ipvm_cli_trust_remote_bundle(cli, a->node, a->file, a->ucan, a->key,
+                                                           &bundle)) != 0)
+        return status;
+    ipvm_run_remote_t r = {a->node, a->file, a->name, a->save, a->timeout_ms,
+                           bundle.data ? (const char *)bundle.data : NULL};
+    status = ipvm_cli_run_remote(cli, &r);
+    ipvm_buf_dispose(&bundle);
+    return status;
+}
+
 static int cmd_run(ipvm_cli_t *cli, int argc, char **argv)
 {
     if (ipvm_cli_wants_help(argc, argv))
@@ -246,19 +262,8 @@ static int cmd_run(ipvm_cli_t *cli, int argc, char **argv)
     int status = parse_args(cli, argc, argv, &a);
     if (status != 0)
         return status;
-    /* `ipvm run --node URL` (a run submitted to a node, src/rpc/) branches off here and prints
-     * its receipts with the same run_table.h functions. */
-    if (a.node) {
-        ipvm_buf_t bundle = IPVM_BUF_INIT;
-        if (a.ucan && (status = ipvm_cli_trust_remote_bundle(cli, a.node, a.file, a.ucan, a.key,
-                                                              &bundle)) != 0)
-            return status;
-        ipvm_run_remote_t r = {a.node, a.file, a.name, a.save, a.timeout_ms,
-                               bundle.data ? (const char *)bundle.data : NULL};
-        status = ipvm_cli_run_remote(cli, &r);
-        ipvm_buf_dispose(&bundle);
-        return status;
-    }
+    if (a.node)
+        return run_on_node(cli, &a);
     /* a full disk must be an error from write(), not a signal that kills us mid-way */
     signal(SIGXFSZ, SIG_IGN);
     ipvm_buf_t json = IPVM_BUF_INIT;

@@ -83,6 +83,34 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+/* An option of `ipvm wasm run` that takes a value: 0, or -1 for an unknown option or a bad
+ * value. */
+static int set_option(wasm_args_t *a, const char *o, const char *v)
+{
+    uint64_t n;
+    if (strcmp(o, "--fuel") == 0 && parse_u64(v, &n) == 0)
+        a->limits.fuel = n;
+    else if (strcmp(o, "--memory") == 0 && parse_u64(v, &n) == 0)
+        a->limits.memory = n;
+    else if (strcmp(o, "--timeout") == 0 && parse_u64(v, &n) == 0)
+        a->limits.time_ms = n;
+    else if (strcmp(o, "--args") == 0)
+        a->args_json = v;
+    else if (strcmp(o, "--save") == 0)
+        a->save = v;
+    else if (strcmp(o, "--isa") == 0)
+        a->isa = v;
+    else if (strcmp(o, "--tier") == 0 && strcmp(v, "tcc") == 0)
+        a->tier = 0;
+    else if (strcmp(o, "--tier") == 0 && strcmp(v, "auto") == 0)
+        a->tier = 1;
+    else if (strcmp(o, "--tier") == 0 && strcmp(v, "gcc") == 0)
+        a->tier = 2;
+    else
+        return -1;
+    return 0;
+}
+
 static int parse(ipvm_cli_t *cli, int argc, char **argv, bool run, wasm_args_t *a)
 {
     const ipvm_cmd_t *me = &ipvm_cmd_wasm;
@@ -99,32 +127,13 @@ static int parse(ipvm_cli_t *cli, int argc, char **argv, bool run, wasm_args_t *
             break; /* MODULE, or (after it) a negative number argument */
         if (!run)
             return ipvm_cli_usage(cli, me, "unknown option '%s' for inspect", o);
-        uint64_t n;
         if (strcmp(o, "--no-wait") == 0) {
             a->no_wait = true;
             continue;
         }
         if (v == NULL)
             return ipvm_cli_usage(cli, me, "%s needs a value", o);
-        if (strcmp(o, "--fuel") == 0 && parse_u64(v, &n) == 0)
-            a->limits.fuel = n;
-        else if (strcmp(o, "--memory") == 0 && parse_u64(v, &n) == 0)
-            a->limits.memory = n;
-        else if (strcmp(o, "--timeout") == 0 && parse_u64(v, &n) == 0)
-            a->limits.time_ms = n;
-        else if (strcmp(o, "--args") == 0)
-            a->args_json = v;
-        else if (strcmp(o, "--save") == 0)
-            a->save = v;
-        else if (strcmp(o, "--isa") == 0)
-            a->isa = v;
-        else if (strcmp(o, "--tier") == 0 && strcmp(v, "tcc") == 0)
-            a->tier = 0;
-        else if (strcmp(o, "--tier") == 0 && strcmp(v, "auto") == 0)
-            a->tier = 1;
-        else if (strcmp(o, "--tier") == 0 && strcmp(v, "gcc") == 0)
-            a->tier = 2;
-        else
+        if (set_option(a, o, v) != 0)
             return ipvm_cli_usage(cli, me, "%s: unknown option or bad value '%s' (numbers are "
                                   "positive integers)", o, v);
         i++;
