@@ -58,6 +58,18 @@ static inline void abi_buf_dispose(abi_buf_t *b)
     free(b->mem);
 }
 
+/* An unsigned LEB128 at p[*i] (in a module the test trusts), moving *i past it. */
+static inline uint64_t abi_leb(const uint8_t *p, size_t *i)
+{
+    uint64_t v = 0;
+    for (int s = 0;; s += 7) {
+        uint8_t b = p[(*i)++];
+        v |= (uint64_t)(b & 0x7f) << s;
+        if (!(b & 0x80))
+            return v;
+    }
+}
+
 /* The payload of the first custom section whose name starts with prefix, or fails. */
 static inline const uint8_t *abi_custom_section(const ipvm_buf_t *mod, const char *prefix,
                                                 size_t *len)
@@ -66,22 +78,10 @@ static inline const uint8_t *abi_custom_section(const ipvm_buf_t *mod, const cha
     size_t i = 8, n = mod->len;
     while (i < n) {
         uint8_t id = p[i++];
-        uint64_t size = 0;
-        for (int s = 0;; s += 7) {
-            uint8_t b = p[i++];
-            size |= (uint64_t)(b & 0x7f) << s;
-            if (!(b & 0x80))
-                break;
-        }
+        uint64_t size = abi_leb(p, &i);
         size_t end = i + (size_t)size;
         if (id == 0) {
-            size_t j = i, nl = 0;
-            for (int s = 0;; s += 7) {
-                uint8_t b = p[j++];
-                nl |= (size_t)(b & 0x7f) << s;
-                if (!(b & 0x80))
-                    break;
-            }
+            size_t j = i, nl = (size_t)abi_leb(p, &j);
             if (nl >= strlen(prefix) && memcmp(p + j, prefix, strlen(prefix)) == 0) {
                 *len = end - j - nl;
                 return p + j + nl;

@@ -72,13 +72,7 @@ static size_t first_custom(const uint8_t *p, size_t n)
     while (i < n) {
         size_t start = i;
         uint8_t id = p[i++];
-        uint64_t size = 0;
-        for (int s = 0;; s += 7) {
-            uint8_t b = p[i++];
-            size |= (uint64_t)(b & 0x7f) << s;
-            if (!(b & 0x80))
-                break;
-        }
+        uint64_t size = abi_leb(p, &i);
         if (id == 0)
             return start;
         i += (size_t)size;

@@ -11,13 +11,7 @@ static size_t without_custom_tail(const uint8_t *p, size_t n)
     while (i < n) {
         size_t start = i;
         uint8_t id = p[i++];
-        uint64_t size = 0;
-        for (int s = 0;; s += 7) {
-            uint8_t b = p[i++];
-            size |= (uint64_t)(b & 0x7f) << s;
-            if (!(b & 0x80))
-                break;
-        }
+        uint64_t size = abi_leb(p, &i);
         i += (size_t)size;
         last = id == 0 && start > 8 + 2 + 22 + 2 ? (last == n ? start : last) : n;
     }
