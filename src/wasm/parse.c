@@ -888,36 +888,44 @@ static int zero_byte(px_t *p, const body_t *b, const char *what)
     return 0;
 }
 
+/* An index immediate: a u32 named `op` in a read error, which must be below `limit` (`kind`
+ * names it in a range error, which points at the index). */
+static int index_imm(px_t *p, const body_t *b, uint32_t limit, const char *op, const char *kind,
+                     uint32_t *out)
+{
+    size_t at = p->r.pos;
+    int rc = rd_u32(&p->r, out, op);
+    return rc ? rc : check_index(p, *out, limit, at, b, kind);
+}
+
+/* memory.init and data.drop name a data segment, which needs the data count section. */
+static int data_index(px_t *p, size_t at, const body_t *b, const char *op)
+{
+    uint32_t x;
+    if (!p->info->has_data_count) {
+        p->r.pos = at;
+        return MALFORMED(&p->r, "function %u: %s needs a data count section", b->func, op);
+    }
+    return index_imm(p, b, p->info->ndata, op, "data segment", &x);
+}
+
 /* 0xfc prefix: saturating truncation, bulk memory, table instructions. */
 static int op_fc(px_t *p, size_t at, body_t *b)
 {
-    rd_t *r = &p->r;
     ipvm__wasm_info_t *in = p->info;
-    uint32_t sub, x, y;
-    int rc = rd_u32(r, &sub, "0xfc opcode");
+    uint32_t sub, x;
+    int rc = rd_u32(&p->r, &sub, "0xfc opcode");
     if (rc)
         return rc;
-    size_t iat = r->pos;
     switch (sub) {
     case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 7:
         return 0;
     case 8: /* memory.init data 0 */
-        if (!in->has_data_count) {
-            r->pos = at;
-            return MALFORMED(r, "function %u: memory.init needs a data count section", b->func);
-        }
-        if ((rc = rd_u32(r, &x, "memory.init")) || (rc = check_index(p, x, in->ndata, iat, b,
-                                                                        "data segment")))
+        if ((rc = data_index(p, at, b, "memory.init")) || (rc = zero_byte(p, b, "memory.init")))
             return rc;
-        return (rc = zero_byte(p, b, "memory.init")) ? rc : need_memory(p, at, b);
+        return need_memory(p, at, b);
     case 9: /* data.drop */
-        if (!in->has_data_count) {
-            r->pos = at;
-            return MALFORMED(r, "function %u: data.drop needs a data count section", b->func);
-        }
-        if ((rc = rd_u32(r, &x, "data.drop")))
-            return rc;
-        return check_index(p, x, in->ndata, iat, b, "data segment");
+        return data_index(p, at, b, "data.drop");
     case 10: /* memory.copy 0 0 */
         if ((rc = zero_byte(p, b, "memory.copy")) || (rc = zero_byte(p, b, "memory.copy")))
             return rc;
@@ -925,32 +933,20 @@ static int op_fc(px_t *p, size_t at, body_t *b)
     case 11: /* memory.fill 0 */
         return (rc = zero_byte(p, b, "memory.fill")) ? rc : need_memory(p, at, b);
     case 12: /* table.init elem table */
-        if ((rc = rd_u32(r, &x, "table.init")) ||
-            (rc = check_index(p, x, in->nelems, iat, b, "element segment")))
+        if ((rc = index_imm(p, b, in->nelems, "table.init", "element segment", &x)))
             return rc;
-        iat = r->pos;
-        if ((rc = rd_u32(r, &y, "table.init")))
-            return rc;
-        return check_index(p, y, in->ntables, iat, b, "table");
+        return index_imm(p, b, in->ntables, "table.init", "table", &x);
     case 13: /* elem.drop */
-        if ((rc = rd_u32(r, &x, "elem.drop")))
-            return rc;
-        return check_index(p, x, in->nelems, iat, b, "element segment");
+        return index_imm(p, b, in->nelems, "elem.drop", "element segment", &x);
     case 14: /* table.copy t t */
-        if ((rc = rd_u32(r, &x, "table.copy")) || (rc = check_index(p, x, in->ntables, iat, b,
-                                                                       "table")))
+        if ((rc = index_imm(p, b, in->ntables, "table.copy", "table", &x)))
             return rc;
-        iat = r->pos;
-        if ((rc = rd_u32(r, &y, "table.copy")))
-            return rc;
-        return check_index(p, y, in->ntables, iat, b, "table");
+        return index_imm(p, b, in->ntables, "table.copy", "table", &x);
     case 15: case 16: case 17: /* table.grow, table.size, table.fill */
-        if ((rc = rd_u32(r, &x, "table instruction")))
-            return rc;
-        return check_index(p, x, in->ntables, iat, b, "table");
+        return index_imm(p, b, in->ntables, "table instruction", "table", &x);
     default:
-        r->pos = at;
-        return MALFORMED(r, "function %u: unknown opcode 0xfc %u", b->func, sub);
+        p->r.pos = at;
+        return MALFORMED(&p->r, "function %u: unknown opcode 0xfc %u", b->func, sub);
     }
 }
 
@@ -958,92 +954,98 @@ static int op_fc(px_t *p, size_t at, body_t *b)
 static const uint8_t natural_align[23] = {2, 3, 2, 3, 0, 0, 1, 1, 0, 0, 1, 1, 2, 2,
                                           2, 3, 2, 3, 0, 1, 0, 1, 2};
 
+/* block, loop, if: one level deeper, and a loop is counted for the fuel rule. */
+static int open_block(px_t *p, uint8_t op, size_t at, body_t *b)
+{
+    if (++b->depth > IPVM__WASM_MAX_NESTING)
+        return UNSUPPORTED(&p->r, at, "function %u: blocks nested deeper than %u", b->func,
+                           IPVM__WASM_MAX_NESTING);
+    set_loop_bit(b, op == 0x03);
+    if (op == 0x03) {
+        b->flags |= IPVM__WASM_FN_LOOPS;
+        p->info->nloops++;
+        b->loops++;
+    }
+    return block_type(p, b);
+}
+
+static int br_table(px_t *p, size_t at, const body_t *b)
+{
+    uint32_t n, x;
+    int rc = rd_u32(&p->r, &n, "br_table");
+    if (rc)
+        return rc;
+    if (n > IPVM__WASM_MAX_BR_TABLE)
+        return UNSUPPORTED(&p->r, at, "function %u: br_table with %u targets", b->func, n);
+    for (uint32_t k = 0; k <= n; k++) /* n targets and the default */
+        if ((rc = index_imm(p, b, b->depth, "br_table", "branch depth", &x)))
+            return rc;
+    return 0;
+}
+
+/* A reference from the body, kept for reduce.c: a called function index, IPVM__WASM_EDGE_INDIRECT
+ * | type index or IPVM__WASM_EDGE_REF | function index. */
+static int add_edge(px_t *p, uint32_t edge)
+{
+    return push_u32(&p->edges, edge) ? NOMEM(p) : 0;
+}
+
+/* select t*: exactly one value type. */
+static int typed_select(px_t *p, const body_t *b)
+{
+    rd_t *r = &p->r;
+    size_t at = r->pos;
+    uint32_t n;
+    uint8_t t;
+    int rc = rd_u32(r, &n, "select");
+    if (rc)
+        return rc;
+    if (n != 1) {
+        r->pos = at;
+        return MALFORMED(r, "function %u: typed select must have one type", b->func);
+    }
+    return rd_valtype(r, &t);
+}
+
 /* Control instructions and those with index immediates. Returns 1 when `op` is not one. */
 static int op_control(px_t *p, uint8_t op, size_t at, body_t *b)
 {
-    rd_t *r = &p->r;
     ipvm__wasm_info_t *in = p->info;
-    uint32_t x, y, n;
-    size_t iat = r->pos;
+    uint32_t x;
+    uint8_t t;
     int rc;
     switch (op) {
     case 0x02: case 0x03: case 0x04: /* block, loop, if */
-        if (++b->depth > IPVM__WASM_MAX_NESTING)
-            return UNSUPPORTED(r, at, "function %u: blocks nested deeper than %u", b->func,
-                               IPVM__WASM_MAX_NESTING);
-        set_loop_bit(b, op == 0x03);
-        if (op == 0x03) {
-            b->flags |= IPVM__WASM_FN_LOOPS;
-            in->nloops++;
-            b->loops++;
-        }
-        return block_type(p, b);
+        return open_block(p, op, at, b);
     case 0x05: /* else: checked by wasm2c's validator for pairing */
         return 0;
     case 0x0c: case 0x0d: /* br, br_if */
-        if ((rc = rd_u32(r, &x, "branch")))
-            return rc;
-        return check_index(p, x, b->depth, iat, b, "branch depth");
-    case 0x0e: /* br_table */
-        if ((rc = rd_u32(r, &n, "br_table")))
-            return rc;
-        if (n > IPVM__WASM_MAX_BR_TABLE)
-            return UNSUPPORTED(r, at, "function %u: br_table with %u targets", b->func, n);
-        for (uint32_t k = 0; k <= n; k++) {
-            iat = r->pos;
-            if ((rc = rd_u32(r, &x, "br_table")) ||
-                (rc = check_index(p, x, b->depth, iat, b, "branch depth")))
-                return rc;
-        }
-        return 0;
+        return index_imm(p, b, b->depth, "branch", "branch depth", &x);
+    case 0x0e:
+        return br_table(p, at, b);
     case 0x10: /* call */
         saw_call(b);
-        if ((rc = rd_u32(r, &x, "call")) ||
-            (rc = check_index(p, x, in->nfuncs, iat, b, "called function")))
-            return rc;
-        return push_u32(&p->edges, x) ? NOMEM(p) : 0;
-    case 0x11: /* call_indirect type table */
+        rc = index_imm(p, b, in->nfuncs, "call", "called function", &x);
+        return rc ? rc : add_edge(p, x);
+    case 0x11: /* call_indirect type table: the type is kept as an edge */
         saw_call(b);
-        if ((rc = rd_u32(r, &x, "call_indirect")) ||
-            (rc = check_index(p, x, in->ntypes, iat, b, "type")))
+        if ((rc = index_imm(p, b, in->ntypes, "call_indirect", "type", &x)) ||
+            (rc = add_edge(p, IPVM__WASM_EDGE_INDIRECT | x)))
             return rc;
-        if (push_u32(&p->edges, IPVM__WASM_EDGE_INDIRECT | x) != 0)
-            return NOMEM(p);
-        iat = r->pos;
-        if ((rc = rd_u32(r, &y, "call_indirect")))
-            return rc;
-        return check_index(p, y, in->ntables, iat, b, "table");
-    case 0x1c: { /* select t* */
-        if ((rc = rd_u32(r, &n, "select")))
-            return rc;
-        if (n != 1) {
-            r->pos = iat;
-            return MALFORMED(r, "function %u: typed select must have one type", b->func);
-        }
-        uint8_t t;
-        return rd_valtype(r, &t);
-    }
+        return index_imm(p, b, in->ntables, "call_indirect", "table", &x);
+    case 0x1c:
+        return typed_select(p, b);
     case 0x20: case 0x21: case 0x22: /* local.get/set/tee */
-        if ((rc = rd_u32(r, &x, "local index")))
-            return rc;
-        return check_index(p, x, (uint32_t)b->nlocals, iat, b, "local");
+        return index_imm(p, b, (uint32_t)b->nlocals, "local index", "local", &x);
     case 0x23: case 0x24: /* global.get/set */
-        if ((rc = rd_u32(r, &x, "global index")))
-            return rc;
-        return check_index(p, x, in->nglobals, iat, b, "global");
+        return index_imm(p, b, in->nglobals, "global index", "global", &x);
     case 0x25: case 0x26: /* table.get/set */
-        if ((rc = rd_u32(r, &x, "table index")))
-            return rc;
-        return check_index(p, x, in->ntables, iat, b, "table");
-    case 0xd0: {
-        uint8_t t;
-        return rd_reftype(r, &t);
-    }
+        return index_imm(p, b, in->ntables, "table index", "table", &x);
+    case 0xd0: /* ref.null t */
+        return rd_reftype(&p->r, &t);
     case 0xd2:
-        if ((rc = rd_u32(r, &x, "ref.func")) ||
-            (rc = check_index(p, x, in->nfuncs, iat, b, "function")))
-            return rc;
-        return push_u32(&p->edges, IPVM__WASM_EDGE_REF | x) ? NOMEM(p) : 0;
+        rc = index_imm(p, b, in->nfuncs, "ref.func", "function", &x);
+        return rc ? rc : add_edge(p, IPVM__WASM_EDGE_REF | x);
     default:
         return 1;
     }
