@@ -141,15 +141,6 @@ static void trace(const char *where)
         fclose(f);
 }
 
-/* Minor page faults of the process so far (all threads): on this VM each costs ~25 us, so the
- * bench prints those of each scenario's run. */
-static long minflt(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_minflt;
-}
-
 /* CPU time of the process (all threads), in seconds. */
 static double cpu_s(void)
 {
@@ -234,10 +225,8 @@ static int child_run(cfg_t *c, const char *mode)
     double k0 = thread_cpu_s();
     struct rusage r0, r1;
     getrusage(RUSAGE_THREAD, &r0);
-    long f0 = minflt();
     int rc = ipvm_sched_run(s, wf, NULL, &a, &res, &err);
     double run = now_s() - t0, crun = cpu_s() - c0, kcoord = thread_cpu_s() - k0;
-    long faults = minflt() - f0;
     getrusage(RUSAGE_THREAD, &r1);
     trace("run");
     if (rc != 0) {
@@ -251,12 +240,12 @@ static int child_run(cfg_t *c, const char *mode)
     }
     printf("tasks %zu\nparse %.6f\nrun %.6f\nschedule %.6f\nstore %.6f\nexecute %.6f\n"
            "receipt %.6f\nlookup %.6f\ncommits %llu\ncpu_parse %.6f\ncpu_run %.6f\n"
-           "rss_kb %ld\ncpu_coord %.6f\ncoord_waits %ld\ncoord_preempted %ld\nfaults %ld\n",
+           "rss_kb %ld\ncpu_coord %.6f\ncoord_waits %ld\ncoord_preempted %ld\n",
            wf->ntasks, parse, run, (double)res.stats.schedule_ns / 1e9,
            (double)res.stats.store_ns / 1e9, (double)res.stats.execute_ns / 1e9,
            (double)res.stats.receipt_ns / 1e9, (double)res.stats.lookup_ns / 1e9,
            (unsigned long long)res.stats.commits, cparse, crun, self_rss_kb(), kcoord,
-           r1.ru_nvcsw - r0.ru_nvcsw, r1.ru_nivcsw - r0.ru_nivcsw, faults);
+           r1.ru_nvcsw - r0.ru_nvcsw, r1.ru_nivcsw - r0.ru_nivcsw);
     ipvm_arena_dispose(&a);
     ipvm_sched_free(s);
     if (w.module)
@@ -287,7 +276,6 @@ static int child_floor(cfg_t *c)
     void *m = NULL;
     x.load(x.data, WASM_RSC, &m, NULL);
     double t0 = now_s(), c0 = cpu_s();
-    long f0 = minflt();
     for (size_t k = 0; k < wf->ntasks; k++) {
         const ipvm_task_t *task = &wf->tasks[wf->order[k]];
         int64_t in = 0;
@@ -306,8 +294,8 @@ static int child_floor(cfg_t *c)
         ipvm_arena_reset(&t);
     }
     double run = now_s() - t0, crun = cpu_s() - c0;
-    printf("tasks %zu\nrun %.6f\ncpu_run %.6f\nrss_kb %ld\nfaults %ld\n", wf->ntasks, run, crun,
-           self_rss_kb(), minflt() - f0);
+    printf("tasks %zu\nrun %.6f\ncpu_run %.6f\nrss_kb %ld\n", wf->ntasks, run, crun,
+           self_rss_kb());
     free(val);
     if (w.module)
         ipvm_wasm_module_release(w.module);
@@ -327,7 +315,7 @@ typedef struct {
 
 static const char *KEYS[] = {"tasks",   "parse",   "run",     "schedule",  "store",  "execute",
                              "receipt", "lookup",  "commits", "cpu_parse", "cpu_run", "rss_kb",
-                             "cpu_coord", "coord_waits", "coord_preempted", "faults"};
+                             "cpu_coord", "coord_waits", "coord_preempted"};
 
 static int spawn(cfg_t *c, const char *mode, stats_t *st)
 {
@@ -382,15 +370,14 @@ static void print_report(const cfg_t *c, const stats_t *ex, const stats_t *re,
            "worker threads, %ld CPUs, load average %.1f\n\n",
            n, c->wasm ? "wasm (example_test.wasm)" : "native C", c->threads,
            sysconf(_SC_NPROCESSORS_ONLN), load[0]);
-    printf("%-36s %10s %9s %12s %9s %12s\n", "scenario", "tasks/s", "us/task", "CPU us/task",
-           "peak MB", "run faults");
-    printf("%-36s %10.0f %9.2f %12.2f %9.1f %12.0f\n", "floor: direct calls, no runtime",
-           n / fl->v[2], fl->v[2] / n * 1e6, fl->v[10] / n * 1e6, fl->maxrss_kb / 1024.0,
-           fl->v[15]);
-    printf("%-36s %10.0f %9.2f %12.2f %9.1f %12.0f\n", "executed (fresh database)", n / ex->v[2],
-           ex->v[2] / n * 1e6, ex->v[10] / n * 1e6, ex->maxrss_kb / 1024.0, ex->v[15]);
-    printf("%-36s %10.0f %9.2f %12.2f %9.1f %12.0f\n", "replayed (second run)", n / re->v[2],
-           re->v[2] / n * 1e6, re->v[10] / n * 1e6, re->maxrss_kb / 1024.0, re->v[15]);
+    printf("%-36s %10s %9s %12s %9s\n", "scenario", "tasks/s", "us/task", "CPU us/task",
+           "peak MB");
+    printf("%-36s %10.0f %9.2f %12.2f %9.1f\n", "floor: direct calls, no runtime",
+           n / fl->v[2], fl->v[2] / n * 1e6, fl->v[10] / n * 1e6, fl->maxrss_kb / 1024.0);
+    printf("%-36s %10.0f %9.2f %12.2f %9.1f\n", "executed (fresh database)", n / ex->v[2],
+           ex->v[2] / n * 1e6, ex->v[10] / n * 1e6, ex->maxrss_kb / 1024.0);
+    printf("%-36s %10.0f %9.2f %12.2f %9.1f\n", "replayed (second run)", n / re->v[2],
+           re->v[2] / n * 1e6, re->v[10] / n * 1e6, re->maxrss_kb / 1024.0);
     printf("%-36s %10.0f %9.2f %12.2f\n", "parse (DAG-JSON -> workflow, CIDs)", n / ex->v[1],
            ex->v[1] / n * 1e6, ex->v[9] / n * 1e6);
     printf("\nexecuted, per task (us of wall time): parse %.2f | schedule %.2f | store %.2f "
@@ -410,8 +397,6 @@ static void print_report(const cfg_t *c, const stats_t *ex, const stats_t *re,
     printf("\nexecuted / floor: %.0fx the wall time of direct calls; CPU us/task is the CPU "
            "time of all threads (coordinator, workers, writer) divided by the tasks\n",
            ex->v[2] / fl->v[2]);
-    printf("run faults: minor page faults (getrusage ru_minflt, all threads) during the scenario's "
-           "timed part, not counting the process's start or the parse\n");
 }
 
 int main(int argc, char **argv)

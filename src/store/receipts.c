@@ -365,31 +365,11 @@ done:
     return rc;
 }
 
-/* PRAGMA mmap_size on this connection (a hint: without mmap support SQLite keeps reading). */
-static void set_mmap(ipvm_store_t *s, bool on)
-{
-    int rc;
-    sqlite3_stmt *st = ipvm__store_stmt(s, on ? ST_MMAP_ON : ST_MMAP_OFF, &rc);
-    if (st != NULL)
-        (void)ipvm__store_step_done(st);
-}
-
-/* The walk reads the file through a mapping, for its own read transaction only. Read with
- * pread, each of its ~1,200 pages (10,000 receipts) went into a page-cache slot whose memory the
- * host had taken back since the last run: a fresh page fault each, ~25 us on the 2-core VMs,
- * and the first replay after a run was a third slower than the next ones. Through the mapping
- * the pages are the kernel's page cache itself (16 pages a fault, none for a slot). The
- * mapping goes when the walk ends: store.c's configure() says why a connection keeps none in
- * general (in WAL mode, every other connection's commit would drop it at the next read
- * transaction). */
 int ipvm_store_scan_workflow_receipts(ipvm_store_t *s, const ipvm_cid_t *workflow,
                                       ipvm_store_receipt_cb fn, void *data, ipvm_error_t *err)
 {
     IPVM_MISUSE_IF(s == NULL || workflow == NULL || fn == NULL);
     int rc;
-    bool mapped = sqlite3_get_autocommit(s->db) != 0; /* not inside a caller's transaction */
-    if (mapped)
-        set_mmap(s, true);
     sqlite3_stmt *st = ipvm__store_stmt(s, ST_SCAN_LINKED, &rc);
     if (st != NULL)
         rc = ipvm__store_bind_cid(st, 1, workflow);
@@ -405,9 +385,7 @@ int ipvm_store_scan_workflow_receipts(ipvm_store_t *s, const ipvm_cid_t *workflo
     rc = rc == SQLITE_DONE ? 0 : ipvm__store_fail(s, rc, err, "cannot list a workflow's receipts");
 done:
     if (st)
-        sqlite3_reset(st); /* ends the read transaction: no mapped page is held after it */
-    if (mapped)
-        set_mmap(s, false);
+        sqlite3_reset(st);
     return rc;
 }
 

@@ -189,10 +189,6 @@ static const char *const stmt_sql[ST__COUNT] = {
                        "WHERE w.workflow_cid = ?1",
     [ST_PUT_WORKFLOW_DATA] = "INSERT INTO workflow_data (cid, resources, workflow) "
                              "VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-    /* receipts.c's scan reads through a mapping of the file: see ipvm_store_scan_workflow_
-     * receipts. 1 GiB of address space, not of memory: pages past it are read as before. */
-    [ST_MMAP_ON] = "PRAGMA mmap_size = 1073741824",
-    [ST_MMAP_OFF] = "PRAGMA mmap_size = 0",
 };
 
 sqlite3_stmt *ipvm__store_stmt(ipvm_store_t *s, store_stmt_id_t id, int *rc)
@@ -379,9 +375,7 @@ static int configure(ipvm_store_t *s, ipvm_error_t *err)
     /* A 16 MiB page cache: a memoization lookup costs no system call once the index pages are
      * warm. No mmap: in WAL mode SQLite drops a connection's whole mapping whenever another
      * connection has committed (pagerBeginReadTransaction), so with concurrent runs every read
-     * transaction paid a munmap (a TLB shootdown across threads) and page faults to remap.
-     * The one exception is ipvm_store_scan_workflow_receipts, a single read transaction that
-     * maps the file for its own duration only (receipts.c). */
+     * transaction paid a munmap (a TLB shootdown across threads) and page faults to remap. */
     if ((rc = exec(s,
                    "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; "
                    "PRAGMA cache_size = -16384; PRAGMA mmap_size = 0; " /* IPVM_STORE_CACHE_KIB */

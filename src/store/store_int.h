@@ -42,8 +42,6 @@ typedef enum {
     ST_GET_STATUS,
     ST_SCAN_LINKED,
     ST_PUT_WORKFLOW_DATA,
-    ST_MMAP_ON,
-    ST_MMAP_OFF,
     ST__COUNT
 } store_stmt_id_t;
 

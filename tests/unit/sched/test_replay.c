@@ -7,7 +7,6 @@
 #include "test.h"
 
 #include "fake_exec.h"
-#include "store/store_int.h"
 #include "workflow/workflow_int.h"
 
 #include <sqlite3.h>
@@ -188,85 +187,6 @@ IPVM_TEST(sched, replay_many_chunks_one_checker)
                                        res.receipts[i].cbor, res.receipts[i].cbor_len));
         IPVM_ASSERT(ipvm_cid_equal(&cid, &res.receipts[i].receipt.cid));
     }
-    ipvm_buf_dispose(&js);
-    ipvm_arena_dispose(&a);
-    ipvm_sched_free(s);
-}
-
-/* The replay's walk reads through a mapping of the file for its read transaction only: during
- * the walk the connection's mmap_size is on, after it 0 again, and the rows read so are the
- * bytes the unmapped ipvm_store_each_receipt reads. */
-static int64_t mmap_size(ipvm_store_t *st)
-{
-    sqlite3_stmt *q = NULL;
-    IPVM_ASSERT(sqlite3_prepare_v2(ipvm__store_db(st), "PRAGMA mmap_size", -1, &q, NULL) ==
-                SQLITE_OK);
-    IPVM_ASSERT(sqlite3_step(q) == SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    return v;
-}
-
-typedef struct {
-    ipvm_store_t *st;
-    size_t n, mapped;
-    uint64_t sum; /* of the out bytes, FNV-style, order-independent */
-} walk_t;
-
-static int walk_row(const ipvm_receipt_row_t *row, void *data)
-{
-    walk_t *w = data;
-    w->n++;
-    w->mapped += mmap_size(w->st) > 0;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < row->out_len; i++)
-        h = (h ^ row->out[i]) * 1099511628211ull;
-    w->sum += h;
-    return 0;
-}
-
-IPVM_TEST(sched, replay_walk_mapped)
-{
-    fake_exec_t fx;
-    memset(&fx, 0, sizeof fx);
-    char db[512];
-    snprintf(db, sizeof db, "%s/ipvm.db", ipvm_test_tmpdir());
-    ipvm_sched_executor_t x = fake_exec(&fx);
-    ipvm_sched_opts_t o = {.db_path = db, .executor = &x, .threads = 2};
-    ipvm_sched_t *s = NULL;
-    IPVM_ASSERT_OK(ipvm_sched_new(&o, &s, NULL));
-    ipvm_arena_t a;
-    ipvm_arena_init(&a);
-    ipvm__wf_gen_t g = {.chains = 30, .length = 10, .fans = 30, .width = 9, .rsc = RSC,
-                        .func = "add_one", .base = 1};
-    size_t n = ipvm__wf_gen_count(&g);
-    ipvm_buf_t js = IPVM_BUF_INIT;
-    IPVM_ASSERT_OK(ipvm__wf_generate(&g, &js, NULL));
-    ipvm_workflow_t *wf = NULL;
-    IPVM_ASSERT_OK(ipvm_sched_parse(s, (const char *)js.data, js.len, &a, &wf, NULL));
-    ipvm_sched_result_t res;
-    IPVM_ASSERT_OK(ipvm_sched_run(s, wf, NULL, &a, &res, NULL));
-    IPVM_ASSERT_EQ(res.executed, n);
-    ipvm_store_t *st = NULL;
-    IPVM_ASSERT_OK(ipvm_store_open(db, 0, &st, NULL));
-    /* SQLite without mmap support keeps 0: nothing to check then */
-    IPVM_ASSERT(sqlite3_exec(ipvm__store_db(st), "PRAGMA mmap_size = 4096", NULL, NULL, NULL) ==
-                SQLITE_OK);
-    bool can_map = mmap_size(st) > 0;
-    IPVM_ASSERT(sqlite3_exec(ipvm__store_db(st), "PRAGMA mmap_size = 0", NULL, NULL, NULL) ==
-                SQLITE_OK);
-    walk_t scan = {.st = st}, each = {.st = st};
-    IPVM_ASSERT_OK(ipvm_store_scan_workflow_receipts(st, &wf->cid, walk_row, &scan, NULL));
-    IPVM_ASSERT_EQ(mmap_size(st), 0);
-    IPVM_ASSERT_OK(ipvm_store_each_receipt(st, &wf->cid, walk_row, &each, NULL));
-    IPVM_ASSERT_EQ(scan.n, n);
-    IPVM_ASSERT_EQ(each.n, n);
-    IPVM_ASSERT_EQ(each.mapped, 0);
-    IPVM_ASSERT_EQ(scan.mapped, can_map ? n : 0);
-    IPVM_ASSERT(scan.sum == each.sum);
-    ipvm_store_close(st);
-    IPVM_ASSERT_OK(ipvm_sched_run(s, wf, NULL, &a, &res, NULL));
-    IPVM_ASSERT_EQ(res.replayed, n);
     ipvm_buf_dispose(&js);
     ipvm_arena_dispose(&a);
     ipvm_sched_free(s);
