@@ -3,7 +3,7 @@
  * memory and lifting results out, against the plain memcpy of the same bytes (the peer, in the
  * same run); per-element lists against a C loop; parsing the WIT types of a module. Guest
  * memory is a plain buffer (the engine's memory is the same: one mapping). */
-#include "wasm/abi_int.h"
+#include "unit/wasm/abi_buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,30 +15,6 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-typedef struct mem_s {
-    uint8_t *base;
-    uint64_t size;
-    uint32_t next;
-} mem_t;
-
-static uint8_t *mbase(void *ctx, uint64_t *size)
-{
-    mem_t *m = ctx;
-    *size = m->size;
-    return m->base;
-}
-
-static int mrealloc(void *ctx, uint32_t align, uint32_t size, uint32_t *ptr, ipvm_error_t *err)
-{
-    mem_t *m = ctx;
-    uint64_t p = (m->next + (uint64_t)align - 1) / align * align;
-    if (p + size > m->size)
-        return ipvm_error_set(err, IPVM_ETRAP_MEMORY, IPVM_NO_OFFSET, "full");
-    *ptr = (uint32_t)p;
-    m->next = (uint32_t)(p + size);
-    return 0;
 }
 
 static ipvm__wit_func_t *func_of(ipvm_arena_t *a, const ipvm__wit_type_t *t)
@@ -64,10 +40,10 @@ static const ipvm__wit_type_t *list_of(ipvm_arena_t *a, ipvm__wit_kind_t k)
 
 /* Lower then lift one value `reps` times; returns the fastest lower and lift, in seconds
  * (the minimum: this machine's first-touch page faults are slow and noisy). */
-static void roundtrip(const ipvm__wit_func_t *f, const ipvm_ipld_t *args, int reps, mem_t *m,
+static void roundtrip(const ipvm__wit_func_t *f, const ipvm_ipld_t *args, int reps, abi_buf_t *m,
                       double *lower_s, double *lift_s)
 {
-    ipvm__abi_mem_t mem = {m, mbase, mrealloc, IPVM__ABI_UTF8, 0, 0};
+    ipvm__abi_mem_t mem = m->m;
     double tl = 1e9, tf = 1e9;
     for (int r = 0; r < reps; r++) {
         uint64_t flat[16];
@@ -80,7 +56,7 @@ static void roundtrip(const ipvm__wit_func_t *f, const ipvm_ipld_t *args, int re
         }
         double t1 = now();
         /* the lowered (ptr, len) is what a guest would return through its return area */
-        uint32_t *ret = (uint32_t *)(m->base + 16);
+        uint32_t *ret = (uint32_t *)(m->mem + 16);
         ret[0] = (uint32_t)flat[0], ret[1] = (uint32_t)flat[1];
         uint64_t res[1] = {16};
         ipvm_arena_t a;
@@ -106,10 +82,11 @@ int main(void)
 {
     ipvm_arena_t a;
     ipvm_arena_init(&a);
-    mem_t m = {calloc(1, 64 << 20), 64 << 20, 64};
+    abi_buf_t m = {calloc(1, 64 << 20), 64 << 20, 64, 0, {0}};
+    abi_buf_wire(&m);
     ipvm_buf_t img = IPVM_BUF_INIT;
     ipvm_error_t err;
-    if (!m.base || ipvm_file_read(IPVM_SOURCE_DIR "/tests/vectors/homestar/data/synthcat.png",
+    if (!m.mem || ipvm_file_read(IPVM_SOURCE_DIR "/tests/vectors/homestar/data/synthcat.png",
                                   &img, &err) != 0) {
         fprintf(stderr, "bench_abi: %s\n", err.msg);
         return 1;
@@ -192,7 +169,7 @@ int main(void)
            (now() - t0) / 200 * 1e6, "-", "-");
     free(dst);
     free(u16);
-    free(m.base);
+    free(m.mem);
     ipvm_buf_dispose(&img);
     ipvm_buf_dispose(&mod);
     ipvm_arena_dispose(&a);

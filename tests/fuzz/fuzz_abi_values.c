@@ -5,7 +5,7 @@
  * is guest memory to lift from, and, when it parses as DAG-JSON, the arguments to lower.
  * Properties: no crash; errors are IPVM_EABI (or a full memory from the bump realloc). */
 #include "fuzz/fuzz.h"
-#include "wasm/abi_int.h"
+#include "unit/wasm/abi_buf.h"
 
 #include <string.h>
 
@@ -32,30 +32,6 @@ static const char world[] =
 static ipvm__abi_t abi;
 static bool ready;
 
-typedef struct mem_s {
-    uint8_t *p;
-    uint64_t size;
-    uint32_t next;
-} mem_t;
-
-static uint8_t *base(void *ctx, uint64_t *size)
-{
-    mem_t *m = ctx;
-    *size = m->size;
-    return m->p;
-}
-
-static int bump(void *ctx, uint32_t align, uint32_t size, uint32_t *ptr, ipvm_error_t *err)
-{
-    mem_t *m = ctx;
-    uint64_t p = (m->next + (uint64_t)align - 1) / align * align;
-    if (p + size > m->size)
-        return ipvm_error_set(err, IPVM_ETRAP_MEMORY, IPVM_NO_OFFSET, "full");
-    *ptr = (uint32_t)p;
-    m->next = (uint32_t)(p + size);
-    return 0;
-}
-
 static void setup(void)
 {
     ipvm_buf_t sec = IPVM_BUF_INIT;
@@ -80,18 +56,19 @@ IPVM_FUZZ_TARGET(abi_values)
     uint64_t flat[2];
     memcpy(flat, data + 1, 8);
     flat[1] = 0;
-    mem_t m = {NULL, size - 9, 0};
-    m.p = malloc(m.size ? m.size : 1);
-    IPVM_FUZZ_CHECK(m.p != NULL);
-    memcpy(m.p, data + 9, m.size);
-    ipvm__abi_mem_t mem = {&m, base, bump, IPVM__ABI_UTF8, 0, 16 << 20};
+    abi_buf_t m = {NULL, size - 9, 0, 0, {0}};
+    m.mem = malloc(m.size ? m.size : 1);
+    IPVM_FUZZ_CHECK(m.mem != NULL);
+    memcpy(m.mem, data + 9, m.size);
+    abi_buf_wire(&m);
+    m.m.max_lift = 16 << 20;
     ipvm_arena_t a;
     ipvm_arena_init(&a);
     ipvm_ipld_t *v;
     ipvm_error_t err;
     if (!f->results_spill)
         flat[0] &= f->flat_results[0] == 0x7f || f->flat_results[0] == 0x7d ? 0xffffffffu : ~0ull;
-    int rc = ipvm__abi_lift_results(f, &mem, flat, &a, &v, &err);
+    int rc = ipvm__abi_lift_results(f, &m.m, flat, &a, &v, &err);
     IPVM_FUZZ_CHECK(rc == 0 || rc == IPVM_EABI || rc == IPVM_ENOMEM);
     IPVM_FUZZ_CHECK(rc != 0 || v != NULL);
 
@@ -99,10 +76,10 @@ IPVM_FUZZ_TARGET(abi_values)
     if (ipvm_dagjson_decode((const char *)data + 9, size - 9, &a, &args, NULL) == 0) {
         uint64_t out[IPVM__ABI_MAX_FLAT_PARAMS];
         m.next = 0;
-        rc = ipvm__abi_lower_args(f, &mem, args, out, &err);
+        rc = ipvm__abi_lower_args(f, &m.m, args, out, &err);
         IPVM_FUZZ_CHECK(rc == 0 || rc == IPVM_EABI || rc == IPVM_ETRAP_MEMORY);
     }
     ipvm_arena_dispose(&a);
-    free(m.p);
+    free(m.mem);
     return 0;
 }

@@ -6,39 +6,12 @@
 #define IPVM_TEST_ABI_FIXTURE_H
 
 #include "test.h"
+#include "unit/wasm/abi_buf.h"
 #include "wasm/abi_int.h"
 #include "wasm/wasm_int.h"
 
 #include <ctype.h>
 #include <stdlib.h>
-
-typedef struct abi_buf_s {
-    uint8_t *mem;
-    uint64_t size;
-    uint32_t next;   /* bump pointer */
-    int reallocs;    /* calls seen */
-    ipvm__abi_mem_t m;
-} abi_buf_t;
-
-static inline uint8_t *abi_buf_base(void *ctx, uint64_t *size)
-{
-    abi_buf_t *b = ctx;
-    *size = b->size;
-    return b->mem;
-}
-
-static inline int abi_buf_realloc(void *ctx, uint32_t align, uint32_t size, uint32_t *ptr,
-                                  ipvm_error_t *err)
-{
-    abi_buf_t *b = ctx;
-    b->reallocs++;
-    uint64_t p = (b->next + (uint64_t)align - 1) / align * align;
-    if (p + size > b->size)
-        return ipvm_error_set(err, IPVM_ETRAP_MEMORY, IPVM_NO_OFFSET, "test memory full");
-    *ptr = (uint32_t)p;
-    b->next = (uint32_t)(p + size);
-    return 0;
-}
 
 static inline void abi_buf_init(abi_buf_t *b, uint64_t size)
 {
@@ -47,10 +20,7 @@ static inline void abi_buf_init(abi_buf_t *b, uint64_t size)
     IPVM_ASSERT(b->mem != NULL);
     b->size = size;
     b->next = 16; /* keep 0 unused so a null pointer stands out */
-    b->m.ctx = b;
-    b->m.base = abi_buf_base;
-    b->m.realloc = abi_buf_realloc;
-    b->m.encoding = IPVM__ABI_UTF8;
+    abi_buf_wire(b);
 }
 
 static inline void abi_buf_dispose(abi_buf_t *b)
