@@ -202,8 +202,8 @@ typedef struct ipvm_sched_opts_s {
  * scheduler (a second run that needs it waits and replays the first's receipt). */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_sched_new(const ipvm_sched_opts_t *opts,
                                                ipvm_sched_t **out, ipvm_error_t *err);
-/* Stops the workers and frees. No run may be in progress (a started one: until its on_done
- * returned). NULL is a no-op. */
+/* Stops the workers and the writer threads kept parked for runs, and frees. No run may be in
+ * progress (a started one: until its on_done returned). NULL is a no-op. */
 IPVM_EXTERN void ipvm_sched_free(ipvm_sched_t *s);
 /* Install hooks (copied). Call before the runs that should use them, not during a run. */
 IPVM_EXTERN void ipvm_sched_set_net_hooks(ipvm_sched_t *s, const ipvm_sched_net_hooks_t *h);
@@ -281,9 +281,10 @@ typedef void (*ipvm_sched_done_cb)(int status, ipvm_sched_result_t *result,
 
 /* Starts a run and returns at once: the same run as ipvm_sched_run (same store writes, events,
  * replay, claims, timeout and cancellation), but with no thread waiting for it: the run's
- * writer thread (started here) does its setup and commits, and each task's completion moves
- * the run on from the worker that ran it. Events come on those threads, one at a time and in
- * order, as with ipvm_sched_run. wf, opts' pointers (name, event_data, cancel, auth), arena
+ * writer thread (one the scheduler keeps parked, signalled here, or a new thread when none is
+ * parked) does its setup and commits, and each task's completion moves the run on from the
+ * worker that ran it. Events come on those threads, one at a time and in order, as with
+ * ipvm_sched_run. wf, opts' pointers (name, event_data, cancel, auth), arena
  * and out are borrowed until on_done runs. Each run in flight holds a thread and two store
  * handles: callers bound how many they start at once. Returns 0 (on_done will run exactly
  * once) or IPVM_ENOMEM (it will not). Callable from any thread, the libuv loop's included (it

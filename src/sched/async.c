@@ -193,7 +193,8 @@ int ipvm_sched_start(ipvm_sched_t *s, const ipvm_workflow_t *wf, const ipvm_sche
     s->started = run;
     pthread_mutex_unlock(&s->tlock);
     /* The run's writer thread does its setup: a thread the run has anyway (a durable commit
-     * must not block a worker), so the hand-off costs no extra wake-up. */
+     * must not block a worker), so the hand-off costs no extra wake-up; a parked writer is
+     * only signalled (writer.c), no thread is created on the caller's (the loop's) thread. */
     if (ipvm__run_writer_start(run) != 0) {
         timer_forget(run);
         (void)ipvm__run_end(run, IPVM_ENOMEM); /* (no state yet: frees what init made) */

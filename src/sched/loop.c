@@ -11,8 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#define WRITER_CACHE_KIB 4096 /* the writer's page cache (see writer_start) */
-
 /* ---- jobs ------------------------------------------------------------------------------------ */
 static ipvm__task_job_t *job_get(ipvm__run_t *run)
 {
@@ -324,101 +322,8 @@ static int completed(ipvm__run_t *run, ipvm__task_job_t *job)
 /* ---- the writer: group commits off the coordinator's thread ---------------------------------
  * The coordinator hands every receipt finished since the last commit to the writer, which
  * commits them in one durable transaction on its own store handle while tasks keep running;
- * the coordinator reports them (events, publish) only once the writer says they are on disk. */
-static _Thread_local ipvm__run_t *this_writer; /* the run whose writer this thread is */
-
-static void *writer_main(void *p)
-{
-    ipvm__run_t *run = p;
-    this_writer = run;
-    if (run->async && ipvm__run_async_begin(run)) /* the run ended (and is freed) */
-        return NULL;
-    pthread_mutex_lock(&run->lock);
-    for (;;) {
-        while (!run->w_work && !run->w_stop)
-            pthread_cond_wait(&run->w_cond, &run->lock);
-        if (!run->w_work)
-            break;
-        ipvm__batch_t *b = run->wbatch;
-        pthread_mutex_unlock(&run->lock);
-        ipvm_error_t e;
-        ipvm_error_clear(&e);
-        uint64_t t0 = ipvm_now_ns();
-        int rc = ipvm_store_put_receipts(run->w_store, &run->wf->cid, b->rows, b->n, NULL, &e);
-        uint64_t dt = ipvm_now_ns() - t0;
-        pthread_mutex_lock(&run->lock);
-        run->w_work = false;
-        run->w_done = true;
-        run->w_rc = rc;
-        run->w_err = e;
-        run->w_ns += dt;
-        if (ipvm__run_kick_locked(run)) { /* a started run: this thread steps it */
-            pthread_mutex_unlock(&run->lock);
-            if (ipvm__run_step(run)) /* it ended here (and is freed) */
-                return NULL;
-            pthread_mutex_lock(&run->lock);
-        }
-    }
-    pthread_mutex_unlock(&run->lock);
-    return NULL;
-}
-
-int ipvm__run_writer_store(ipvm__run_t *run)
-{
-    int rc = ipvm__sched_store_take(run->s, &run->w_store, run->err);
-    if (rc != 0)
-        return rc;
-    /* the writer appends receipts and links and reads nothing back: the index pages it inserts
-     * into fit in 4 MiB, and the rest of a 16 MiB cache would only hold pages written once */
-    ipvm_store_set_cache_kib(run->w_store, WRITER_CACHE_KIB);
-    return 0;
-}
-
-int ipvm__run_writer_start(ipvm__run_t *run)
-{
-    /* a started run's writer takes its store handle itself (ipvm__run_async_begin) */
-    int rc = run->async ? 0 : ipvm__run_writer_store(run);
-    if (rc != 0)
-        return rc;
-    if (pthread_cond_init(&run->w_cond, NULL) != 0)
-        return ipvm_error_set(run->err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
-    run->w_cond_ok = true;
-    /* Under the lock, and marked started first: a started run's writer steps the run at once
-     * (its submit must not start a second writer), and whoever joins it later reads w_thread
-     * after taking the lock. */
-    pthread_mutex_lock(&run->lock);
-    run->w_started = true;
-    int prc = pthread_create(&run->w_thread, NULL, writer_main, run);
-    if (prc != 0)
-        run->w_started = false;
-    pthread_mutex_unlock(&run->lock);
-    if (prc != 0)
-        return ipvm_error_set(run->err, IPVM_ENOMEM, IPVM_NO_OFFSET,
-                              "cannot start the writer thread");
-    return 0;
-}
-
-void ipvm__run_writer_stop(ipvm__run_t *run)
-{
-    if (run->w_started) {
-        pthread_mutex_lock(&run->lock);
-        run->w_stop = true;
-        pthread_cond_signal(&run->w_cond);
-        pthread_mutex_unlock(&run->lock);
-        if (this_writer == run) /* a started run that ends on its writer */
-            pthread_detach(pthread_self());
-        else
-            pthread_join(run->w_thread, NULL);
-        run->w_started = false;
-    }
-    if (run->w_cond_ok)
-        pthread_cond_destroy(&run->w_cond);
-    run->w_cond_ok = false;
-    if (run->w_store)
-        ipvm_store_set_cache_kib(run->w_store, 0); /* back to the default for its next user */
-    ipvm__sched_store_give(run->s, run->w_store, run->w_rc != 0);
-    run->w_store = NULL;
-}
+ * the coordinator reports them (events, publish) only once the writer says they are on disk.
+ * The writer thread itself, and how a run gets one, are in writer.c. */
 
 /* Gives the pending receipts to the writer (which must be idle). */
 static int submit(ipvm__run_t *run)

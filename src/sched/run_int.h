@@ -106,10 +106,11 @@ struct ipvm__run_s {
     ipvm__batch_t *pend;        /* finished receipts waiting for the writer */
     ipvm__batch_t *wbatch;      /* the writer's (w_busy) */
     uint64_t last_commit_ns;
-    /* the writer thread (loop.c); w_work, w_done, w_rc, w_err, w_ns, w_stop under lock */
-    pthread_t w_thread;
+    /* the writer thread (writer.c); w_work, w_done, w_rc, w_err, w_ns, w_stop, w_left under
+     * lock */
     pthread_cond_t w_cond;
     bool w_started, w_cond_ok, w_busy, w_work, w_done, w_stop;
+    bool w_left;              /* the writer let go of the run (ipvm__run_writer_stop waits) */
     ipvm_store_t *w_store;
     int w_rc;
     ipvm_error_t w_err;
@@ -174,7 +175,8 @@ bool ipvm__run_step(ipvm__run_t *run);
 void ipvm__run_queue_step(ipvm__run_t *run);
 /* A started run's writer thread begins with the setup (async.c); true when the run ended. */
 bool ipvm__run_async_begin(ipvm__run_t *run);
-/* The writer thread and its store handle (loop.c). */
+/* The run's writer (a parked thread of the scheduler's, or a new one) and its store handle
+ * (writer.c). */
 int ipvm__run_writer_start(ipvm__run_t *run);
 int ipvm__run_writer_store(ipvm__run_t *run);
 /* run.c's setup and end of a run, shared by ipvm_sched_run and ipvm_sched_start. */
@@ -187,7 +189,8 @@ int ipvm__run_setup(ipvm__run_t *run);
 int ipvm__run_end(ipvm__run_t *run, int rc);
 /* Releases the run's jobs and claims (loop.c). */
 void ipvm__run_drop_jobs(ipvm__run_t *run);
-/* Stops the writer thread (after the loop) and returns its store handle. */
+/* Lets the writer go (after the loop: it parks for another run) and returns its store
+ * handle. */
 void ipvm__run_writer_stop(ipvm__run_t *run);
 
 #endif

@@ -65,6 +65,9 @@ int ipvm_sched_new(const ipvm_sched_opts_t *opts, ipvm_sched_t **out, ipvm_error
         pthread_cond_init(&s->tcond, &ca);
         pthread_condattr_destroy(&ca);
         s->tinit = true;
+        pthread_mutex_init(&s->wlock, NULL);
+        pthread_cond_init(&s->wcond, NULL);
+        s->winit = true;
     }
     if (rc != 0) {
         ipvm_free(s->db_path_copy);
@@ -99,6 +102,7 @@ void ipvm_sched_free(ipvm_sched_t *s)
     if (s == NULL)
         return;
     ipvm__sched_timer_stop(s);
+    ipvm__sched_writers_stop(s);
     if (s->pool.threads)
         ipvm__pool_stop(&s->pool);
     ipvm__default_exec_free(s);
@@ -116,6 +120,10 @@ void ipvm_sched_free(ipvm_sched_t *s)
     if (s->tinit) {
         pthread_mutex_destroy(&s->tlock);
         pthread_cond_destroy(&s->tcond);
+    }
+    if (s->winit) {
+        pthread_mutex_destroy(&s->wlock);
+        pthread_cond_destroy(&s->wcond);
     }
     ipvm_free(s->issuer);
     ipvm_free(s->db_path_copy);

@@ -50,8 +50,13 @@ ipvm__job_t *ipvm__pool_take(ipvm__pool_t *p, bool (*match)(const ipvm__job_t *,
                              void *arg);
 
 /* ---- the scheduler -------------------------------------------------------------------------- */
+/* Writer threads of ended runs kept parked for the next runs, at most (writer.c). The node
+ * runs up to node.runners = 16 started runs at a time. */
+#define IPVM__SCHED_WRITERS_PARKED 16
+
 typedef struct ipvm__inflight_s ipvm__inflight_t;
 typedef struct ipvm__run_s ipvm__run_t;
+typedef struct ipvm__writer_s ipvm__writer_t;
 
 struct ipvm_sched_s {
     ipvm_sched_opts_t opts;        /* copied; db_path points into db_path_copy */
@@ -78,9 +83,22 @@ struct ipvm_sched_s {
     bool tstarted, tstop, tinit;
     uint64_t twake_ns;             /* when the timer thread wakes next (0: not sleeping) */
     ipvm__run_t *started;          /* started runs not yet ended */
+    /* writer threads of runs, parked between runs (writer.c) */
+    pthread_mutex_t wlock;         /* guards the fields below */
+    pthread_cond_t wcond;          /* a writer thread exited */
+    bool winit, wstop;
+    ipvm__writer_t *widle;         /* parked, waiting for a run */
+    ipvm__writer_t *wdead;         /* exited, not joined yet */
+    size_t nidle, nwriters;        /* parked; alive (parked or serving a run) */
+    uint64_t wcreated;             /* writer threads created so far */
 };
 /* Stops the timer thread of started runs (ipvm_sched_free). */
 void ipvm__sched_timer_stop(ipvm_sched_t *s);
+/* Ends and joins every writer thread (ipvm_sched_free), waiting for those still between
+ * their run's end and parking. */
+void ipvm__sched_writers_stop(ipvm_sched_t *s);
+/* How many writer threads were created so far and how many are parked now (tests). */
+void ipvm__sched_writers(ipvm_sched_t *s, uint64_t *created, size_t *parked);
 
 /* A store handle for one run (opened on first use, kept for the next run). */
 int ipvm__sched_store_take(ipvm_sched_t *s, ipvm_store_t **out, ipvm_error_t *err);

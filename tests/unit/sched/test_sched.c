@@ -9,8 +9,14 @@
 #include "fake_exec.h"
 #include "workflow/workflow_int.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sched/sched_int.h" /* ipvm__sched_writers, IPVM__SCHED_WRITERS_PARKED */
 
 #define RSC "ipfs://bafybeibk42jwhq7w2zcpe6q3wgtleugp3ymfs3pa5gerjmnakqihhqx4zq"
 
@@ -1039,4 +1045,160 @@ IPVM_TEST(sched, start_many_at_once)
     }
     ipvm_arena_dispose(&a);
     env_close(&e);
+}
+
+/* ---- writer threads reused across runs --------------------------------------------------- */
+static int threads_now(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL)
+        n += de->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static uint64_t writers_created(ipvm_sched_t *s)
+{
+    uint64_t created;
+    size_t parked;
+    ipvm__sched_writers(s, &created, &parked);
+    return created;
+}
+
+/* Waits (up to 10 s) until `want` writer threads are parked; returns how many are. */
+static size_t wait_parked(ipvm_sched_t *s, size_t want)
+{
+    uint64_t created;
+    size_t parked = 0;
+    for (int i = 0; i < 10000; i++) {
+        ipvm__sched_writers(s, &created, &parked);
+        if (parked >= want)
+            break;
+        usleep(1000);
+    }
+    return parked;
+}
+
+/* Which thread each started run's setup ran on (its WORKFLOW_STARTED event: the setup is the
+ * writer's), and a barrier there: each run waits until `gate` runs have reached it, so that
+ * that many runs hold a writer at once. */
+typedef struct {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    int arrived, gate, n;
+    long tid[64];
+} writer_seen_t;
+
+static void writer_event(const ipvm_sched_event_t *ev, void *data)
+{
+    writer_seen_t *w = data;
+    if (ev->kind != IPVM_SCHED_WORKFLOW_STARTED)
+        return;
+    pthread_mutex_lock(&w->m);
+    if (w->n < 64)
+        w->tid[w->n++] = (long)syscall(SYS_gettid);
+    w->arrived++;
+    pthread_cond_broadcast(&w->c);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    while (w->arrived < w->gate && pthread_cond_timedwait(&w->c, &w->m, &ts) == 0)
+        ;
+    pthread_mutex_unlock(&w->m);
+}
+
+static ipvm_workflow_t *one_add_one(env_t *e, ipvm_arena_t *a, int n)
+{
+    const char *t = task_js(a, "add_one", ipvm_arena_printf(a, "%d", n), "", NULL);
+    return wf_json(e, a, ipvm_arena_printf(a, "{\"tasks\":[%s]}", t));
+}
+
+/* BURST started runs at once, each held in its setup until all have a writer: the parked
+ * writers are taken (BURST - parked threads created, no more), and afterwards exactly
+ * IPVM__SCHED_WRITERS_PARKED stay parked, the rest exit. */
+static void writers_burst(env_t *e, writer_seen_t *seen, int round, size_t parked)
+{
+    enum { BURST = 24 };
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_workflow_t *wf[BURST];
+    for (int k = 0; k < BURST; k++)
+        wf[k] = one_add_one(e, &a, 1000000 * (round + 1) + k);
+    seen->arrived = 0;
+    seen->gate = BURST;
+    uint64_t before = writers_created(e->s);
+    ipvm_sched_run_opts_t ro = {.on_event = writer_event, .event_data = seen};
+    waiter_t w[BURST];
+    ipvm_sched_result_t res[BURST];
+    ipvm_arena_t ra[BURST];
+    ipvm_error_t err;
+    ipvm_error_clear(&err);
+    for (int k = 0; k < BURST; k++) {
+        waiter_init(&w[k]);
+        ipvm_arena_init(&ra[k]);
+        IPVM_ASSERT_OK(ipvm_sched_start(e->s, wf[k], &ro, &ra[k], &res[k], on_done, &w[k], &err));
+    }
+    for (int k = 0; k < BURST; k++) {
+        IPVM_ASSERT_OK_ERR(waiter_wait(&w[k]), &w[k].err);
+        IPVM_ASSERT_EQ(res[k].executed, 1);
+        IPVM_ASSERT_EQ(value_of(&res[k].receipts[0]), 1000000 * (round + 1) + k + 1);
+        waiter_dispose(&w[k]);
+        ipvm_arena_dispose(&ra[k]);
+    }
+    IPVM_ASSERT_EQ(seen->arrived, BURST);
+    IPVM_ASSERT_EQ_U64(writers_created(e->s) - before, BURST - parked);
+    IPVM_ASSERT_EQ(wait_parked(e->s, IPVM__SCHED_WRITERS_PARKED), IPVM__SCHED_WRITERS_PARKED);
+    ipvm_arena_dispose(&a);
+}
+
+/* Runs one after another, blocking (ipvm_sched_run) or started, all get the same writer
+ * thread: one thread is created for 40 runs, and every started run's setup ran on the same
+ * kernel thread. Bursts larger than the parking take the parked threads first; the scheduler's
+ * free joins them all (the process has as many threads after as before). */
+IPVM_TEST(sched, writers_reused)
+{
+    enum { SEQ = 20 };
+    int threads0 = threads_now();
+    env_t e;
+    env_open(&e, 2);
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_error_t err;
+    ipvm_error_clear(&err);
+    ipvm_sched_result_t res;
+    for (int i = 0; i < SEQ; i++) { /* each executes a task: each needs a writer */
+        IPVM_ASSERT_OK_ERR(ipvm_sched_run(e.s, one_add_one(&e, &a, 100 * i), NULL, &a, &res, &err),
+                           &err);
+        IPVM_ASSERT_EQ(res.executed, 1);
+        IPVM_ASSERT_EQ(value_of(&res.receipts[0]), 100 * i + 1);
+        IPVM_ASSERT_EQ(wait_parked(e.s, 1), 1); /* its writer is parked again */
+    }
+    IPVM_ASSERT_EQ_U64(writers_created(e.s), 1);
+    writer_seen_t seen;
+    memset(&seen, 0, sizeof seen);
+    pthread_mutex_init(&seen.m, NULL);
+    pthread_cond_init(&seen.c, NULL);
+    ipvm_sched_run_opts_t ro = {.on_event = writer_event, .event_data = &seen};
+    for (int i = 0; i < SEQ; i++) {
+        IPVM_ASSERT_OK_ERR(start_wait(&e, one_add_one(&e, &a, 100 * i + 50), &ro, &a, &res, &err),
+                           &err);
+        IPVM_ASSERT_EQ(res.executed, 1);
+        IPVM_ASSERT_EQ(value_of(&res.receipts[0]), 100 * i + 51);
+        IPVM_ASSERT_EQ(wait_parked(e.s, 1), 1);
+    }
+    IPVM_ASSERT_EQ_U64(writers_created(e.s), 1);
+    IPVM_ASSERT_EQ(seen.n, SEQ);
+    for (int i = 1; i < SEQ; i++)
+        IPVM_ASSERT_EQ(seen.tid[i], seen.tid[0]);
+    writers_burst(&e, &seen, 0, 1);
+    writers_burst(&e, &seen, 1, IPVM__SCHED_WRITERS_PARKED);
+    IPVM_ASSERT_EQ_U64(writers_created(e.s), 1 + 23 + 24 - IPVM__SCHED_WRITERS_PARKED);
+    pthread_mutex_destroy(&seen.m);
+    pthread_cond_destroy(&seen.c);
+    ipvm_arena_dispose(&a);
+    env_close(&e);
+    IPVM_ASSERT_EQ(threads_now(), threads0);
 }
