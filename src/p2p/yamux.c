@@ -323,6 +323,46 @@ static void apply_flags(ipvm__ymx_stream_t *s, uint16_t flags)
     }
 }
 
+/* A ping or go-away frame (stream 0). */
+static int on_session_frame(ipvm__ymx_t *y, uint8_t type, uint16_t flags, uint32_t len)
+{
+    if (type == IPVM__YMX_PING) {
+        if (flags & IPVM__YMX_SYN)
+            return send_frame(y, IPVM__YMX_PING, IPVM__YMX_ACK, 0, len, NULL, 0) ? IPVM_ECLOSED
+                                                                                 : 0;
+        return 0; /* an answer to one of our pings */
+    }
+    y->goaway_recv = true;
+    if (y->cb->on_goaway)
+        y->cb->on_goaway(y->ud, len);
+    return 0;
+}
+
+/* A frame's effect on an open stream: the ACK of our SYN, then the data frame's use of the
+ * receive window or the window update's credit. */
+static int stream_frame(ipvm__ymx_stream_t *s, uint8_t type, uint16_t flags, uint32_t len,
+                        ipvm_error_t *err)
+{
+    if ((flags & IPVM__YMX_ACK) && s->outbound && !s->acked) {
+        s->acked = true;
+        s->sess->unacked--;
+    }
+    if (type == IPVM__YMX_DATA && len > s->recv_avail)
+        return ipvm_error_set(err, IPVM_EPROTO, 8,
+                              "yamux: data frame of %u bytes exceeds stream %u's receive window "
+                              "(%u left)", len, s->id, s->recv_avail);
+    if (type == IPVM__YMX_DATA) {
+        s->recv_avail -= len;
+    } else if ((uint64_t)s->send_window + len > UINT32_MAX) {
+        return ipvm_error_set(err, IPVM_EPROTO, 8,
+                              "yamux: window update overflows stream %u's window", s->id);
+    } else if (len) {
+        s->send_window += len;
+        pump(s);
+    }
+    return 0;
+}
+
 /* A complete header: validates it, opens or finds the stream, applies window updates. For a
  * data frame the stream (held) becomes y->payload_to until its bytes have been delivered. */
 static int on_header(ipvm__ymx_t *y, ipvm_error_t *err)
@@ -338,18 +378,8 @@ static int on_header(ipvm__ymx_t *y, ipvm_error_t *err)
     if ((id == 0) != (type == IPVM__YMX_PING || type == IPVM__YMX_GOAWAY))
         return ipvm_error_set(err, IPVM_EPROTO, 4, "yamux: %s frame on stream %u",
                               type_name(type), id);
-    if (type == IPVM__YMX_PING) {
-        if (flags & IPVM__YMX_SYN)
-            return send_frame(y, IPVM__YMX_PING, IPVM__YMX_ACK, 0, len, NULL, 0) ? IPVM_ECLOSED
-                                                                                 : 0;
-        return 0; /* an answer to one of our pings */
-    }
-    if (type == IPVM__YMX_GOAWAY) {
-        y->goaway_recv = true;
-        if (y->cb->on_goaway)
-            y->cb->on_goaway(y->ud, len);
-        return 0;
-    }
+    if (id == 0)
+        return on_session_frame(y, type, flags, len);
     ipvm__ymx_stream_t *s = NULL;
     int rc;
     if (flags & IPVM__YMX_SYN) {
@@ -360,27 +390,7 @@ static int on_header(ipvm__ymx_t *y, ipvm_error_t *err)
     }
     y->payload_left = type == IPVM__YMX_DATA ? len : 0;
     y->payload_flags = flags;
-    rc = 0;
-    if (s && !s->closed) {
-        if ((flags & IPVM__YMX_ACK) && s->outbound && !s->acked) {
-            s->acked = true;
-            y->unacked--;
-        }
-        if (type == IPVM__YMX_DATA && len > s->recv_avail) {
-            rc = ipvm_error_set(err, IPVM_EPROTO, 8,
-                                "yamux: data frame of %u bytes exceeds stream %u's receive "
-                                "window (%u left)",
-                                len, id, s->recv_avail);
-        } else if (type == IPVM__YMX_DATA) {
-            s->recv_avail -= len;
-        } else if ((uint64_t)s->send_window + len > UINT32_MAX) {
-            rc = ipvm_error_set(err, IPVM_EPROTO, 8,
-                                "yamux: window update overflows stream %u's window", id);
-        } else if (len) {
-            s->send_window += len;
-            pump(s);
-        }
-    }
+    rc = s && !s->closed ? stream_frame(s, type, flags, len, err) : 0;
     if (rc == 0 && s && type == IPVM__YMX_DATA) {
         y->payload_to = s; /* keeps the reference until the frame ends */
         return 0;
