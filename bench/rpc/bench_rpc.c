@@ -2,8 +2,9 @@
 /* bench_rpc: what does running workflows through the node's JSON-RPC API cost over running
  * them in-process? The same workflows (chains of Homestar's add_one, every task executed) run
  *   - embedded: ipvm_sched_run on CLIENTS threads, in this process, with the node's executor;
- *   - over RPC: CLIENTS WebSocket clients (ipvm_rpc_client) submit them to an `ipvm node`
- *     process with subscribe_run_workflow and wait for every receipt notification;
+ *   - over RPC: CLIENTS WebSocket connections (ipvm_rpc_client, all driven by one thread on
+ *     one loop) submit them to an `ipvm node` process with subscribe_run_workflow and wait
+ *     for every receipt notification, then unsubscribe; every receipt is checked;
  * and the table gives receipts per second, per-workflow latency (submission to last receipt;
  * p50/p99) for both, their ratio, and the idle node's resident memory.
  *
@@ -269,50 +270,212 @@ static result_t run_embedded(embedded_t *m, uint64_t base)
 }
 
 /* ---- over RPC ---------------------------------------------------------------------------------
- */
+ * One thread drives every client's connection (ipvm_rpc_client_connect_also: one loop, one
+ * lws context), as an event-driven client of a node would: per connection one workflow at a
+ * time, subscribe -> cfg.tasks notifications (each checked to be of this subscription) ->
+ * unsubscribe (its answer awaited) -> the next workflow. The notifications are kept and, after
+ * the timed part, decoded and checked in full (receipt_check). */
+
+enum { C_SUBSCRIBE, C_NOTES, C_UNSUBSCRIBE, C_DONE };
 
 typedef struct {
-    const char *url;
-    size_t first, count;
-    uint64_t base;
-    double *lat;
-    size_t receipts;
-} cli_t;
+    ipvm_rpc_client_t *c;
+    size_t first, count, done; /* its workflows: first .. first + count - 1; done of them */
+    int state;
+    uint64_t pending;      /* the id of the request whose answer is awaited */
+    char sub[128];         /* the subscription id (its JSON text, quotes included) */
+    size_t sub_len, notes; /* notifications of the current workflow */
+    double t0;             /* when the current workflow was submitted */
+} conn_t;
 
-static void *cli_main(void *arg)
+typedef struct {
+    size_t workflows;
+    uint64_t base;
+    double *lat;       /* per workflow */
+    ipvm_buf_t *notes; /* per workflow, cfg.tasks each: the notifications' texts */
+    ipvm_buf_t json, params, msg;
+} drive_t;
+
+static void bad_message(const char *why, const ipvm_buf_t *msg)
 {
-    cli_t *c = arg;
-    ipvm_rpc_client_t *rc;
+    fprintf(stderr, "bench_rpc: %s: %.300s\n", why, msg->data ? (const char *)msg->data : "");
+    exit(1);
+}
+
+static void conn_submit(drive_t *d, conn_t *k)
+{
     ipvm_error_t err;
-    if (ipvm_rpc_client_connect(c->url, 10000, &rc, &err) != 0)
-        die("connect", &err);
-    ipvm_buf_t json = IPVM_BUF_INIT, params = IPVM_BUF_INIT, res = IPVM_BUF_INIT,
-               note = IPVM_BUF_INIT;
-    for (size_t i = 0; i < c->count; i++) {
-        workflow_json(c->base + (c->first + i) * (cfg.tasks + 1), &json);
-        ipvm_buf_clear(&params);
-        if (ipvm_buf_printf(&params, "[{\"name\":\"bench\",\"workflow\":%s}]", (char *)json.data))
-            die("params", NULL);
-        double t0 = now_s();
-        if (ipvm_rpc_client_call(rc, "subscribe_run_workflow", (char *)params.data, 60000, &res,
-                                 NULL, &err) != 0)
-            die("subscribe_run_workflow", &err);
-        for (size_t k = 0; k < cfg.tasks; k++)
-            if (ipvm_rpc_client_next(rc, 60000, &note, &err) != 0)
-                die("waiting for a receipt", &err);
-        c->lat[c->first + i] = now_s() - t0;
-        c->receipts += cfg.tasks;
-        char unsub[64];
-        snprintf(unsub, sizeof unsub, "[%s]", (char *)res.data);
-        if (ipvm_rpc_client_call(rc, "unsubscribe_run_workflow", unsub, 60000, NULL, NULL, &err))
-            die("unsubscribe", &err);
+    workflow_json(d->base + (k->first + k->done) * (cfg.tasks + 1), &d->json);
+    ipvm_buf_clear(&d->params);
+    if (ipvm_buf_printf(&d->params, "[{\"name\":\"bench\",\"workflow\":%s}]", (char *)d->json.data))
+        die("params", NULL);
+    k->t0 = now_s();
+    k->notes = 0;
+    k->state = C_SUBSCRIBE;
+    if (ipvm_rpc_client_send(k->c, "subscribe_run_workflow", (char *)d->params.data, &k->pending,
+                             &err) != 0)
+        die("subscribe_run_workflow", &err);
+}
+
+/* The value text of a top-level member, exactly as sent (the node writes no escapes in the
+ * members read here; a message the scan cannot read fails the bench). */
+static void member(const ipvm_buf_t *msg, const char *json, size_t len, const char *key,
+                   const char **v, size_t *vl)
+{
+    if (ipvm_rpc_json_member(json, len, key, v, vl) != 0)
+        bad_message(key, msg);
+}
+
+static void on_answer(drive_t *d, conn_t *k, uint64_t id)
+{
+    const char *v;
+    size_t vl;
+    if (id != k->pending || (k->state != C_SUBSCRIBE && k->state != C_UNSUBSCRIBE))
+        bad_message("an answer to no request of this connection", &d->msg);
+    const char *text = (const char *)d->msg.data;
+    member(&d->msg, text, d->msg.len, "result", &v, &vl); /* an error answer has none */
+    if (k->state == C_SUBSCRIBE) {
+        if (vl < 2 || vl >= sizeof k->sub || v[0] != '"' || memchr(v, '\\', vl))
+            bad_message("subscribe_run_workflow's result is not a plain string", &d->msg);
+        memcpy(k->sub, v, vl);
+        k->sub_len = vl;
+        k->state = C_NOTES;
+        return;
     }
-    ipvm_buf_dispose(&json);
-    ipvm_buf_dispose(&params);
-    ipvm_buf_dispose(&res);
-    ipvm_buf_dispose(&note);
-    ipvm_rpc_client_free(rc);
-    return NULL;
+    if (vl != 4 || memcmp(v, "true", 4) != 0)
+        bad_message("unsubscribe_run_workflow did not answer true", &d->msg);
+    if (++k->done < k->count)
+        conn_submit(d, k);
+    else
+        k->state = C_DONE;
+}
+
+static void on_note(drive_t *d, conn_t *k)
+{
+    const char *text = (const char *)d->msg.data, *v, *params, *sub;
+    size_t vl, pl, sl;
+    member(&d->msg, text, d->msg.len, "method", &v, &vl);
+    if (vl != 24 || memcmp(v, "\"subscribe_run_workflow\"", 24) != 0)
+        bad_message("a notification of another method", &d->msg);
+    member(&d->msg, text, d->msg.len, "params", &params, &pl);
+    member(&d->msg, params, pl, "subscription", &sub, &sl);
+    if (k->state != C_NOTES || sl != k->sub_len || memcmp(sub, k->sub, sl) != 0)
+        bad_message("a notification of no current subscription", &d->msg);
+    size_t w = k->first + k->done;
+    ipvm_buf_t t = d->notes[w * cfg.tasks + k->notes]; /* kept for receipt_check, no copy */
+    d->notes[w * cfg.tasks + k->notes] = d->msg;
+    d->msg = t;
+    if (++k->notes < cfg.tasks)
+        return;
+    d->lat[w] = now_s() - k->t0;
+    char unsub[160];
+    snprintf(unsub, sizeof unsub, "[%.*s]", (int)k->sub_len, k->sub);
+    ipvm_error_t err;
+    k->state = C_UNSUBSCRIBE;
+    if (ipvm_rpc_client_send(k->c, "unsubscribe_run_workflow", unsub, &k->pending, &err) != 0)
+        die("unsubscribe", &err);
+}
+
+/* Handles what arrived for k; false when the connection has nothing more to do. */
+static bool conn_take(drive_t *d, conn_t *k)
+{
+    uint64_t id;
+    int rc;
+    while ((rc = ipvm_rpc_client_take(k->c, &d->msg, &id)) == 1) {
+        if (k->state == C_DONE)
+            bad_message("a message after the last workflow's unsubscribe", &d->msg);
+        if (id)
+            on_answer(d, k, id);
+        else
+            on_note(d, k);
+    }
+    if (rc != 0)
+        die(rc == IPVM_ECLOSED ? "the node closed a connection" : "out of memory", NULL);
+    return k->state != C_DONE;
+}
+
+/* The notifications of the round, decoded in full (outside the timed part): workflow w's
+ * receipts are add_one(k) = k + 1, add_one(k + 1) = k + 2 ... in that order, each ok, not
+ * replayed, named "bench", of one workflow, its receipt_cid the receipt's. */
+static void receipt_check(const drive_t *d)
+{
+    for (size_t w = 0; w < d->workflows; w++) {
+        ipvm_arena_t a;
+        ipvm_arena_init(&a);
+        uint64_t k = d->base + w * (cfg.tasks + 1);
+        ipvm_cid_t wf;
+        memset(&wf, 0, sizeof wf);
+        for (size_t n = 0; n < cfg.tasks; n++) {
+            const ipvm_buf_t *b = &d->notes[w * cfg.tasks + n];
+            ipvm_rpc_receipt_note_t note;
+            ipvm_receipt_t rec;
+            ipvm_error_t err;
+            uint64_t got = 0;
+            if (ipvm_rpc_receipt_note_decode((char *)b->data, b->len, &a, &note, &err) != 0 ||
+                ipvm_receipt_from_ipld(note.receipt, &a, &rec, &err) != 0)
+                die("a receipt notification", &err);
+            if (n == 0)
+                wf = note.workflow;
+            if (!rec.ok || ipvm_ipld_get_u64(ipvm_receipt_value(&rec), &got) != 0 ||
+                got != k + 1 + n || note.replayed || strcmp(note.name, "bench") != 0 ||
+                !ipvm_cid_equal(&note.receipt_cid, &rec.cid) ||
+                !ipvm_cid_equal(&note.workflow, &wf))
+                bad_message("a wrong receipt", b);
+        }
+        ipvm_arena_dispose(&a);
+    }
+}
+
+/* Runs `workflows` workflows over `clients` connections of one thread. */
+static result_t run_rpc_n(const char *url, uint64_t base, unsigned clients, size_t workflows)
+{
+    size_t per = workflows / clients;
+    drive_t d = {.workflows = per * clients,
+                 .base = base,
+                 .lat = calloc(workflows, sizeof(double)),
+                 .notes = calloc(workflows * cfg.tasks, sizeof(ipvm_buf_t))};
+    conn_t *k = calloc(clients, sizeof *k);
+    ipvm_error_t err;
+    double c0 = self_cpu(), n0 = node_cpu();
+    long s0 = self_csw();
+    double t0 = now_s();
+    for (unsigned i = 0; i < clients; i++) {
+        k[i] = (conn_t){.first = i * per, .count = per};
+        if ((i == 0 ? ipvm_rpc_client_connect(url, 10000, &k[i].c, &err)
+                    : ipvm_rpc_client_connect_also(k[0].c, url, 10000, &k[i].c, &err)) != 0)
+            die("connect", &err);
+    }
+    for (unsigned i = 0; i < clients; i++)
+        conn_submit(&d, &k[i]);
+    for (unsigned active = clients; active > 0;) {
+        if (ipvm_rpc_client_poll(k[0].c, 60000) != 0)
+            die("no message from the node in 60 s", NULL);
+        active = 0;
+        for (unsigned i = 0; i < clients; i++)
+            active += conn_take(&d, &k[i]);
+    }
+    result_t r = {0};
+    r.secs = now_s() - t0;
+    r.cpu_self = self_cpu() - c0;
+    r.cpu_node = node_cpu() - n0;
+    r.csw_self = self_csw() - s0;
+    r.receipts = d.workflows * cfg.tasks;
+    r.p50 = pct(d.lat, d.workflows, 0.5);
+    r.p99 = pct(d.lat, d.workflows, 0.99);
+    for (unsigned i = 0; i < clients; i++)
+        conn_take(&d, &k[i]); /* anything more that came fails the bench */
+    receipt_check(&d);
+    for (unsigned i = clients; i-- > 0;)
+        ipvm_rpc_client_free(k[i].c);
+    for (size_t i = 0; i < workflows * cfg.tasks; i++)
+        ipvm_buf_dispose(&d.notes[i]);
+    ipvm_buf_dispose(&d.json);
+    ipvm_buf_dispose(&d.params);
+    ipvm_buf_dispose(&d.msg);
+    free(d.notes);
+    free(d.lat);
+    free(k);
+    return r;
 }
 
 static long rss_of(pid_t pid)
@@ -343,8 +506,8 @@ static pid_t start_node(const char *data_dir, char *url, size_t len)
         close_range(3, ~0U, 0);
         if (freopen("/dev/null", "w", stdout) == NULL || freopen("/dev/null", "w", stderr) == NULL)
             _exit(126);
-        execl(cfg.node, "ipvm", "--data-dir", data_dir, "node", "start", "--port",
-              "0", "--set", "node.gcc_tier=0", "-q", (char *)NULL);
+        execl(cfg.node, "ipvm", "--data-dir", data_dir, "node", "start", "--port", "0", "--set",
+              "node.gcc_tier=0", "-q", (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 2000; i++) {
@@ -361,36 +524,6 @@ static pid_t start_node(const char *data_dir, char *url, size_t len)
     }
     die("the node did not start", NULL);
     return -1;
-}
-
-static result_t run_rpc(const char *url, uint64_t base)
-{
-    double *lat = calloc(cfg.workflows, sizeof *lat);
-    cli_t *c = calloc(cfg.clients, sizeof *c);
-    pthread_t *t = calloc(cfg.clients, sizeof *t);
-    size_t per = cfg.workflows / cfg.clients;
-    double c0 = self_cpu(), n0 = node_cpu();
-    long s0 = self_csw();
-    double t0 = now_s();
-    for (unsigned i = 0; i < cfg.clients; i++) {
-        c[i] = (cli_t){url, i * per, per, base, lat, 0};
-        pthread_create(&t[i], NULL, cli_main, &c[i]);
-    }
-    result_t r = {0};
-    for (unsigned i = 0; i < cfg.clients; i++) {
-        pthread_join(t[i], NULL);
-        r.receipts += c[i].receipts;
-    }
-    r.secs = now_s() - t0;
-    r.cpu_self = self_cpu() - c0;
-    r.cpu_node = node_cpu() - n0;
-    r.csw_self = self_csw() - s0;
-    r.p50 = pct(lat, per * cfg.clients, 0.5);
-    r.p99 = pct(lat, per * cfg.clients, 0.99);
-    free(lat);
-    free(c);
-    free(t);
-    return r;
 }
 
 #define ROUNDS 5
@@ -461,13 +594,12 @@ int main(int argc, char **argv)
     struct timespec ts = {1, 0};
     nanosleep(&ts, NULL);
     long idle = rss_of(pid);
-    cli_t warm = {url, 0, 1, 2000000000ull, (double[1]){0}, 0};
-    cli_main(&warm); /* compile the module in the node */
+    (void)run_rpc_n(url, 2000000000ull, 1, 1); /* compile the module in the node */
     result_t e[ROUNDS], r[ROUNDS];
     for (int k = 0; k < ROUNDS; k++) {
         uint64_t base = 100000000ull + (uint64_t)k * 10000000ull;
         e[k] = run_embedded(&m, base);
-        r[k] = run_rpc(url, base + 500000000ull);
+        r[k] = run_rpc_n(url, base + 500000000ull, cfg.clients, cfg.workflows);
     }
     kill(pid, SIGTERM);
     int st;
@@ -490,7 +622,8 @@ int main(int argc, char **argv)
     printf("| embedded (ipvm_sched_run, %u threads) | %zu | %.2f s | %.0f | %.2f ms | %.2f ms |\n",
            cfg.clients, em.receipts, em.secs, (double)em.receipts / em.secs, em.p50 * 1e3,
            em.p99 * 1e3);
-    printf("| JSON-RPC over WebSocket (%u clients) | %zu | %.2f s | %.0f | %.2f ms | %.2f ms |\n",
+    printf("| JSON-RPC over WebSocket (%u connections, 1 client thread) | %zu | %.2f s | %.0f | "
+           "%.2f ms | %.2f ms |\n",
            cfg.clients, rm.receipts, rm.secs, (double)rm.receipts / rm.secs, rm.p50 * 1e3,
            rm.p99 * 1e3);
     printf("\nRPC / embedded: time %.2fx, p50 latency %.2fx, p99 latency %.2fx (target: time <= "
@@ -500,13 +633,14 @@ int main(int argc, char **argv)
            1e6 * (em.cpu_self - em.cpu_node * 0) / (double)em.receipts,
            1e6 * (rm.cpu_self + rm.cpu_node) / (double)rm.receipts,
            1e6 * rm.cpu_node / (double)rm.receipts, 1e6 * rm.cpu_self / (double)rm.receipts);
-    printf("voluntary context switches per receipt (all rounds): embedded %.1f; RPC %.1f (node %.1f + "
-           "clients %.1f)\n",
-           (double)emb_csw / (double)emb_receipts,
-           (double)nru.ru_nvcsw / (double)node_receipts +
-               (double)cli_csw / (double)(node_receipts - cfg.tasks),
-           (double)nru.ru_nvcsw / (double)node_receipts,
-           (double)cli_csw / (double)(node_receipts - cfg.tasks));
+    printf(
+        "voluntary context switches per receipt (all rounds): embedded %.1f; RPC %.1f (node %.1f + "
+        "clients %.1f)\n",
+        (double)emb_csw / (double)emb_receipts,
+        (double)nru.ru_nvcsw / (double)node_receipts +
+            (double)cli_csw / (double)(node_receipts - cfg.tasks),
+        (double)nru.ru_nvcsw / (double)node_receipts,
+        (double)cli_csw / (double)(node_receipts - cfg.tasks));
     printf("rounds (time RPC/embedded):");
     for (int k = 0; k < ROUNDS; k++)
         printf(" %.2fx", r[k].secs / e[k].secs);

@@ -384,7 +384,8 @@ IPVM_EXTERN void ipvm_node_exec_free(ipvm_node_exec_t *x);
 
 /* ------------------------------------------------------------------------------ client ---- */
 /* A blocking JSON-RPC client over WebSocket (libwebsockets on a private libuv loop), for the
- * CLI and tests. One client is used by one thread. */
+ * CLI, tests and the benchmark. One client (or clients sharing a loop, below) is used by one
+ * thread. */
 typedef struct ipvm_rpc_client_s ipvm_rpc_client_t;
 
 /* Connects to "ws://host:port[/path]" within timeout_ms. Errors: IPVM_EINVAL (bad URL),
@@ -404,6 +405,34 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_client_call(ipvm_rpc_client_t *c, const
  * IPVM_ECLOSED when the server closed. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_client_next(ipvm_rpc_client_t *c, int timeout_ms,
                                                      ipvm_buf_t *msg, ipvm_error_t *err);
+
+/* Several clients on one thread: ipvm_rpc_client_connect_also connects another client on the
+ * same private loop as `peer` (freed with the last of them, in any order). A blocking call on
+ * any of them runs the shared loop; what arrives meanwhile for the others waits in their own
+ * inboxes. To drive them all from one thread without blocking on one:
+ * ipvm_rpc_client_send a request (its id into *id), ipvm_rpc_client_poll to run the shared
+ * loop for one turn (it waits for the first event of any client, up to timeout_ms: 0 or
+ * IPVM_ETIMEDOUT), then ipvm_rpc_client_take each client's messages. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_client_connect_also(ipvm_rpc_client_t *peer,
+                                                             const char *url, int timeout_ms,
+                                                             ipvm_rpc_client_t **out,
+                                                             ipvm_error_t *err);
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_client_send(ipvm_rpc_client_t *c, const char *method,
+                                                     const char *params_json, uint64_t *id,
+                                                     ipvm_error_t *err);
+IPVM_EXTERN int ipvm_rpc_client_poll(ipvm_rpc_client_t *c, int timeout_ms);
+/* Takes the oldest message received and not yet taken, without waiting: 1 (its JSON text into
+ * `msg`, *id its response id, 0 for a notification or a message with no integer id), 0 when
+ * there is none, IPVM_ECLOSED when there is none and the node closed, IPVM_ENOMEM. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_client_take(ipvm_rpc_client_t *c, ipvm_buf_t *msg,
+                                                     uint64_t *id);
+/* The member `key` of the JSON object `json` (its top level), found without decoding: *val and
+ * *val_len are its value's text. IPVM_ENOENT when there is none; IPVM_EJSON when the scan
+ * cannot tell (not an object, malformed, a key written with escapes): decode it then. The
+ * values skipped are not checked. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_json_member(const char *json, size_t len,
+                                                     const char *key, const char **val,
+                                                     size_t *val_len);
 
 /* A receipt notification of subscribe_run_workflow, decoded. */
 typedef struct ipvm_rpc_receipt_note_s {

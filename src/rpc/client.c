@@ -16,12 +16,19 @@ typedef struct inmsg_s {
     char text[]; /* NUL-terminated */
 } inmsg_t;
 
-struct ipvm_rpc_client_s {
+/* The private loop and lws context, shared by the clients connected with
+ * ipvm_rpc_client_connect_also (one thread runs them all); freed with the last of them. */
+typedef struct {
     uv_loop_t loop;
     uv_timer_t timer;
     bool timed_out;
     struct lws_context *ctx; /* NULL once lws finished destroying it */
-    struct lws *wsi;         /* NULL until established and after close */
+    unsigned refs;
+} hub_t;
+
+struct ipvm_rpc_client_s {
+    hub_t *hub;
+    struct lws *wsi; /* NULL until established and after close */
     bool established, closed;
     char why[256];         /* why it closed or failed */
     outmsg_t *head, *tail; /* to send */
@@ -37,8 +44,7 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
                      size_t len)
 {
     (void)user;
-    struct lws_context *ctx = lws_get_context(wsi);
-    ipvm_rpc_client_t *c = ctx ? lws_context_user(ctx) : NULL;
+    ipvm_rpc_client_t *c = lws_get_opaque_user_data(wsi);
     if (c == NULL)
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     switch (reason) {
@@ -126,19 +132,22 @@ static const struct lws_protocols client_protocols[] = {
 
 static void on_timer(uv_timer_t *t)
 {
-    ipvm_rpc_client_t *c = t->data;
-    c->timed_out = true;
+    hub_t *h = t->data;
+    h->timed_out = true;
 }
 
-/* Runs the loop until done(c) or the timeout. Returns 0, IPVM_ETIMEDOUT or IPVM_ECLOSED. */
+/* Runs the shared loop until done(c) or the timeout. Returns 0, IPVM_ETIMEDOUT or
+ * IPVM_ECLOSED. What arrives for the other clients of the loop meanwhile waits in their
+ * inboxes. */
 static int run_until(ipvm_rpc_client_t *c, int timeout_ms, bool (*done)(ipvm_rpc_client_t *))
 {
-    c->timed_out = false;
+    hub_t *h = c->hub;
+    h->timed_out = false;
     if (timeout_ms > 0)
-        uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0);
-    while (!done(c) && !c->timed_out && !c->closed)
-        uv_run(&c->loop, UV_RUN_ONCE);
-    uv_timer_stop(&c->timer);
+        uv_timer_start(&h->timer, on_timer, (uint64_t)timeout_ms, 0);
+    while (!done(c) && !h->timed_out && !c->closed)
+        uv_run(&h->loop, UV_RUN_ONCE);
+    uv_timer_stop(&h->timer);
     if (done(c))
         return 0;
     return c->closed ? IPVM_ECLOSED : IPVM_ETIMEDOUT;
@@ -185,20 +194,35 @@ static int parse_url(ipvm_rpc_client_t *c, const char *url, ipvm_error_t *err)
     return 0;
 }
 
-static void client_destroy(ipvm_rpc_client_t *c)
+static void hub_release(hub_t *h)
 {
-    if (c->ctx) {
+    if (--h->refs > 0)
+        return;
+    if (h->ctx) {
         /* the two-step teardown of lws 4.1 on a foreign loop (see server.c on_closer) */
-        lws_context_destroy(c->ctx);
-        for (int i = 0; c->ctx && i < 1000000; i++) {
-            uv_run(&c->loop, UV_RUN_NOWAIT);
-            if (c->ctx && !ipvm__rpc_uv_any_closing(&c->loop))
-                lws_context_destroy(c->ctx);
+        lws_context_destroy(h->ctx);
+        for (int i = 0; h->ctx && i < 1000000; i++) {
+            uv_run(&h->loop, UV_RUN_NOWAIT);
+            if (h->ctx && !ipvm__rpc_uv_any_closing(&h->loop))
+                lws_context_destroy(h->ctx);
         }
     }
-    uv_close((uv_handle_t *)&c->timer, NULL);
-    uv_run(&c->loop, UV_RUN_DEFAULT);
-    (void)uv_loop_close(&c->loop);
+    uv_close((uv_handle_t *)&h->timer, NULL);
+    uv_run(&h->loop, UV_RUN_DEFAULT);
+    (void)uv_loop_close(&h->loop);
+    ipvm_free(h);
+}
+
+static void client_destroy(ipvm_rpc_client_t *c)
+{
+    if (c->wsi && c->hub->refs > 1) {
+        /* the loop stays for the other clients: only this connection goes, at the loop's
+         * next turn, and its callbacks no longer find c */
+        lws_set_opaque_user_data(c->wsi, NULL);
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
+    if (c->hub)
+        hub_release(c->hub);
     while (c->head) {
         outmsg_t *m = c->head;
         c->head = m->next;
@@ -213,8 +237,67 @@ static void client_destroy(ipvm_rpc_client_t *c)
     ipvm_free(c);
 }
 
-int ipvm_rpc_client_connect(const char *url, int timeout_ms, ipvm_rpc_client_t **out,
-                            ipvm_error_t *err)
+static hub_t *hub_new(int timeout_ms)
+{
+    hub_t *h = ipvm_calloc(1, sizeof *h);
+    if (h == NULL)
+        return NULL;
+    uv_loop_init(&h->loop);
+    uv_timer_init(&h->loop, &h->timer);
+    h->timer.data = h;
+    h->refs = 1;
+    lws_set_log_level(LLL_ERR, NULL);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    void *foreign[1] = {&h->loop};
+    info.foreign_loops = foreign;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = client_protocols;
+    info.user = h;
+    info.pcontext = &h->ctx;
+    info.timeout_secs = (unsigned)(timeout_ms > 0 ? (timeout_ms + 999) / 1000 : 10);
+    h->ctx = lws_create_context(&info);
+    if (h->ctx == NULL) {
+        hub_release(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* Connects c (its URL parsed) on c->hub. */
+static int client_open(ipvm_rpc_client_t *c, const char *url, int timeout_ms, ipvm_error_t *err)
+{
+    c->next_id = 1;
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof ci);
+    ci.context = c->hub->ctx;
+    ci.address = c->host;
+    ci.port = c->port;
+    ci.path = c->path;
+    ci.host = c->host;
+    ci.origin = c->host;
+    ci.protocol = NULL; /* Homestar's server takes connections that name no subprotocol */
+    ci.local_protocol_name = "ipvm-client";
+    ci.opaque_user_data = c;
+    struct lws *wsi = lws_client_connect_via_info(&ci);
+    if (wsi == NULL && !c->closed)
+        snprintf(c->why, sizeof c->why, "cannot connect");
+    else if (wsi && !c->closed)
+        c->wsi = wsi; /* for client_destroy, should the connection not complete */
+    int rc = c->why[0] && !c->established ? IPVM_ECLOSED : run_until(c, timeout_ms, is_established);
+    if (rc == 0)
+        return 0;
+    char why[256];
+    snprintf(why, sizeof why, "%s", c->why[0] ? c->why : "no answer");
+    return ipvm_error_set(err, rc == IPVM_ETIMEDOUT ? IPVM_ETIMEDOUT : IPVM_ECLOSED, IPVM_NO_OFFSET,
+                          "cannot reach the node at %s (%s); is it running? Start one "
+                          "with 'ipvm node start'",
+                          url, rc == IPVM_ETIMEDOUT ? "timed out" : why);
+}
+
+static int connect_on(hub_t *share, const char *url, int timeout_ms, ipvm_rpc_client_t **out,
+                      ipvm_error_t *err)
 {
     ipvm_rpc_client_t *c = ipvm_calloc(1, sizeof *c);
     if (c == NULL)
@@ -224,51 +307,32 @@ int ipvm_rpc_client_connect(const char *url, int timeout_ms, ipvm_rpc_client_t *
         ipvm_free(c);
         return rc;
     }
-    uv_loop_init(&c->loop);
-    uv_timer_init(&c->loop, &c->timer);
-    c->timer.data = c;
-    c->next_id = 1;
-    lws_set_log_level(LLL_ERR, NULL);
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof info);
-    void *foreign[1] = {&c->loop};
-    info.foreign_loops = foreign;
-    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
-    info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = client_protocols;
-    info.user = c;
-    info.pcontext = &c->ctx;
-    info.timeout_secs = (unsigned)(timeout_ms > 0 ? (timeout_ms + 999) / 1000 : 10);
-    c->ctx = lws_create_context(&info);
-    if (c->ctx == NULL) {
+    if (share)
+        share->refs++;
+    c->hub = share ? share : hub_new(timeout_ms);
+    if (c->hub == NULL) {
         client_destroy(c);
         return ipvm_error_set(err, IPVM_EIO, IPVM_NO_OFFSET, "cannot start a WebSocket client");
     }
-    struct lws_client_connect_info ci;
-    memset(&ci, 0, sizeof ci);
-    ci.context = c->ctx;
-    ci.address = c->host;
-    ci.port = c->port;
-    ci.path = c->path;
-    ci.host = c->host;
-    ci.origin = c->host;
-    ci.protocol = NULL; /* Homestar's server takes connections that name no subprotocol */
-    ci.local_protocol_name = "ipvm-client";
-    if (lws_client_connect_via_info(&ci) == NULL && !c->closed)
-        snprintf(c->why, sizeof c->why, "cannot connect");
-    rc = c->why[0] && !c->established ? IPVM_ECLOSED : run_until(c, timeout_ms, is_established);
+    rc = client_open(c, url, timeout_ms, err);
     if (rc) {
-        char why[256];
-        snprintf(why, sizeof why, "%s", c->why[0] ? c->why : "no answer");
         client_destroy(c);
-        return ipvm_error_set(err, rc == IPVM_ETIMEDOUT ? IPVM_ETIMEDOUT : IPVM_ECLOSED,
-                              IPVM_NO_OFFSET,
-                              "cannot reach the node at %s (%s); is it running? Start one "
-                              "with 'ipvm node start'",
-                              url, rc == IPVM_ETIMEDOUT ? "timed out" : why);
+        return rc;
     }
     *out = c;
     return 0;
+}
+
+int ipvm_rpc_client_connect(const char *url, int timeout_ms, ipvm_rpc_client_t **out,
+                            ipvm_error_t *err)
+{
+    return connect_on(NULL, url, timeout_ms, out, err);
+}
+
+int ipvm_rpc_client_connect_also(ipvm_rpc_client_t *peer, const char *url, int timeout_ms,
+                                 ipvm_rpc_client_t **out, ipvm_error_t *err)
+{
+    return connect_on(peer->hub, url, timeout_ms, out, err);
 }
 
 void ipvm_rpc_client_free(ipvm_rpc_client_t *c)
@@ -279,7 +343,7 @@ void ipvm_rpc_client_free(ipvm_rpc_client_t *c)
 
 static int client_send(ipvm_rpc_client_t *c, const char *text, size_t len)
 {
-    if (c->closed || c->wsi == NULL)
+    if (c->closed || !c->established || c->wsi == NULL)
         return IPVM_ECLOSED;
     outmsg_t *m = ipvm_malloc(sizeof *m + LWS_PRE + len);
     if (m == NULL)
@@ -303,34 +367,166 @@ static int client_send(ipvm_rpc_client_t *c, const char *text, size_t len)
     return 0;
 }
 
+/* ---- finding a message's id without decoding it ---------------------------------------------- */
+
+static size_t skip_ws(const char *s, size_t i, size_t n)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* The index after the string that opens at s[i] ('"'), or 0 when it does not close; *esc when
+ * it has an escape. */
+static size_t skip_string(const char *s, size_t i, size_t n, bool *esc)
+{
+    for (i++; i < n; i++) {
+        if (s[i] == '\\') {
+            *esc = true;
+            i++;
+        } else if (s[i] == '"') {
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+/* The index after the value that starts at s[i], or 0 when it does not end. */
+static size_t skip_value(const char *s, size_t i, size_t n)
+{
+    size_t depth = 0;
+    bool esc = false;
+    while (i < n) {
+        char ch = s[i];
+        if (ch == '"') {
+            if ((i = skip_string(s, i, n, &esc)) == 0 || depth == 0)
+                return i;
+            continue;
+        }
+        if (ch == '{' || ch == '[') {
+            depth++;
+        } else if (ch == '}' || ch == ']') {
+            if (depth == 0)
+                return i; /* the end of a scalar: the enclosing object's close */
+            if (--depth == 0)
+                return i + 1;
+        } else if (depth == 0 &&
+                   (ch == ',' || ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r')) {
+            return i;
+        }
+        i++;
+    }
+    return 0;
+}
+
+int ipvm_rpc_json_member(const char *json, size_t len, const char *key, const char **val,
+                         size_t *val_len)
+{
+    size_t i = skip_ws(json, 0, len), klen = strlen(key);
+    if (i >= len || json[i] != '{')
+        return IPVM_EJSON;
+    i = skip_ws(json, i + 1, len);
+    if (i < len && json[i] == '}')
+        return IPVM_ENOENT;
+    for (;;) {
+        bool esc = false;
+        size_t k0 = i + 1, e = i < len && json[i] == '"' ? skip_string(json, i, len, &esc) : 0;
+        if (e == 0 || esc) /* a key with escapes may spell any key: a decoder must tell */
+            return IPVM_EJSON;
+        i = skip_ws(json, e, len);
+        if (i >= len || json[i] != ':')
+            return IPVM_EJSON;
+        size_t v0 = skip_ws(json, i + 1, len), ve = v0 < len ? skip_value(json, v0, len) : 0;
+        if (ve == 0)
+            return IPVM_EJSON;
+        if (e - 1 - k0 == klen && memcmp(json + k0, key, klen) == 0) {
+            *val = json + v0;
+            *val_len = ve - v0;
+            return 0;
+        }
+        i = skip_ws(json, ve, len);
+        if (i < len && json[i] == '}')
+            return IPVM_ENOENT;
+        if (i >= len || json[i] != ',')
+            return IPVM_EJSON;
+        i = skip_ws(json, i + 1, len);
+    }
+}
+
+/* What a message is, found by decoding it: the scan could not tell. */
+static int kind_decoded(const inmsg_t *m, uint64_t *id)
+{
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_ipld_t *v = NULL;
+    int kind = -1;
+    if (ipvm_dagjson_decode(m->text, m->len, &a, &v, NULL) == 0 && v->kind == IPVM_IPLD_MAP) {
+        const ipvm_ipld_t *mid = ipvm_ipld_map_get(v, "id");
+        if (mid == NULL)
+            kind = ipvm_ipld_map_get(v, "method") != NULL ? 0 : -1;
+        else
+            kind = ipvm_ipld_get_u64(mid, id) == 0 ? 1 : -1;
+    }
+    ipvm_arena_dispose(&a);
+    return kind;
+}
+
+/* 1: a response with an integer id (*id), 0: a notification (a method, no id), -1: neither. */
+static int msg_kind(const inmsg_t *m, uint64_t *id)
+{
+    const char *v;
+    size_t vl;
+    int rc = ipvm_rpc_json_member(m->text, m->len, "id", &v, &vl);
+    if (rc == IPVM_ENOENT) {
+        rc = ipvm_rpc_json_member(m->text, m->len, "method", &v, &vl);
+        if (rc == 0 || rc == IPVM_ENOENT)
+            return rc == 0 ? 0 : -1;
+    } else if (rc == 0) {
+        uint64_t n = 0;
+        size_t i = 0;
+        for (; i < vl && i < 19 && v[i] >= '0' && v[i] <= '9'; i++)
+            n = n * 10 + (uint64_t)(v[i] - '0');
+        if (i == vl && vl > 0 && (v[0] != '0' || vl == 1)) {
+            *id = n;
+            return 1;
+        }
+    }
+    return kind_decoded(m, id); /* escapes, a big or odd id: the decoder decides */
+}
+
 /* Takes the first inbox message that is a response with this id (or, for id 0, the first
- * notification). */
-static inmsg_t *take(ipvm_rpc_client_t *c, uint64_t id)
+ * notification; for id UINT64_MAX, the first message of any kind, its id into *got). */
+static inmsg_t *take(ipvm_rpc_client_t *c, uint64_t id, uint64_t *got)
 {
     inmsg_t **pp = &c->inbox, *prev = NULL;
     for (inmsg_t *m = c->inbox; m; prev = m, pp = &m->next, m = m->next) {
-        ipvm_arena_t a;
-        ipvm_arena_init(&a);
-        ipvm_ipld_t *v = NULL;
-        bool match = false;
-        if (ipvm_dagjson_decode(m->text, m->len, &a, &v, NULL) == 0 && v->kind == IPVM_IPLD_MAP) {
-            const ipvm_ipld_t *mid = ipvm_ipld_map_get(v, "id");
-            uint64_t got = 0;
-            if (id == 0)
-                match = ipvm_ipld_map_get(v, "method") != NULL && mid == NULL;
-            else
-                match = mid && ipvm_ipld_get_u64(mid, &got) == 0 && got == id;
-        }
-        ipvm_arena_dispose(&a);
+        uint64_t mid = 0;
+        int kind = msg_kind(m, &mid);
+        bool match = id == UINT64_MAX || (id == 0 ? kind == 0 : kind == 1 && mid == id);
         if (match) {
             *pp = m->next;
             if (c->inbox_tail == m)
                 c->inbox_tail = prev;
             m->next = NULL;
+            if (got)
+                *got = kind == 1 ? mid : 0;
             return m;
         }
     }
     return NULL;
+}
+
+/* Runs the shared loop until something new arrives for c, c closes or the timer fires. */
+static void run_once_for(ipvm_rpc_client_t *c, int64_t timeout_ms)
+{
+    hub_t *h = c->hub;
+    inmsg_t *last = c->inbox_tail;
+    h->timed_out = false;
+    if (timeout_ms > 0)
+        uv_timer_start(&h->timer, on_timer, (uint64_t)timeout_ms, 0);
+    while (c->inbox_tail == last && !c->closed && !h->timed_out)
+        uv_run(&h->loop, UV_RUN_ONCE);
+    uv_timer_stop(&h->timer);
 }
 
 /* Waits until take(c, id) finds a message. */
@@ -338,7 +534,7 @@ static int wait_for(ipvm_rpc_client_t *c, uint64_t id, int timeout_ms, inmsg_t *
 {
     uint64_t deadline = ipvm_now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
     for (;;) {
-        inmsg_t *m = take(c, id);
+        inmsg_t *m = take(c, id, NULL);
         if (m) {
             *out = m;
             return 0;
@@ -348,19 +544,12 @@ static int wait_for(ipvm_rpc_client_t *c, uint64_t id, int timeout_ms, inmsg_t *
         int64_t left = timeout_ms > 0 ? (int64_t)(deadline - ipvm_now_ns()) / 1000000 : 0;
         if (timeout_ms > 0 && left <= 0)
             return IPVM_ETIMEDOUT;
-        /* wake when anything new arrives (or the time is up) */
-        inmsg_t *last = c->inbox_tail;
-        c->timed_out = false;
-        if (timeout_ms > 0)
-            uv_timer_start(&c->timer, on_timer, (uint64_t)(left > 0 ? left : 1), 0);
-        while (c->inbox_tail == last && !c->closed && !c->timed_out)
-            uv_run(&c->loop, UV_RUN_ONCE);
-        uv_timer_stop(&c->timer);
+        run_once_for(c, timeout_ms > 0 ? (left > 0 ? left : 1) : 0);
     }
 }
 
-int ipvm_rpc_client_call(ipvm_rpc_client_t *c, const char *method, const char *params_json,
-                         int timeout_ms, ipvm_buf_t *result, int *rpc_code, ipvm_error_t *err)
+int ipvm_rpc_client_send(ipvm_rpc_client_t *c, const char *method, const char *params_json,
+                         uint64_t *id_out, ipvm_error_t *err)
 {
     uint64_t id = c->next_id++;
     ipvm_buf_t req = IPVM_BUF_INIT;
@@ -378,6 +567,39 @@ int ipvm_rpc_client_call(ipvm_rpc_client_t *c, const char *method, const char *p
     if (rc)
         return ipvm_error_set(err, rc, IPVM_NO_OFFSET, "cannot send %s: %s", method,
                               rc == IPVM_ECLOSED ? c->why : ipvm_strerror(rc));
+    *id_out = id;
+    return 0;
+}
+
+int ipvm_rpc_client_poll(ipvm_rpc_client_t *c, int timeout_ms)
+{
+    hub_t *h = c->hub;
+    h->timed_out = false;
+    if (timeout_ms > 0)
+        uv_timer_start(&h->timer, on_timer, (uint64_t)timeout_ms, 0);
+    uv_run(&h->loop, UV_RUN_ONCE);
+    uv_timer_stop(&h->timer);
+    return h->timed_out ? IPVM_ETIMEDOUT : 0;
+}
+
+int ipvm_rpc_client_take(ipvm_rpc_client_t *c, ipvm_buf_t *msg, uint64_t *id)
+{
+    inmsg_t *m = take(c, UINT64_MAX, id);
+    if (m == NULL)
+        return c->closed ? IPVM_ECLOSED : 0;
+    ipvm_buf_clear(msg);
+    int rc = ipvm_buf_append(msg, m->text, m->len);
+    ipvm_free(m);
+    return rc ? rc : 1;
+}
+
+int ipvm_rpc_client_call(ipvm_rpc_client_t *c, const char *method, const char *params_json,
+                         int timeout_ms, ipvm_buf_t *result, int *rpc_code, ipvm_error_t *err)
+{
+    uint64_t id = 0;
+    int rc = ipvm_rpc_client_send(c, method, params_json, &id, err);
+    if (rc)
+        return rc;
     inmsg_t *m = NULL;
     rc = wait_for(c, id, timeout_ms, &m);
     if (rc)

@@ -161,3 +161,68 @@ IPVM_TEST(rpc, bytes_json)
     ipvm_buf_dispose(&json);
     ipvm_buf_dispose(&back);
 }
+
+/* The member's value text, or "!" and the name of the scan's error. */
+static const char *member_of(const char *json, const char *key, char *out, size_t size)
+{
+    const char *v = NULL;
+    size_t vl = 0;
+    int rc = ipvm_rpc_json_member(json, strlen(json), key, &v, &vl);
+    if (rc)
+        snprintf(out, size, "!%s", ipvm_err_name(rc));
+    else
+        snprintf(out, size, "%.*s", (int)vl, v);
+    return out;
+}
+
+IPVM_TEST(rpc, json_member)
+{
+    char b[256];
+    const char *note = "{\"jsonrpc\":\"2.0\",\"method\":\"subscribe_run_workflow\",\"params\":"
+                       "{\"subscription\":\"abc\",\"result\":[1,2]}}";
+    IPVM_ASSERT_STREQ(member_of(note, "method", b, sizeof b), "\"subscribe_run_workflow\"");
+    IPVM_ASSERT_STREQ(member_of(note, "params", b, sizeof b),
+                      "{\"subscription\":\"abc\",\"result\":[1,2]}");
+    IPVM_ASSERT_STREQ(member_of(b, "subscription", b + 128, 128), "\"abc\"");
+    /* nested members are not the top level's */
+    IPVM_ASSERT_STREQ(member_of(note, "subscription", b, sizeof b), "!IPVM_ENOENT");
+    IPVM_ASSERT_STREQ(
+        member_of("{\"x\":{\"id\":1},\"y\":[{\"id\":2}],\"id\":3}", "id", b, sizeof b), "3");
+    IPVM_ASSERT_STREQ(member_of("{\"x\":{\"id\":1}}", "id", b, sizeof b), "!IPVM_ENOENT");
+    /* strings with escapes, brackets and commas inside are skipped whole */
+    IPVM_ASSERT_STREQ(member_of("{\"a\":\"q\\\"},\\\\\",\"id\":4}", "id", b, sizeof b), "4");
+    IPVM_ASSERT_STREQ(member_of("{\"a\":\"]}[{,\",\"id\":[1,\"]\"]}", "id", b, sizeof b),
+                      "[1,\"]\"]");
+    /* a key written with escapes may spell the key: the scan cannot tell */
+    IPVM_ASSERT_STREQ(member_of("{\"i\\u0064\":5}", "id", b, sizeof b), "!IPVM_EJSON");
+    /* odd ids come back as their text, for the caller to judge */
+    const char *ids[] = {"null", "-1", "1.5", "1e2", "\"7\"", "18446744073709551616", "true"};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        char json[64];
+        snprintf(json, sizeof json, "{ \"result\" : 0 ,\n\t\"id\" : %s }", ids[i]);
+        IPVM_ASSERT_STREQ(member_of(json, "id", b, sizeof b), ids[i]);
+    }
+    /* missing */
+    IPVM_ASSERT_STREQ(member_of("{}", "id", b, sizeof b), "!IPVM_ENOENT");
+    IPVM_ASSERT_STREQ(member_of(" { } ", "id", b, sizeof b), "!IPVM_ENOENT");
+    IPVM_ASSERT_STREQ(member_of("{\"idx\":1,\"i\":2}", "id", b, sizeof b), "!IPVM_ENOENT");
+    /* garbage: not an object, cut short, missing colon or comma */
+    const char *bad[] = {"",
+                         "[1]",
+                         "{",
+                         "{\"id\"",
+                         "{\"id\":",
+                         "{\"id\":1",
+                         "{\"a\":1,}",
+                         "{a:1}",
+                         "{\"a\" 1}",
+                         "{\"a\":1 \"id\":2}",
+                         "{\"a\":[1,2",
+                         "{\"a\":\"x",
+                         "\"{\\\"id\\\":1}\"",
+                         "nul",
+                         "{\"a\":{}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        IPVM_ASSERT_MSG(strcmp(member_of(bad[i], "id", b, sizeof b), "!IPVM_EJSON") == 0,
+                        "input %zu (%s): %s", i, bad[i], b);
+}

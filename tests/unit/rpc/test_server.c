@@ -208,3 +208,113 @@ IPVM_TEST(rpc, server_http_routes)
     ipvm_buf_dispose(&resp);
     rpc_fixture_stop(f);
 }
+
+/* Polls the shared loop until client c has a message; returns it (into msg) and its id. */
+static uint64_t take_one(ipvm_rpc_client_t *c, ipvm_buf_t *msg)
+{
+    uint64_t id = 99;
+    uint64_t deadline = ipvm_now_ns() + 5000000000ull;
+    int rc;
+    while ((rc = ipvm_rpc_client_take(c, msg, &id)) == 0) {
+        IPVM_ASSERT_LT(ipvm_now_ns(), deadline);
+        (void)ipvm_rpc_client_poll(c, 500);
+    }
+    IPVM_ASSERT_EQ(rc, 1);
+    return id;
+}
+
+/* The top-level member's text (the scan must read it). */
+static void member_is(const ipvm_buf_t *msg, const char *key, const char *want)
+{
+    const char *v;
+    size_t vl;
+    IPVM_ASSERT_OK(ipvm_rpc_json_member((char *)msg->data, msg->len, key, &v, &vl));
+    IPVM_ASSERT_MEMEQ(v, vl, want, strlen(want));
+}
+
+/* A notification for exactly this subscription. */
+static void note_is(const ipvm_buf_t *msg, const char *sub)
+{
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_ipld_t *v = decode(&a, msg);
+    IPVM_ASSERT(ipvm_ipld_is_str(ipvm_ipld_map_get(v, "method"), "subscribe_network_events"));
+    IPVM_ASSERT(ipvm_ipld_is_str(ipvm_ipld_select(v, "params/subscription"), sub));
+    IPVM_ASSERT(ipvm_ipld_map_get(v, "id") == NULL);
+    ipvm_arena_dispose(&a);
+}
+
+/* Three clients on one loop and one thread (ipvm_rpc_client_connect_also): each gets its own
+ * answers (all three use id 1 first) and its own subscription's notifications; a blocking call
+ * on one keeps what arrives for the others in their inboxes; freeing them in any order leaves
+ * the rest working. */
+IPVM_TEST(rpc, client_shared_loop)
+{
+    rpc_fixture_t *f = rpc_fixture_start(NULL, NULL, NULL);
+    ipvm_rpc_client_t *c[3];
+    ipvm_error_t err;
+    c[0] = rpc_fixture_client(f);
+    for (int i = 1; i < 3; i++)
+        IPVM_ASSERT_OK_ERR(
+            ipvm_rpc_client_connect_also(c[0], rpc_fixture_url(f), 5000, &c[i], &err), &err);
+    ipvm_buf_t msg = IPVM_BUF_INIT, r = IPVM_BUF_INIT;
+    char sub[3][17];
+    for (int i = 0; i < 3; i++) {
+        uint64_t id = 0;
+        IPVM_ASSERT_OK_ERR(ipvm_rpc_client_send(c[i], "subscribe_network_events", NULL, &id, &err),
+                           &err);
+        IPVM_ASSERT_EQ_U64(id, 1); /* ids are per connection */
+    }
+    for (int i = 2; i >= 0; i--) {
+        IPVM_ASSERT_EQ_U64(take_one(c[i], &msg), 1);
+        const char *v;
+        size_t vl;
+        IPVM_ASSERT_OK(ipvm_rpc_json_member((char *)msg.data, msg.len, "result", &v, &vl));
+        IPVM_ASSERT_EQ(vl, 18);
+        memcpy(sub[i], v + 1, 16);
+        sub[i][16] = '\0';
+        IPVM_ASSERT_EQ(ipvm_rpc_client_take(c[i], &msg, NULL), 0); /* nothing else */
+    }
+    IPVM_ASSERT(strcmp(sub[0], sub[1]) != 0 && strcmp(sub[1], sub[2]) != 0 &&
+                strcmp(sub[0], sub[2]) != 0);
+
+    /* one event, three notifications; a blocking call on c[1] runs the loop meanwhile */
+    rpc_fixture_call(f, publish_event, NULL);
+    rpc_fixture_call_ok(c[1], "health", NULL, &r);
+    IPVM_ASSERT_STREQ((char *)r.data, "{\"healthy\":true}");
+    for (int i = 0; i < 3; i++) {
+        IPVM_ASSERT_EQ_U64(take_one(c[i], &msg), 0);
+        note_is(&msg, sub[i]);
+    }
+
+    /* an answer with no integer id (a parse error's id is null) is taken with id 0 */
+    uint64_t id = 0;
+    IPVM_ASSERT_OK(ipvm_rpc_client_send(c[2], "health", "[", &id, &err));
+    IPVM_ASSERT_EQ_U64(take_one(c[2], &msg), 0);
+    member_is(&msg, "id", "null");
+    IPVM_ASSERT_STRCONTAINS((char *)msg.data, "-32700");
+
+    /* c[2] unsubscribes: the next event reaches c[0] and c[1] only */
+    char params[40];
+    snprintf(params, sizeof params, "[\"%s\"]", sub[2]);
+    rpc_fixture_call_ok(c[2], "unsubscribe_network_events", params, &r);
+    IPVM_ASSERT_STREQ((char *)r.data, "true");
+    rpc_fixture_call(f, publish_event, NULL);
+    for (int i = 0; i < 2; i++) {
+        IPVM_ASSERT_EQ_U64(take_one(c[i], &msg), 0);
+        note_is(&msg, sub[i]);
+    }
+    IPVM_ASSERT_ERR(ipvm_rpc_client_next(c[2], 300, &msg, &err), IPVM_ETIMEDOUT);
+
+    /* freed out of order: the others still talk */
+    ipvm_rpc_client_free(c[1]);
+    rpc_fixture_call_ok(c[0], "health", NULL, &r);
+    rpc_fixture_call_ok(c[2], "health", NULL, &r);
+    ipvm_rpc_client_free(c[0]);
+    rpc_fixture_call_ok(c[2], "health", NULL, &r);
+    IPVM_ASSERT_STREQ((char *)r.data, "{\"healthy\":true}");
+    ipvm_rpc_client_free(c[2]);
+    ipvm_buf_dispose(&msg);
+    ipvm_buf_dispose(&r);
+    rpc_fixture_stop(f);
+}
