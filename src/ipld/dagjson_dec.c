@@ -259,33 +259,25 @@ static int escape(jdec_t *d, uint8_t *o, size_t *w)
     return 0;
 }
 
-/* A string at d->pos (on the opening quote), copied into the arena with a NUL. */
-static int string(jdec_t *d, const char **out, size_t *out_len)
+/* The end of the plain run of string text from `i`: the first quote, backslash or control
+ * character, or d->len. */
+static size_t plain_end(const jdec_t *d, size_t i)
 {
-    size_t start = ++d->pos, i = start;
-    /* fast path: find the end; plain runs need no copy-with-unescape */
     while (i < d->len) {
         uint8_t c = (uint8_t)d->buf[i];
         if (c == '"' || c == '\\' || c < 0x20)
             break;
         i++;
     }
-    if (i >= d->len)
-        return jbad(d, start - 1, "unterminated string");
-    size_t bad = ipvm__utf8_check((const uint8_t *)d->buf + start, i - start);
-    if (bad != SIZE_MAX)
-        return jbad(d, start + bad, "string is not valid UTF-8");
-    if (d->buf[i] == '"') {
-        char *s = ipvm_arena_strndup(d->arena, d->buf + start, i - start);
-        if (s == NULL)
-            return jdoom(d);
-        d->pos = i + 1;
-        *out = s;
-        *out_len = i - start;
-        return 0;
-    }
-    /* escapes: find the closing quote first; the text never grows when unescaped (\uXXXX is
-     * 6 bytes for at most 3, a pair 12 for 4), so the quoted length bounds the size */
+    return i;
+}
+
+/* The rest of a string with escapes: its text starts at `start` (past the quote) and the plain
+ * text before d->buf[i] is already checked. Copies it unescaped into the arena with a NUL. */
+static int unescape(jdec_t *d, size_t start, size_t i, const char **out, size_t *out_len)
+{
+    /* find the closing quote first; the text never grows when unescaped (\uXXXX is 6 bytes
+     * for at most 3, a pair 12 for 4), so the quoted length bounds the size */
     size_t end = i;
     while (end < d->len && d->buf[end] != '"')
         end += d->buf[end] == '\\' ? 2 : 1;
@@ -299,15 +291,10 @@ static int string(jdec_t *d, const char **out, size_t *out_len)
     d->pos = i;
     for (;;) {
         size_t run = d->pos;
-        while (d->pos < d->len) {
-            uint8_t c = (uint8_t)d->buf[d->pos];
-            if (c == '"' || c == '\\' || c < 0x20)
-                break;
-            d->pos++;
-        }
+        d->pos = plain_end(d, run);
         if (d->pos >= d->len)
             return jbad(d, start - 1, "unterminated string");
-        bad = ipvm__utf8_check((const uint8_t *)d->buf + run, d->pos - run);
+        size_t bad = ipvm__utf8_check((const uint8_t *)d->buf + run, d->pos - run);
         if (bad != SIZE_MAX)
             return jbad(d, run + bad, "string is not valid UTF-8");
         memcpy(s + o, d->buf + run, d->pos - run);
@@ -328,6 +315,28 @@ static int string(jdec_t *d, const char **out, size_t *out_len)
     d->pos++;
     *out = (const char *)s;
     *out_len = o;
+    return 0;
+}
+
+/* A string at d->pos (on the opening quote), copied into the arena with a NUL. */
+static int string(jdec_t *d, const char **out, size_t *out_len)
+{
+    size_t start = ++d->pos;
+    /* fast path: find the end; plain runs need no copy-with-unescape */
+    size_t i = plain_end(d, start);
+    if (i >= d->len)
+        return jbad(d, start - 1, "unterminated string");
+    size_t bad = ipvm__utf8_check((const uint8_t *)d->buf + start, i - start);
+    if (bad != SIZE_MAX)
+        return jbad(d, start + bad, "string is not valid UTF-8");
+    if (d->buf[i] != '"')
+        return unescape(d, start, i, out, out_len);
+    char *s = ipvm_arena_strndup(d->arena, d->buf + start, i - start);
+    if (s == NULL)
+        return jdoom(d);
+    d->pos = i + 1;
+    *out = s;
+    *out_len = i - start;
     return 0;
 }
 
