@@ -7,6 +7,15 @@
 #include <stdio.h>
 #include <stdint.h>
 
+/* Returns from the calling function the result of x when it is negative (an IPVM_E* code);
+ * the fallible-step chains of the binary and WIT readers. */
+#define IPVM__TRY(x)                                                                               \
+    do {                                                                                           \
+        int rc_ = (x);                                                                             \
+        if (rc_ < 0)                                                                               \
+            return rc_;                                                                            \
+    } while (0)
+
 /* Returns SIZE_MAX if s[0..len) is valid UTF-8 (RFC 3629: no overlong forms, no surrogates,
  * nothing past U+10FFFF), else the offset of the first byte of the first bad sequence. */
 size_t ipvm__utf8_check(const uint8_t *s, size_t len);

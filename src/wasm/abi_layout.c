@@ -333,6 +333,33 @@ static void render_items(const ipvm__wit_type_t *t, ipvm_buf_t *out, bool with_t
     }
 }
 
+/* result, result<T>, result<_, E> or result<T, E>. */
+static void render_result(const ipvm__wit_type_t *t, ipvm_buf_t *out)
+{
+    put(out, "result");
+    if (t->elem[0] == NULL && t->elem[1] == NULL)
+        return;
+    put(out, "<");
+    if (t->elem[0])
+        render(t->elem[0], false, out);
+    else
+        put(out, "_");
+    if (t->elem[1]) {
+        put(out, ", ");
+        render(t->elem[1], false, out);
+    }
+    put(out, ">");
+}
+
+/* A record, variant, enum or flags: `open`, the items (render_items), " }". */
+static void render_braced(const ipvm__wit_type_t *t, ipvm_buf_t *out, const char *open,
+                          bool with_types, const char *sep)
+{
+    put(out, open);
+    render_items(t, out, with_types, sep);
+    put(out, " }");
+}
+
 static void render(const ipvm__wit_type_t *t, bool expand, ipvm_buf_t *out)
 {
     if (out->len >= RENDER_MAX)
@@ -358,35 +385,17 @@ static void render(const ipvm__wit_type_t *t, bool expand, ipvm_buf_t *out)
         put(out, ">");
         break;
     case IPVM__WIT_RESULT:
-        put(out, "result");
-        if (t->elem[0] || t->elem[1]) {
-            put(out, "<");
-            if (t->elem[0])
-                render(t->elem[0], false, out);
-            else
-                put(out, "_");
-            if (t->elem[1]) {
-                put(out, ", ");
-                render(t->elem[1], false, out);
-            }
-            put(out, ">");
-        }
+        render_result(t, out);
         break;
     case IPVM__WIT_RECORD:
-        put(out, "record { ");
-        render_items(t, out, true, ": ");
-        put(out, " }");
+        render_braced(t, out, "record { ", true, ": ");
         break;
     case IPVM__WIT_VARIANT:
-        put(out, "variant { ");
-        render_items(t, out, true, "(");
-        put(out, " }");
+        render_braced(t, out, "variant { ", true, "(");
         break;
     case IPVM__WIT_ENUM:
     case IPVM__WIT_FLAGS:
-        put(out, t->kind == IPVM__WIT_ENUM ? "enum { " : "flags { ");
-        render_items(t, out, false, "");
-        put(out, " }");
+        render_braced(t, out, t->kind == IPVM__WIT_ENUM ? "enum { " : "flags { ", false, "");
         break;
     case IPVM__WIT_OWN:
     case IPVM__WIT_BORROW:

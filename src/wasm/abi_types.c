@@ -112,12 +112,6 @@ static int nomem(rd_t *r)
 #define BAD(r, ...) fail((r), IPVM_EWASM, __VA_ARGS__)
 #define UNSUP(r, ...) fail((r), IPVM_EWASMUNSUPPORTED, __VA_ARGS__)
 #define NOMEM(r) nomem(r)
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        int rc_ = (x);                                                                             \
-        if (rc_ < 0)                                                                               \
-            return rc_;                                                                            \
-    } while (0)
 
 static int vec_push(rd_t *r, vec_t *v, const void *item)
 {
@@ -179,7 +173,7 @@ static int rd_s33(rd_t *r, int64_t *out)
     do {
         if (shift >= 35)
             return BAD(r, "s33 number longer than 5 bytes");
-        TRY(rd_u8(r, &b));
+        IPVM__TRY(rd_u8(r, &b));
         v |= (int64_t)(b & 0x7f) << shift;
         shift += 7;
     } while (b & 0x80);
@@ -193,7 +187,7 @@ static int rd_s33(rd_t *r, int64_t *out)
 static int rd_name(rd_t *r, const char **out)
 {
     uint32_t n = 0;
-    TRY(rd_u32(r, &n));
+    IPVM__TRY(rd_u32(r, &n));
     if ((size_t)(r->end - r->p) < n)
         return BAD(r, "name of %u bytes runs past the end", n);
     if (memchr(r->p, 0, n) || ipvm__utf8_check(r->p, n) != SIZE_MAX)
@@ -212,7 +206,7 @@ static int rd_name(rd_t *r, const char **out)
 static int rd_extern_name(rd_t *r, const char **out)
 {
     uint8_t k = 0;
-    TRY(rd_u8(r, &k));
+    IPVM__TRY(rd_u8(r, &k));
     if (k > 0x01)
         return UNSUP(r, "import/export name form 0x%02x", k);
     return rd_name(r, out);
@@ -220,7 +214,7 @@ static int rd_extern_name(rd_t *r, const char **out)
 
 static int rd_count(rd_t *r, uint32_t *n)
 {
-    TRY(rd_u32(r, n));
+    IPVM__TRY(rd_u32(r, n));
     if (*n > (size_t)(r->end - r->p))
         return BAD(r, "count %u larger than the bytes left", *n);
     return 0;
@@ -242,7 +236,7 @@ static const ipvm__wit_type_t *prim_of(uint8_t code)
 static int rd_valtype(rd_t *r, scope_t *s, const ipvm__wit_type_t **out)
 {
     int64_t v = 0;
-    TRY(rd_s33(r, &v));
+    IPVM__TRY(rd_s33(r, &v));
     if (v < 0) {
         uint8_t code = (uint8_t)(v + 0x80);
         if (v < -0x40 || (*out = prim_of(code)) == NULL)
@@ -250,7 +244,7 @@ static int rd_valtype(rd_t *r, scope_t *s, const ipvm__wit_type_t **out)
         return 0;
     }
     const ent_t *e = NULL;
-    TRY(vec_get(r, &s->types, (uint32_t)v, "type", (const void **)&e));
+    IPVM__TRY(vec_get(r, &s->types, (uint32_t)v, "type", (const void **)&e));
     if (e == NULL || e->kind != E_VAL)
         return BAD(r, "type %u is not a value type", (uint32_t)v);
     *out = e->val;
@@ -260,7 +254,7 @@ static int rd_valtype(rd_t *r, scope_t *s, const ipvm__wit_type_t **out)
 static int rd_opt_valtype(rd_t *r, scope_t *s, const ipvm__wit_type_t **out)
 {
     uint8_t has = 0;
-    TRY(rd_u8(r, &has));
+    IPVM__TRY(rd_u8(r, &has));
     *out = NULL;
     if (has == 0)
         return 0;
@@ -293,22 +287,22 @@ static int alloc_items(rd_t *r, uint32_t n, const ipvm__wit_type_t ***elem, cons
 static int rd_items(rd_t *r, scope_t *s, uint8_t code, const ipvm__wit_type_t **out)
 {
     uint32_t n = 0;
-    TRY(rd_count(r, &n));
+    IPVM__TRY(rd_count(r, &n));
     const ipvm__wit_type_t **elem;
     const char **label = NULL;
-    TRY(alloc_items(r, n, &elem, code == 0x6f ? NULL : &label));
+    IPVM__TRY(alloc_items(r, n, &elem, code == 0x6f ? NULL : &label));
     for (uint32_t i = 0; i < n; i++) {
         if (code != 0x6f)
-            TRY(rd_name(r, &label[i]));
+            IPVM__TRY(rd_name(r, &label[i]));
         if (code == 0x72 || code == 0x6f) {
-            TRY(rd_valtype(r, s, &elem[i]));
+            IPVM__TRY(rd_valtype(r, s, &elem[i]));
         } else if (code == 0x71) {
-            TRY(rd_opt_valtype(r, s, &elem[i]));
+            IPVM__TRY(rd_opt_valtype(r, s, &elem[i]));
             uint8_t refines = 0;
-            TRY(rd_u8(r, &refines));
+            IPVM__TRY(rd_u8(r, &refines));
             if (refines == 1) {
                 uint32_t ignored = 0;
-                TRY(rd_u32(r, &ignored));
+                IPVM__TRY(rd_u32(r, &ignored));
             } else if (refines != 0) {
                 return BAD(r, "variant case refinement marker 0x%02x", refines);
             }
@@ -340,23 +334,23 @@ static int rd_defvaltype(rd_t *r, scope_t *s, const ipvm__wit_type_t **out)
         return rd_items(r, s, code, out);
     case 0x70:
     case 0x6b:
-        TRY(alloc_items(r, 1, &elem, NULL));
-        TRY(rd_valtype(r, s, &elem[0]));
+        IPVM__TRY(alloc_items(r, 1, &elem, NULL));
+        IPVM__TRY(rd_valtype(r, s, &elem[0]));
         return new_type(r, code == 0x70 ? IPVM__WIT_LIST : IPVM__WIT_OPTION, 1, elem, NULL, out);
     case 0x6a:
-        TRY(alloc_items(r, 2, &elem, NULL));
-        TRY(rd_opt_valtype(r, s, &elem[0]));
-        TRY(rd_opt_valtype(r, s, &elem[1]));
+        IPVM__TRY(alloc_items(r, 2, &elem, NULL));
+        IPVM__TRY(rd_opt_valtype(r, s, &elem[0]));
+        IPVM__TRY(rd_opt_valtype(r, s, &elem[1]));
         return new_type(r, IPVM__WIT_RESULT, 2, elem, NULL, out);
     case 0x69:
     case 0x68: {
         uint32_t idx = 0;
         const ent_t *e = NULL;
-        TRY(rd_u32(r, &idx));
-        TRY(vec_get(r, &s->types, idx, "type", (const void **)&e));
+        IPVM__TRY(rd_u32(r, &idx));
+        IPVM__TRY(vec_get(r, &s->types, idx, "type", (const void **)&e));
         if (e == NULL || e->kind != E_RESOURCE)
             return BAD(r, "own/borrow of type %u, which is not a resource", idx);
-        TRY(alloc_items(r, 1, &elem, &label));
+        IPVM__TRY(alloc_items(r, 1, &elem, &label));
         label[0] = e->rname;
         return new_type(r, code == 0x69 ? IPVM__WIT_OWN : IPVM__WIT_BORROW, 1, elem, label,
                         out);
@@ -372,13 +366,13 @@ static int rd_defvaltype(rd_t *r, scope_t *s, const ipvm__wit_type_t **out)
 /* labelvaltype vector: params or named results. */
 static int rd_params(rd_t *r, scope_t *s, ipvm__wit_param_t **out, uint32_t *n)
 {
-    TRY(rd_count(r, n));
+    IPVM__TRY(rd_count(r, n));
     *out = ipvm_arena_calloc(r->a, (size_t)*n + 1, sizeof **out);
     if (*out == NULL)
         return NOMEM(r);
     for (uint32_t i = 0; i < *n; i++) {
-        TRY(rd_name(r, &(*out)[i].name));
-        TRY(rd_valtype(r, s, &(*out)[i].type));
+        IPVM__TRY(rd_name(r, &(*out)[i].name));
+        IPVM__TRY(rd_valtype(r, s, &(*out)[i].type));
     }
     return 0;
 }
@@ -388,18 +382,18 @@ static int rd_functype(rd_t *r, scope_t *s, ent_t *e)
     ipvm__wit_func_t *f = ipvm_arena_calloc(r->a, 1, sizeof *f);
     if (f == NULL)
         return NOMEM(r);
-    TRY(rd_params(r, s, &f->params, &f->nparams));
+    IPVM__TRY(rd_params(r, s, &f->params, &f->nparams));
     uint8_t form = 0;
-    TRY(rd_u8(r, &form));
+    IPVM__TRY(rd_u8(r, &form));
     if (form == 0x00) {
         f->results = ipvm_arena_calloc(r->a, 1, sizeof *f->results);
         if (f->results == NULL)
             return NOMEM(r);
         f->nresults = 1;
-        TRY(rd_valtype(r, s, &f->results[0].type));
+        IPVM__TRY(rd_valtype(r, s, &f->results[0].type));
     } else if (form == 0x01) {
         f->named_results = true;
-        TRY(rd_params(r, s, &f->results, &f->nresults));
+        IPVM__TRY(rd_params(r, s, &f->results, &f->nresults));
     } else {
         return BAD(r, "function result form 0x%02x", form);
     }
@@ -414,7 +408,7 @@ static int rd_functype(rd_t *r, scope_t *s, ent_t *e)
 static int skip_core_valtype(rd_t *r)
 {
     int64_t v = 0;
-    TRY(rd_s33(r, &v));
+    IPVM__TRY(rd_s33(r, &v));
     if (v == -0x1d || v == -0x1c) { /* (ref null? heaptype) */
         int64_t heap = 0;
         return rd_s33(r, &heap);
@@ -426,12 +420,12 @@ static int skip_limits(rd_t *r)
 {
     uint8_t flags = 0;
     uint32_t v = 0;
-    TRY(rd_u8(r, &flags));
+    IPVM__TRY(rd_u8(r, &flags));
     if (flags > 0x03)
         return UNSUP(r, "core limits form 0x%02x", flags);
-    TRY(rd_u32(r, &v));
+    IPVM__TRY(rd_u32(r, &v));
     if (flags & 1)
-        TRY(rd_u32(r, &v));
+        IPVM__TRY(rd_u32(r, &v));
     return 0;
 }
 
@@ -439,20 +433,20 @@ static int skip_core_importdesc(rd_t *r)
 {
     uint8_t k = 0, b = 0;
     uint32_t idx = 0;
-    TRY(rd_u8(r, &k));
+    IPVM__TRY(rd_u8(r, &k));
     switch (k) {
     case 0x00: /* func */
         return rd_u32(r, &idx);
     case 0x01: /* table */
-        TRY(skip_core_valtype(r));
+        IPVM__TRY(skip_core_valtype(r));
         return skip_limits(r);
     case 0x02: /* memory */
         return skip_limits(r);
     case 0x03: /* global */
-        TRY(skip_core_valtype(r));
+        IPVM__TRY(skip_core_valtype(r));
         return rd_u8(r, &b);
     case 0x04: /* tag */
-        TRY(rd_u8(r, &b));
+        IPVM__TRY(rd_u8(r, &b));
         return rd_u32(r, &idx);
     default:
         return BAD(r, "core import kind 0x%02x", k);
@@ -463,9 +457,9 @@ static int skip_core_functype(rd_t *r)
 {
     for (int side = 0; side < 2; side++) {
         uint32_t n = 0;
-        TRY(rd_count(r, &n));
+        IPVM__TRY(rd_count(r, &n));
         for (uint32_t i = 0; i < n; i++)
-            TRY(skip_core_valtype(r));
+            IPVM__TRY(skip_core_valtype(r));
     }
     return 0;
 }
@@ -473,39 +467,39 @@ static int skip_core_functype(rd_t *r)
 static int skip_core_type(rd_t *r)
 {
     uint8_t form = 0;
-    TRY(rd_u8(r, &form));
+    IPVM__TRY(rd_u8(r, &form));
     if (form == 0x60)
         return skip_core_functype(r);
     if (form != 0x50)
         return UNSUP(r, "core type form 0x%02x", form);
     uint32_t n = 0;
-    TRY(rd_count(r, &n));
+    IPVM__TRY(rd_count(r, &n));
     for (uint32_t i = 0; i < n; i++) {
         uint8_t k = 0, b = 0;
         uint32_t x = 0;
         const char *name = NULL;
-        TRY(rd_u8(r, &k));
+        IPVM__TRY(rd_u8(r, &k));
         switch (k) {
         case 0x00: /* import */
-            TRY(rd_name(r, &name));
-            TRY(rd_name(r, &name));
-            TRY(skip_core_importdesc(r));
+            IPVM__TRY(rd_name(r, &name));
+            IPVM__TRY(rd_name(r, &name));
+            IPVM__TRY(skip_core_importdesc(r));
             break;
         case 0x01: /* type */
-            TRY(rd_u8(r, &b));
+            IPVM__TRY(rd_u8(r, &b));
             if (b != 0x60)
                 return UNSUP(r, "core type form 0x%02x in a module type", b);
-            TRY(skip_core_functype(r));
+            IPVM__TRY(skip_core_functype(r));
             break;
         case 0x02: /* outer alias */
-            TRY(rd_u8(r, &b));
-            TRY(rd_u8(r, &b));
-            TRY(rd_u32(r, &x));
-            TRY(rd_u32(r, &x));
+            IPVM__TRY(rd_u8(r, &b));
+            IPVM__TRY(rd_u8(r, &b));
+            IPVM__TRY(rd_u32(r, &x));
+            IPVM__TRY(rd_u32(r, &x));
             break;
         case 0x03: /* export */
-            TRY(rd_name(r, &name));
-            TRY(skip_core_importdesc(r));
+            IPVM__TRY(rd_name(r, &name));
+            IPVM__TRY(skip_core_importdesc(r));
             break;
         default:
             return BAD(r, "module type declaration 0x%02x", k);
@@ -553,9 +547,9 @@ static int add_sort(rd_t *r, scope_t *s, uint8_t sort, const ent_t *e)
 {
     switch (sort) {
     case SORT_FUNC:
-        TRY(vec_push(r, &s->funcs, e));
+        IPVM__TRY(vec_push(r, &s->funcs, e));
         if (r->comp && s == &r->comp->top)
-            TRY(vec_push(r, &r->comp->lifted, NULL));
+            IPVM__TRY(vec_push(r, &r->comp->lifted, NULL));
         return 0;
     case SORT_TYPE:
         return vec_push(r, &s->types, e);
@@ -577,8 +571,8 @@ static int add_sort(rd_t *r, scope_t *s, uint8_t sort, const ent_t *e)
 static int typed_ent(rd_t *r, scope_t *s, ekind_t want, const char *what, const ent_t **out)
 {
     uint32_t idx = 0;
-    TRY(rd_u32(r, &idx));
-    TRY(vec_get(r, &s->types, idx, "type", (const void **)out));
+    IPVM__TRY(rd_u32(r, &idx));
+    IPVM__TRY(vec_get(r, &s->types, idx, "type", (const void **)out));
     if (*out == NULL || (*out)->kind != want)
         return BAD(r, "type %u is not a %s type", idx, what);
     return 0;
@@ -590,11 +584,11 @@ static int rd_externdesc(rd_t *r, scope_t *s, const char *name, uint8_t *sort, c
     uint8_t k = 0, b = 0;
     uint32_t idx = 0;
     int64_t vt = 0;
-    TRY(rd_u8(r, &k));
+    IPVM__TRY(rd_u8(r, &k));
     *e = NULL;
     switch (k) {
     case 0x00:
-        TRY(rd_u8(r, &b));
+        IPVM__TRY(rd_u8(r, &b));
         if (b != 0x11)
             return BAD(r, "core extern kind 0x%02x", b);
         *sort = SORT_MODULE;
@@ -604,14 +598,14 @@ static int rd_externdesc(rd_t *r, scope_t *s, const char *name, uint8_t *sort, c
         return typed_ent(r, s, E_FUNC, "function", e);
     case 0x02:
         *sort = SORT_VALUE;
-        TRY(rd_u8(r, &b));
+        IPVM__TRY(rd_u8(r, &b));
         return b == 0x00 ? rd_u32(r, &idx) : rd_s33(r, &vt);
     case 0x03:
         *sort = SORT_TYPE;
-        TRY(rd_u8(r, &b));
+        IPVM__TRY(rd_u8(r, &b));
         if (b == 0x00) {
-            TRY(rd_u32(r, &idx));
-            TRY(vec_get(r, &s->types, idx, "type", (const void **)e));
+            IPVM__TRY(rd_u32(r, &idx));
+            IPVM__TRY(vec_get(r, &s->types, idx, "type", (const void **)e));
             if ((*e = named(r, *e, name)) == NULL && s->types.v[idx] != NULL)
                 return NOMEM(r);
             return 0;
@@ -638,7 +632,7 @@ static int rd_externdesc(rd_t *r, scope_t *s, const char *name, uint8_t *sort, c
 
 static int rd_sort(rd_t *r, uint8_t *sort, uint8_t *core_sort)
 {
-    TRY(rd_u8(r, sort));
+    IPVM__TRY(rd_u8(r, sort));
     *core_sort = 0;
     if (*sort == SORT_CORE)
         return rd_u8(r, core_sort);
@@ -668,47 +662,39 @@ static int core_alias(rd_t *r, uint8_t core_sort, uint32_t inst, const char *nam
     }
 }
 
-static int rd_alias(rd_t *r, scope_t *s)
+/* An alias of an instance's export (target 0x00): the named export of that sort. */
+static int instance_alias(rd_t *r, scope_t *s, uint8_t sort)
 {
-    uint8_t sort = 0, core_sort = 0, target = 0;
-    uint32_t a = 0, b = 0;
+    uint32_t a = 0;
     const char *name = NULL;
-    TRY(rd_sort(r, &sort, &core_sort));
-    TRY(rd_u8(r, &target));
-    if (target == 0x00) { /* export of an instance */
-        const ent_t *inst = NULL;
-        TRY(rd_u32(r, &a));
-        TRY(rd_name(r, &name));
-        if (sort == SORT_CORE)
-            return BAD(r, "core sort aliased from a component instance");
-        TRY(vec_get(r, &s->instances, a, "instance", (const void **)&inst));
-        const ent_t *e = NULL;
-        bool found = inst == NULL;
-        for (size_t i = 0; inst && i < inst->nitems; i++) {
-            const item_t *it = &inst->items[i];
-            if (!it->import && it->sort == sort && strcmp(it->name, name) == 0) {
-                e = it->ent;
-                found = true;
-                break;
-            }
+    const ent_t *inst = NULL;
+    IPVM__TRY(rd_u32(r, &a));
+    IPVM__TRY(rd_name(r, &name));
+    if (sort == SORT_CORE)
+        return BAD(r, "core sort aliased from a component instance");
+    IPVM__TRY(vec_get(r, &s->instances, a, "instance", (const void **)&inst));
+    const ent_t *e = NULL;
+    bool found = inst == NULL;
+    for (size_t i = 0; inst && i < inst->nitems; i++) {
+        const item_t *it = &inst->items[i];
+        if (!it->import && it->sort == sort && strcmp(it->name, name) == 0) {
+            e = it->ent;
+            found = true;
+            break;
         }
-        if (!found)
-            return BAD(r, "instance %u has no export \"%s\" of that sort", a, name);
-        return add_sort(r, s, sort, e);
     }
-    if (target == 0x01) { /* export of a core instance */
-        TRY(rd_u32(r, &a));
-        TRY(rd_name(r, &name));
-        if (sort != SORT_CORE)
-            return BAD(r, "component sort aliased from a core instance");
-        if (r->comp == NULL || s != &r->comp->top)
-            return BAD(r, "core instance alias inside a type");
-        return core_alias(r, core_sort, a, name);
-    }
-    if (target != 0x02)
-        return BAD(r, "alias target 0x%02x", target);
-    TRY(rd_u32(r, &a)); /* outer: how many scopes out */
-    TRY(rd_u32(r, &b));
+    if (!found)
+        return BAD(r, "instance %u has no export \"%s\" of that sort", a, name);
+    return add_sort(r, s, sort, e);
+}
+
+/* An outer alias (target 0x02): a type or component of an enclosing scope, or a core type or
+ * module, which are only counted. */
+static int outer_alias(rd_t *r, scope_t *s, uint8_t sort, uint8_t core_sort)
+{
+    uint32_t a = 0, b = 0;
+    IPVM__TRY(rd_u32(r, &a)); /* how many scopes out */
+    IPVM__TRY(rd_u32(r, &b));
     scope_t *o = s;
     for (uint32_t i = 0; i < a && o; i++)
         o = o->outer;
@@ -725,12 +711,35 @@ static int rd_alias(rd_t *r, scope_t *s)
     }
     const ent_t *e = NULL;
     if (sort == SORT_TYPE)
-        TRY(vec_get(r, &o->types, b, "type", (const void **)&e));
+        IPVM__TRY(vec_get(r, &o->types, b, "type", (const void **)&e));
     else if (sort == SORT_COMPONENT)
-        TRY(vec_get(r, &o->components, b, "component", (const void **)&e));
+        IPVM__TRY(vec_get(r, &o->components, b, "component", (const void **)&e));
     else
         return BAD(r, "outer alias of sort 0x%02x", sort);
     return add_sort(r, s, sort, e);
+}
+
+static int rd_alias(rd_t *r, scope_t *s)
+{
+    uint8_t sort = 0, core_sort = 0, target = 0;
+    IPVM__TRY(rd_sort(r, &sort, &core_sort));
+    IPVM__TRY(rd_u8(r, &target));
+    if (target == 0x00)
+        return instance_alias(r, s, sort);
+    if (target == 0x02)
+        return outer_alias(r, s, sort, core_sort);
+    if (target != 0x01)
+        return BAD(r, "alias target 0x%02x", target);
+    /* export of a core instance */
+    uint32_t a = 0;
+    const char *name = NULL;
+    IPVM__TRY(rd_u32(r, &a));
+    IPVM__TRY(rd_name(r, &name));
+    if (sort != SORT_CORE)
+        return BAD(r, "component sort aliased from a core instance");
+    if (r->comp == NULL || s != &r->comp->top)
+        return BAD(r, "core instance alias inside a type");
+    return core_alias(r, core_sort, a, name);
 }
 
 static int rd_type(rd_t *r, scope_t *s, const ent_t **out);
@@ -742,32 +751,32 @@ static int rd_decls(rd_t *r, scope_t *outer, ent_t *self, bool component)
     s.outer = outer;
     s.self = self;
     uint32_t n = 0;
-    TRY(rd_count(r, &n));
+    IPVM__TRY(rd_count(r, &n));
     for (uint32_t i = 0; i < n; i++) {
         uint8_t k = 0, sort = 0;
         const char *name = NULL;
         const ent_t *e = NULL;
-        TRY(rd_u8(r, &k));
+        IPVM__TRY(rd_u8(r, &k));
         switch (k) {
         case 0x00:
-            TRY(skip_core_type(r));
+            IPVM__TRY(skip_core_type(r));
             s.ncore_types++;
             break;
         case 0x01:
-            TRY(rd_type(r, &s, &e));
-            TRY(vec_push(r, &s.types, e));
+            IPVM__TRY(rd_type(r, &s, &e));
+            IPVM__TRY(vec_push(r, &s.types, e));
             break;
         case 0x02:
-            TRY(rd_alias(r, &s));
+            IPVM__TRY(rd_alias(r, &s));
             break;
         case 0x03:
         case 0x04:
             if (k == 0x03 && !component)
                 return BAD(r, "import declared in an instance type");
-            TRY(rd_extern_name(r, &name));
-            TRY(rd_externdesc(r, &s, name, &sort, &e));
-            TRY(add_sort(r, &s, sort, e));
-            TRY(add_item(r, self, name, sort, k == 0x03, e));
+            IPVM__TRY(rd_extern_name(r, &name));
+            IPVM__TRY(rd_externdesc(r, &s, name, &sort, &e));
+            IPVM__TRY(add_sort(r, &s, sort, e));
+            IPVM__TRY(add_item(r, self, name, sort, k == 0x03, e));
             break;
         default:
             return BAD(r, "declaration kind 0x%02x", k);
@@ -797,12 +806,12 @@ static int rd_type(rd_t *r, scope_t *s, const ent_t **out)
     case 0x3f: {
         uint8_t rep = 0, has = 0;
         uint32_t dtor = 0;
-        TRY(rd_u8(r, &rep));
+        IPVM__TRY(rd_u8(r, &rep));
         if (rep != 0x7f)
             return BAD(r, "resource representation 0x%02x", rep);
-        TRY(rd_u8(r, &has));
+        IPVM__TRY(rd_u8(r, &has));
         if (has == 1)
-            TRY(rd_u32(r, &dtor));
+            IPVM__TRY(rd_u32(r, &dtor));
         else if (has != 0)
             return BAD(r, "resource destructor marker 0x%02x", has);
         e->kind = E_RESOURCE;
@@ -871,29 +880,29 @@ static int sec_core_instances(rd_t *r)
     uint32_t n = 0, m = 0, idx = 0;
     const char *name = NULL;
     uint8_t b = 0;
-    TRY(rd_count(r, &n));
+    IPVM__TRY(rd_count(r, &n));
     for (uint32_t i = 0; i < n; i++) {
         cinst_t *ci = ipvm_arena_calloc(r->a, 1, sizeof *ci);
         if (ci == NULL)
             return NOMEM(r);
-        TRY(rd_u8(r, &b));
+        IPVM__TRY(rd_u8(r, &b));
         if (b == 0x00) {
             ci->instantiate = true;
-            TRY(rd_u32(r, &ci->module));
+            IPVM__TRY(rd_u32(r, &ci->module));
             if (ci->module >= r->comp->mods.n)
                 return BAD(r, "core module index %u out of range", ci->module);
         } else if (b != 0x01) {
             return BAD(r, "core instance form 0x%02x", b);
         }
-        TRY(rd_count(r, &m));
+        IPVM__TRY(rd_count(r, &m));
         for (uint32_t j = 0; j < m; j++) {
-            TRY(rd_name(r, &name));
-            TRY(rd_u8(r, &b));
+            IPVM__TRY(rd_name(r, &name));
+            IPVM__TRY(rd_u8(r, &b));
             if (ci->instantiate && b != 0x12)
                 return BAD(r, "core instantiate argument kind 0x%02x", b);
-            TRY(rd_u32(r, &idx));
+            IPVM__TRY(rd_u32(r, &idx));
         }
-        TRY(vec_push(r, &r->comp->insts, ci));
+        IPVM__TRY(vec_push(r, &r->comp->insts, ci));
     }
     return 0;
 }
@@ -903,40 +912,40 @@ static int sec_instances(rd_t *r, scope_t *s)
     uint32_t n = 0, m = 0, idx = 0;
     uint8_t b = 0, sort = 0, core_sort = 0;
     const char *name = NULL;
-    TRY(rd_count(r, &n));
+    IPVM__TRY(rd_count(r, &n));
     for (uint32_t i = 0; i < n; i++) {
-        TRY(rd_u8(r, &b));
+        IPVM__TRY(rd_u8(r, &b));
         ent_t *e = NULL;
         if (b == 0x00) {
-            TRY(rd_u32(r, &idx));
-            TRY(rd_count(r, &m));
+            IPVM__TRY(rd_u32(r, &idx));
+            IPVM__TRY(rd_count(r, &m));
             for (uint32_t j = 0; j < m; j++) {
-                TRY(rd_name(r, &name));
-                TRY(rd_sort(r, &sort, &core_sort));
-                TRY(rd_u32(r, &idx));
+                IPVM__TRY(rd_name(r, &name));
+                IPVM__TRY(rd_sort(r, &sort, &core_sort));
+                IPVM__TRY(rd_u32(r, &idx));
             }
         } else if (b == 0x01) {
             if ((e = ipvm_arena_calloc(r->a, 1, sizeof *e)) == NULL)
                 return NOMEM(r);
             e->kind = E_INSTANCE;
-            TRY(rd_count(r, &m));
+            IPVM__TRY(rd_count(r, &m));
             for (uint32_t j = 0; j < m; j++) {
                 const ent_t *item = NULL;
-                TRY(rd_extern_name(r, &name));
-                TRY(rd_sort(r, &sort, &core_sort));
-                TRY(rd_u32(r, &idx));
+                IPVM__TRY(rd_extern_name(r, &name));
+                IPVM__TRY(rd_sort(r, &sort, &core_sort));
+                IPVM__TRY(rd_u32(r, &idx));
                 const vec_t *v = sort == SORT_FUNC       ? &s->funcs
                                  : sort == SORT_TYPE     ? &s->types
                                  : sort == SORT_INSTANCE ? &s->instances
                                                          : NULL;
                 if (v)
-                    TRY(vec_get(r, v, idx, "item", (const void **)&item));
-                TRY(add_item(r, e, name, sort, false, item));
+                    IPVM__TRY(vec_get(r, v, idx, "item", (const void **)&item));
+                IPVM__TRY(add_item(r, e, name, sort, false, item));
             }
         } else {
             return BAD(r, "instance form 0x%02x", b);
         }
-        TRY(vec_push(r, &s->instances, e));
+        IPVM__TRY(vec_push(r, &s->instances, e));
     }
     return 0;
 }
@@ -945,16 +954,16 @@ static int rd_canon_opts(rd_t *r, lifted_t *l)
 {
     uint32_t n = 0, idx = 0;
     uint8_t k = 0;
-    TRY(rd_count(r, &n));
+    IPVM__TRY(rd_count(r, &n));
     for (uint32_t i = 0; i < n; i++) {
-        TRY(rd_u8(r, &k));
+        IPVM__TRY(rd_u8(r, &k));
         if (k <= 0x02) {
             l->encoding = k;
             continue;
         }
         if (k > 0x05)
             return UNSUP(r, "canonical option 0x%02x (async is not supported)", k);
-        TRY(rd_u32(r, &idx));
+        IPVM__TRY(rd_u32(r, &idx));
         if (k == 0x03)
             l->memory = idx;
         else if (k == 0x04)
@@ -969,32 +978,32 @@ static int sec_canon(rd_t *r, scope_t *s)
 {
     uint32_t n = 0, idx = 0;
     uint8_t k = 0, b = 0;
-    TRY(rd_count(r, &n));
+    IPVM__TRY(rd_count(r, &n));
     for (uint32_t i = 0; i < n; i++) {
         lifted_t *l = ipvm_arena_calloc(r->a, 1, sizeof *l);
         if (l == NULL)
             return NOMEM(r);
         l->memory = l->realloc = l->post = -1;
-        TRY(rd_u8(r, &k));
+        IPVM__TRY(rd_u8(r, &k));
         if (k == 0x00 || k == 0x01) {
-            TRY(rd_u8(r, &b));
+            IPVM__TRY(rd_u8(r, &b));
             if (b != 0x00)
                 return BAD(r, "canon lift/lower marker 0x%02x", b);
-            TRY(rd_u32(r, &idx));
-            TRY(rd_canon_opts(r, l));
+            IPVM__TRY(rd_u32(r, &idx));
+            IPVM__TRY(rd_canon_opts(r, l));
         }
         if (k == 0x00) { /* lift: a component function from a core function */
             l->core_func = idx;
-            TRY(typed_ent(r, s, E_FUNC, "function", &l->type));
-            TRY(vec_push(r, &s->funcs, l->type));
-            TRY(vec_push(r, &r->comp->lifted, l));
+            IPVM__TRY(typed_ent(r, s, E_FUNC, "function", &l->type));
+            IPVM__TRY(vec_push(r, &s->funcs, l->type));
+            IPVM__TRY(vec_push(r, &r->comp->lifted, l));
         } else if (k <= 0x04) { /* lower, resource.new/drop/rep: a core function */
             if (k >= 0x02)
-                TRY(rd_u32(r, &idx));
+                IPVM__TRY(rd_u32(r, &idx));
             calias_t *ca = ipvm_arena_calloc(r->a, 1, sizeof *ca);
             if (ca == NULL)
                 return NOMEM(r);
-            TRY(vec_push(r, &r->comp->cfuncs, ca));
+            IPVM__TRY(vec_push(r, &r->comp->cfuncs, ca));
         } else {
             return UNSUP(r, "unsupported component: canonical built-in 0x%02x", k);
         }
@@ -1008,21 +1017,21 @@ static int sec_imports_exports(rd_t *r, scope_t *s, bool exports)
     uint8_t sort = 0, core_sort = 0, has = 0;
     const char *name = NULL;
     const ent_t *e = NULL;
-    TRY(rd_count(r, &n));
+    IPVM__TRY(rd_count(r, &n));
     for (uint32_t i = 0; i < n; i++) {
-        TRY(rd_extern_name(r, &name));
+        IPVM__TRY(rd_extern_name(r, &name));
         if (!exports) {
-            TRY(rd_externdesc(r, s, name, &sort, &e));
-            TRY(add_sort(r, s, sort, e));
+            IPVM__TRY(rd_externdesc(r, s, name, &sort, &e));
+            IPVM__TRY(add_sort(r, s, sort, e));
             continue;
         }
-        TRY(rd_sort(r, &sort, &core_sort));
-        TRY(rd_u32(r, &idx));
-        TRY(rd_u8(r, &has));
+        IPVM__TRY(rd_sort(r, &sort, &core_sort));
+        IPVM__TRY(rd_u32(r, &idx));
+        IPVM__TRY(rd_u8(r, &has));
         if (has == 1) {
             uint8_t dsort = 0;
             const ent_t *de = NULL;
-            TRY(rd_externdesc(r, s, name, &dsort, &de));
+            IPVM__TRY(rd_externdesc(r, s, name, &dsort, &de));
         } else if (has != 0) {
             return BAD(r, "export type marker 0x%02x", has);
         }
@@ -1039,14 +1048,14 @@ static int sec_imports_exports(rd_t *r, scope_t *s, bool exports)
                                                   : NULL;
         if (v == NULL)
             continue; /* a core module or value export: nothing callable */
-        TRY(vec_get(r, v, idx, "export", (const void **)&e));
+        IPVM__TRY(vec_get(r, v, idx, "export", (const void **)&e));
         if (sort == SORT_TYPE && (e = named(r, e, name)) == NULL && v->v[idx] != NULL)
             return NOMEM(r);
-        TRY(add_sort(r, s, sort, e));
+        IPVM__TRY(add_sort(r, s, sort, e));
         if (sort == SORT_FUNC) /* the new index is the same function, lifted the same way */
             r->comp->lifted.v[r->comp->lifted.n - 1] = r->comp->lifted.v[idx];
         x->idx = (uint32_t)(v->n - 1);
-        TRY(vec_push(r, &r->comp->exports, x));
+        IPVM__TRY(vec_push(r, &r->comp->exports, x));
     }
     return 0;
 }
@@ -1054,7 +1063,7 @@ static int sec_imports_exports(rd_t *r, scope_t *s, bool exports)
 static int sec_custom(rd_t *r)
 {
     const char *name = NULL;
-    TRY(rd_name(r, &name));
+    IPVM__TRY(rd_name(r, &name));
     if (strcmp(name, "wit-component-encoding") == 0 && r->end - r->p >= 2) {
         uint8_t enc = r->p[1];
         if (enc > IPVM__ABI_LATIN1_UTF16)
@@ -1077,9 +1086,9 @@ static int section(rd_t *r, uint8_t id)
         return sec_core_instances(r);
     case 3: {
         uint32_t n = 0;
-        TRY(rd_count(r, &n));
+        IPVM__TRY(rd_count(r, &n));
         for (uint32_t i = 0; i < n; i++, c->top.ncore_types++)
-            TRY(skip_core_type(r));
+            IPVM__TRY(skip_core_type(r));
         return 0;
     }
     case 4:
@@ -1089,14 +1098,14 @@ static int section(rd_t *r, uint8_t id)
     case 6:
     case 7: {
         uint32_t n = 0;
-        TRY(rd_count(r, &n));
+        IPVM__TRY(rd_count(r, &n));
         for (uint32_t i = 0; i < n; i++) {
             const ent_t *e = NULL;
             if (id == 6) {
-                TRY(rd_alias(r, &c->top));
+                IPVM__TRY(rd_alias(r, &c->top));
             } else {
-                TRY(rd_type(r, &c->top, &e));
-                TRY(vec_push(r, &c->top.types, e));
+                IPVM__TRY(rd_type(r, &c->top, &e));
+                IPVM__TRY(vec_push(r, &c->top.types, e));
             }
         }
         return 0;
@@ -1125,13 +1134,13 @@ static int rd_component(rd_t *r)
     while (r->p < r->end) {
         uint8_t id = 0;
         uint32_t size = 0;
-        TRY(rd_u8(r, &id));
-        TRY(rd_u32(r, &size));
+        IPVM__TRY(rd_u8(r, &id));
+        IPVM__TRY(rd_u32(r, &size));
         if (size > (size_t)(r->end - r->p))
             return BAD(r, "section %u of %u bytes runs past the end", id, size);
         const uint8_t *end = r->end;
         r->end = r->p + size;
-        TRY(section(r, id));
+        IPVM__TRY(section(r, id));
         if (r->p != r->end)
             return BAD(r, "section %u has %zu bytes left over", id, (size_t)(r->end - r->p));
         r->end = end;
@@ -1193,7 +1202,7 @@ static char *concat(ipvm_arena_t *a, const char *x, const char *y)
 static int world_func(rd_t *r, ipvm__abi_t *abi, const char *name, const ipvm__wit_func_t *f)
 {
     ipvm__abi_export_t *x;
-    TRY(add_export(r, abi, name, &x));
+    IPVM__TRY(add_export(r, abi, name, &x));
     if (x == NULL)
         return 0;
     x->func = f;
@@ -1211,7 +1220,7 @@ static int world_exports(rd_t *r, ipvm__abi_t *abi, const ent_t *w)
         if (it->import || it->ent == NULL)
             continue;
         if (it->sort == SORT_FUNC) {
-            TRY(world_func(r, abi, it->name, it->ent->func));
+            IPVM__TRY(world_func(r, abi, it->name, it->ent->func));
         } else if (it->sort == SORT_INSTANCE) { /* an exported interface: "iface#func" */
             for (size_t j = 0; j < it->ent->nitems; j++) {
                 const item_t *f = &it->ent->items[j];
@@ -1220,7 +1229,7 @@ static int world_exports(rd_t *r, ipvm__abi_t *abi, const ent_t *w)
                 char *full = concat(r->a, it->name, "#");
                 if (full == NULL || (full = concat(r->a, full, f->name)) == NULL)
                     return NOMEM(r);
-                TRY(world_func(r, abi, full, f->ent->func));
+                IPVM__TRY(world_func(r, abi, full, f->ent->func));
             }
         }
     }
@@ -1231,7 +1240,7 @@ int ipvm__abi_parse_world(ipvm__abi_t *abi, const uint8_t *buf, size_t len, ipvm
 {
     comp_t c = {0};
     rd_t r = {buf, buf, buf + len, &abi->arena, err, "component-type section", &c};
-    TRY(rd_component(&r));
+    IPVM__TRY(rd_component(&r));
     if (c.mods.n)
         return BAD(&r, "a component-type section holds types only");
     /* The world is the component type reached from the exported type through exports of
@@ -1276,7 +1285,7 @@ static int core_export(rd_t *r, long cfunc, uint32_t main_inst, const char *what
     if (cfunc < 0)
         return 0;
     const calias_t *ca = NULL;
-    TRY(vec_get(r, &r->comp->cfuncs, (uint32_t)cfunc, "core function", (const void **)&ca));
+    IPVM__TRY(vec_get(r, &r->comp->cfuncs, (uint32_t)cfunc, "core function", (const void **)&ca));
     if (!ca->alias || ca->inst != main_inst)
         return UNSUP(r, "unsupported component: %s is not an export of the core module", what);
     *out = ca->name;
@@ -1292,19 +1301,20 @@ static int component_exports(rd_t *r, ipvm__abi_t *abi, uint32_t main_inst)
         if (l == NULL)
             continue;
         const char *core = NULL, *post = NULL, *realloc_name = NULL;
-        TRY(core_export(r, l->core_func, main_inst, "a lifted function", &core));
-        TRY(core_export(r, l->post, main_inst, "a post-return function", &post));
-        TRY(core_export(r, l->realloc, main_inst, "a realloc function", &realloc_name));
+        IPVM__TRY(core_export(r, l->core_func, main_inst, "a lifted function", &core));
+        IPVM__TRY(core_export(r, l->post, main_inst, "a post-return function", &post));
+        IPVM__TRY(core_export(r, l->realloc, main_inst, "a realloc function", &realloc_name));
         if (l->memory >= 0) {
             const calias_t *ca = NULL;
-            TRY(vec_get(r, &c->cmems, (uint32_t)l->memory, "core memory", (const void **)&ca));
+            IPVM__TRY(
+                vec_get(r, &c->cmems, (uint32_t)l->memory, "core memory", (const void **)&ca));
             if (!ca->alias || ca->inst != main_inst)
                 return UNSUP(r, "unsupported component: memory is not the core module's");
         }
         if (abi == NULL)
             continue;
         ipvm__abi_export_t *e;
-        TRY(add_export(r, abi, x->name, &e));
+        IPVM__TRY(add_export(r, abi, x->name, &e));
         if (e == NULL)
             continue;
         e->func = l->type->func;

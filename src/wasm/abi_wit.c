@@ -5,6 +5,7 @@
  * Binary.md), so a core module from any compiler carries its WIT types. Imports are not
  * supported; the engine binds a module's imports by name. */
 #include "wasm/abi_int.h"
+#include "ipvm_int.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -46,13 +47,6 @@ static int werr(wit_t *w, const char *fmt, ...)
                    msg);
     return IPVM_EINVAL;
 }
-
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        int rc_ = (x);                                                                             \
-        if (rc_ < 0)                                                                               \
-            return rc_;                                                                            \
-    } while (0)
 
 /* ------------------------------------------------------------------------- lexing ---- */
 static void skip_space(wit_t *w)
@@ -137,16 +131,16 @@ static int generic(wit_t *w, ipvm__wit_kind_t k, const ipvm__wit_type_t **out)
     uint32_t n = 0;
     if (k == IPVM__WIT_RESULT && !peek(w, "<"))
         goto done;
-    TRY(expect(w, "<"));
+    IPVM__TRY(expect(w, "<"));
     do {
         if (n == 64)
             return werr(w, "more than 64 type arguments");
         if (k == IPVM__WIT_RESULT && n == 0 && accept(w, "_"))
             e[n++] = NULL;
         else
-            TRY(type_(w, &e[n++]));
+            IPVM__TRY(type_(w, &e[n++]));
     } while (accept(w, ","));
-    TRY(expect(w, ">"));
+    IPVM__TRY(expect(w, ">"));
 done:
     if ((k == IPVM__WIT_LIST || k == IPVM__WIT_OPTION) && n != 1)
         return werr(w, "list and option take one type");
@@ -187,7 +181,7 @@ static int type_(wit_t *w, const ipvm__wit_type_t **out)
         return generic(w, IPVM__WIT_TUPLE, out);
     const char *name;
     const char *at = w->p;
-    TRY(ident(w, &name));
+    IPVM__TRY(ident(w, &name));
     for (size_t i = 0; i < w->nnamed; i++) {
         if (strcmp(w->named[i].name, name) == 0) {
             *out = w->named[i].type;
@@ -204,21 +198,21 @@ static int typedef_items(wit_t *w, ipvm__wit_kind_t k, const ipvm__wit_type_t **
     const ipvm__wit_type_t *e[256] = {0};
     const char *l[256] = {0};
     uint32_t n = 0;
-    TRY(expect(w, "{"));
+    IPVM__TRY(expect(w, "{"));
     while (!accept(w, "}")) {
         if (n == 256)
             return werr(w, "more than 256 items");
-        TRY(ident(w, &l[n]));
+        IPVM__TRY(ident(w, &l[n]));
         if (k == IPVM__WIT_RECORD) {
-            TRY(expect(w, ":"));
-            TRY(type_(w, &e[n]));
+            IPVM__TRY(expect(w, ":"));
+            IPVM__TRY(type_(w, &e[n]));
         } else if (k == IPVM__WIT_VARIANT && accept(w, "(")) {
-            TRY(type_(w, &e[n]));
-            TRY(expect(w, ")"));
+            IPVM__TRY(type_(w, &e[n]));
+            IPVM__TRY(expect(w, ")"));
         }
         n++;
         if (!accept(w, ",")) {
-            TRY(expect(w, "}"));
+            IPVM__TRY(expect(w, "}"));
             break;
         }
     }
@@ -253,16 +247,16 @@ static int params(wit_t *w, ipvm__wit_param_t **out, uint32_t *n)
 {
     ipvm__wit_param_t p[64];
     *n = 0;
-    TRY(expect(w, "("));
+    IPVM__TRY(expect(w, "("));
     while (!accept(w, ")")) {
         if (*n == 64)
             return werr(w, "more than 64 parameters");
-        TRY(ident(w, &p[*n].name));
-        TRY(expect(w, ":"));
-        TRY(type_(w, &p[*n].type));
+        IPVM__TRY(ident(w, &p[*n].name));
+        IPVM__TRY(expect(w, ":"));
+        IPVM__TRY(type_(w, &p[*n].type));
         (*n)++;
         if (!accept(w, ",")) {
-            TRY(expect(w, ")"));
+            IPVM__TRY(expect(w, ")"));
             break;
         }
     }
@@ -275,18 +269,18 @@ static int functype(wit_t *w, ipvm__wit_func_t **out)
     ipvm__wit_func_t *f = ipvm_arena_calloc(w->a, 1, sizeof *f);
     if (f == NULL)
         return ipvm_error_set(w->err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
-    TRY(expect(w, "func"));
-    TRY(params(w, &f->params, &f->nparams));
+    IPVM__TRY(expect(w, "func"));
+    IPVM__TRY(params(w, &f->params, &f->nparams));
     if (accept(w, "->")) {
         if (peek(w, "(")) {
             f->named_results = true;
-            TRY(params(w, &f->results, &f->nresults));
+            IPVM__TRY(params(w, &f->results, &f->nresults));
         } else {
             f->results = ipvm_arena_calloc(w->a, 1, sizeof *f->results);
             if (f->results == NULL)
                 return ipvm_error_set(w->err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
             f->nresults = 1;
-            TRY(type_(w, &f->results[0].type));
+            IPVM__TRY(type_(w, &f->results[0].type));
         }
     } else {
         f->named_results = true; /* no results: an empty named list, as wit-component writes */
@@ -305,7 +299,7 @@ static int put_u32(ipvm_buf_t *b, uint32_t v)
         v >>= 7;
         if (v)
             c |= 0x80;
-        TRY(ipvm_buf_append_byte(b, c));
+        IPVM__TRY(ipvm_buf_append_byte(b, c));
     } while (v);
     return 0;
 }
@@ -316,7 +310,7 @@ static int put_s33(ipvm_buf_t *b, int64_t v)
         uint8_t c = v & 0x7f;
         v >>= 7;
         bool done = (v == 0 && !(c & 0x40)) || (v == -1 && (c & 0x40));
-        TRY(ipvm_buf_append_byte(b, done ? c : (uint8_t)(c | 0x80)));
+        IPVM__TRY(ipvm_buf_append_byte(b, done ? c : (uint8_t)(c | 0x80)));
         if (done)
             return 0;
     }
@@ -324,7 +318,7 @@ static int put_s33(ipvm_buf_t *b, int64_t v)
 
 static int put_name(ipvm_buf_t *b, const char *s)
 {
-    TRY(put_u32(b, (uint32_t)strlen(s)));
+    IPVM__TRY(put_u32(b, (uint32_t)strlen(s)));
     return ipvm_buf_append_str(b, s);
 }
 
@@ -337,30 +331,30 @@ static int defvaltype(wit_t *w, const ipvm__wit_type_t *t, ipvm_buf_t *b)
                                    [IPVM__WIT_TUPLE] = 0x6f,  [IPVM__WIT_VARIANT] = 0x71,
                                    [IPVM__WIT_ENUM] = 0x6d,   [IPVM__WIT_OPTION] = 0x6b,
                                    [IPVM__WIT_RESULT] = 0x6a, [IPVM__WIT_FLAGS] = 0x6e};
-    TRY(ipvm_buf_append_byte(b, code[t->kind]));
+    IPVM__TRY(ipvm_buf_append_byte(b, code[t->kind]));
     switch (t->kind) {
     case IPVM__WIT_LIST:
     case IPVM__WIT_OPTION:
         return valtype(w, t->elem[0], b);
     case IPVM__WIT_RESULT:
         for (int i = 0; i < 2; i++) {
-            TRY(ipvm_buf_append_byte(b, t->elem[i] != NULL));
+            IPVM__TRY(ipvm_buf_append_byte(b, t->elem[i] != NULL));
             if (t->elem[i])
-                TRY(valtype(w, t->elem[i], b));
+                IPVM__TRY(valtype(w, t->elem[i], b));
         }
         return 0;
     default:
-        TRY(put_u32(b, t->n));
+        IPVM__TRY(put_u32(b, t->n));
         for (uint32_t i = 0; i < t->n; i++) {
             if (t->label)
-                TRY(put_name(b, t->label[i]));
+                IPVM__TRY(put_name(b, t->label[i]));
             if (t->kind == IPVM__WIT_VARIANT) {
-                TRY(ipvm_buf_append_byte(b, t->elem[i] != NULL));
+                IPVM__TRY(ipvm_buf_append_byte(b, t->elem[i] != NULL));
                 if (t->elem[i])
-                    TRY(valtype(w, t->elem[i], b));
-                TRY(ipvm_buf_append_byte(b, 0)); /* no refinement */
+                    IPVM__TRY(valtype(w, t->elem[i], b));
+                IPVM__TRY(ipvm_buf_append_byte(b, 0)); /* no refinement */
             } else if (t->elem) {
-                TRY(valtype(w, t->elem[i], b));
+                IPVM__TRY(valtype(w, t->elem[i], b));
             }
         }
         return 0;
@@ -370,8 +364,8 @@ static int defvaltype(wit_t *w, const ipvm__wit_type_t *t, ipvm_buf_t *b)
 /* Emits a type declaration; returns its index. */
 static int emit_type(wit_t *w, const ipvm_buf_t *body, uint32_t *idx)
 {
-    TRY(ipvm_buf_append_byte(&w->decls, 0x01));
-    TRY(ipvm_buf_append(&w->decls, body->data, body->len));
+    IPVM__TRY(ipvm_buf_append_byte(&w->decls, 0x01));
+    IPVM__TRY(ipvm_buf_append(&w->decls, body->data, body->len));
     w->ndecls++;
     *idx = w->ntypes++;
     return 0;
@@ -425,13 +419,13 @@ static int emit_named(wit_t *w, named_t *n)
     if (rc == 0)
         rc = emit_type(w, &body, &idx);
     ipvm_buf_dispose(&body);
-    TRY(rc);
-    TRY(ipvm_buf_append_byte(&w->decls, 0x03));
-    TRY(ipvm_buf_append_byte(&w->decls, 0x00));
-    TRY(put_name(&w->decls, n->name));
-    TRY(ipvm_buf_append_byte(&w->decls, 0x03));
-    TRY(ipvm_buf_append_byte(&w->decls, 0x00));
-    TRY(put_u32(&w->decls, idx));
+    IPVM__TRY(rc);
+    IPVM__TRY(ipvm_buf_append_byte(&w->decls, 0x03));
+    IPVM__TRY(ipvm_buf_append_byte(&w->decls, 0x00));
+    IPVM__TRY(put_name(&w->decls, n->name));
+    IPVM__TRY(ipvm_buf_append_byte(&w->decls, 0x03));
+    IPVM__TRY(ipvm_buf_append_byte(&w->decls, 0x00));
+    IPVM__TRY(put_u32(&w->decls, idx));
     w->ndecls++;
     n->idx = w->ntypes++;
     return 0;
@@ -439,10 +433,10 @@ static int emit_named(wit_t *w, named_t *n)
 
 static int emit_params(wit_t *w, const ipvm__wit_param_t *p, uint32_t n, ipvm_buf_t *b)
 {
-    TRY(put_u32(b, n));
+    IPVM__TRY(put_u32(b, n));
     for (uint32_t i = 0; i < n; i++) {
-        TRY(put_name(b, p[i].name));
-        TRY(valtype(w, p[i].type, b));
+        IPVM__TRY(put_name(b, p[i].name));
+        IPVM__TRY(valtype(w, p[i].type, b));
     }
     return 0;
 }
@@ -477,20 +471,20 @@ static int emit_func(wit_t *w, const char *name, const ipvm__wit_func_t *f)
 exported:
     ipvm_buf_dispose(&body);
     ipvm_buf_dispose(&key);
-    TRY(rc);
-    TRY(ipvm_buf_append_byte(&w->decls, 0x04));
-    TRY(ipvm_buf_append_byte(&w->decls, 0x00));
-    TRY(put_name(&w->decls, name));
-    TRY(ipvm_buf_append_byte(&w->decls, 0x01));
-    TRY(put_u32(&w->decls, idx));
+    IPVM__TRY(rc);
+    IPVM__TRY(ipvm_buf_append_byte(&w->decls, 0x04));
+    IPVM__TRY(ipvm_buf_append_byte(&w->decls, 0x00));
+    IPVM__TRY(put_name(&w->decls, name));
+    IPVM__TRY(ipvm_buf_append_byte(&w->decls, 0x01));
+    IPVM__TRY(put_u32(&w->decls, idx));
     w->ndecls++;
     return 0;
 }
 
 static int section(ipvm_buf_t *out, uint8_t id, const ipvm_buf_t *body)
 {
-    TRY(ipvm_buf_append_byte(out, id));
-    TRY(put_u32(out, (uint32_t)body->len));
+    IPVM__TRY(ipvm_buf_append_byte(out, id));
+    IPVM__TRY(put_u32(out, (uint32_t)body->len));
     return ipvm_buf_append(out, body->data, body->len);
 }
 
@@ -539,7 +533,7 @@ static int package(wit_t *w, char *pkg, size_t cap)
 
 static int world_body(wit_t *w)
 {
-    TRY(expect(w, "{"));
+    IPVM__TRY(expect(w, "{"));
     while (!accept(w, "}")) {
         const char *name;
         static const struct {
@@ -551,10 +545,10 @@ static int world_body(wit_t *w)
         for (size_t i = 0; i < 4 && !done; i++) {
             if (accept(w, defs[i].kw)) {
                 const ipvm__wit_type_t *t = NULL;
-                TRY(ident(w, &name));
-                TRY(typedef_items(w, defs[i].kind, &t));
-                TRY(add_named(w, name, t));
-                TRY(emit_named(w, &w->named[w->nnamed - 1]));
+                IPVM__TRY(ident(w, &name));
+                IPVM__TRY(typedef_items(w, defs[i].kind, &t));
+                IPVM__TRY(add_named(w, name, t));
+                IPVM__TRY(emit_named(w, &w->named[w->nnamed - 1]));
                 done = true;
             }
         }
@@ -562,19 +556,19 @@ static int world_body(wit_t *w)
             continue;
         if (accept(w, "type")) {
             const ipvm__wit_type_t *t = NULL;
-            TRY(ident(w, &name));
-            TRY(expect(w, "="));
-            TRY(type_(w, &t));
-            TRY(expect(w, ";"));
-            TRY(add_named(w, name, t));
-            TRY(emit_named(w, &w->named[w->nnamed - 1]));
+            IPVM__TRY(ident(w, &name));
+            IPVM__TRY(expect(w, "="));
+            IPVM__TRY(type_(w, &t));
+            IPVM__TRY(expect(w, ";"));
+            IPVM__TRY(add_named(w, name, t));
+            IPVM__TRY(emit_named(w, &w->named[w->nnamed - 1]));
         } else if (accept(w, "export")) {
             ipvm__wit_func_t *f = NULL;
-            TRY(ident(w, &name));
-            TRY(expect(w, ":"));
-            TRY(functype(w, &f));
-            TRY(expect(w, ";"));
-            TRY(emit_func(w, name, f));
+            IPVM__TRY(ident(w, &name));
+            IPVM__TRY(expect(w, ":"));
+            IPVM__TRY(functype(w, &f));
+            IPVM__TRY(expect(w, ";"));
+            IPVM__TRY(emit_func(w, name, f));
         } else if (peek(w, "import") || peek(w, "include") || peek(w, "use")) {
             return werr(w, "imports, includes and uses are not supported: declare only exports "
                            "and the types they use (the engine links imports by name)");
