@@ -60,6 +60,15 @@ ipvm_wasm_module_t *wt_load(ipvm_wasm_engine_t *e, const ipvm_buf_t *wasm)
     return m;
 }
 
+ipvm_wasm_module_t *wt_load_guest(ipvm_wasm_engine_t *e, const char *name)
+{
+    ipvm_buf_t w = IPVM_BUF_INIT;
+    wt_guest(name, &w);
+    ipvm_wasm_module_t *m = wt_load(e, &w);
+    ipvm_buf_dispose(&w);
+    return m;
+}
+
 int wt_call(ipvm_wasm_module_t *m, const char *func, const char *args_json,
             const ipvm_wasm_limits_t *limits, ipvm_arena_t *arena, ipvm_wasm_result_t *out,
             ipvm_error_t *err)

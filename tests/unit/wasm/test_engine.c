@@ -10,11 +10,8 @@ static ipvm_wasm_module_t *traps;
 
 static void setup(void)
 {
-    ipvm_buf_t w = IPVM_BUF_INIT;
-    wt_guest("traps", &w);
     engine = wt_engine(0, NULL);
-    traps = wt_load(engine, &w);
-    ipvm_buf_dispose(&w);
+    traps = wt_load_guest(engine, "traps");
 }
 
 static void teardown(void)

@@ -11,11 +11,8 @@ static ipvm_wasm_module_t *mod;
 
 static void setup(void)
 {
-    ipvm_buf_t w = IPVM_BUF_INIT;
-    wt_guest("host", &w);
     engine = wt_engine(0, NULL);
-    mod = wt_load(engine, &w);
-    ipvm_buf_dispose(&w);
+    mod = wt_load_guest(engine, "host");
 }
 
 static void teardown(void)

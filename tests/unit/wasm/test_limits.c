@@ -15,11 +15,8 @@ static ipvm_wasm_module_t *mod;
 
 static void setup(void)
 {
-    ipvm_buf_t w = IPVM_BUF_INIT;
-    wt_guest("traps", &w);
     engine = wt_engine(0, NULL);
-    mod = wt_load(engine, &w);
-    ipvm_buf_dispose(&w);
+    mod = wt_load_guest(engine, "traps");
 }
 
 static void teardown(void)
@@ -130,11 +127,8 @@ IPVM_TEST(wasm, timeout_stops_endless_loop)
  * sent again. Each stop is followed by normal calls on the same thread; fuel stays exact. */
 IPVM_TEST(wasm, timeout_stops_gcc_tier)
 {
-    ipvm_buf_t w = IPVM_BUF_INIT;
-    wt_guest("traps", &w);
     ipvm_wasm_engine_t *e = wt_engine(2, wt_shared_cache());
-    ipvm_wasm_module_t *m = wt_load(e, &w);
-    ipvm_buf_dispose(&w);
+    ipvm_wasm_module_t *m = wt_load_guest(e, "traps");
     uint64_t stops0 = atomic_load(&ipvm__wasm_stats.timer_stops);
     const char *spins[] = {"spin", "spin_call", "spin_grow"};
     for (int k = 0; k < 3; k++) {
@@ -197,11 +191,8 @@ static void *spin_blocked(void *arg)
  * gets the gcc tier's stop signal: the endless loop ends at its time limit. */
 IPVM_TEST(wasm, timeout_on_thread_with_signals_blocked)
 {
-    ipvm_buf_t w = IPVM_BUF_INIT;
-    wt_guest("traps", &w);
     ipvm_wasm_engine_t *e = wt_engine(2, wt_shared_cache());
-    blocked_call_t c = {wt_load(e, &w), -1, 0};
-    ipvm_buf_dispose(&w);
+    blocked_call_t c = {wt_load_guest(e, "traps"), -1, 0};
     sigset_t all, old;
     sigfillset(&all);
     IPVM_ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &all, &old), 0);
@@ -221,11 +212,8 @@ IPVM_TEST(wasm, timeout_on_thread_with_signals_blocked)
  * overflows. Then calls go on as before, a timeout included. */
 IPVM_TEST(wasm, queued_stop_signals_do_not_nest)
 {
-    ipvm_buf_t w = IPVM_BUF_INIT;
-    wt_guest("traps", &w);
     ipvm_wasm_engine_t *e = wt_engine(2, wt_shared_cache());
-    ipvm_wasm_module_t *m = wt_load(e, &w);
-    ipvm_buf_dispose(&w);
+    ipvm_wasm_module_t *m = wt_load_guest(e, "traps");
     ipvm_arena_t a;
     ipvm_arena_init(&a);
     ipvm_wasm_result_t r;

@@ -19,6 +19,8 @@ void wt_wat(const char *wat, ipvm_buf_t *out);
 void wt_guest(const char *name, ipvm_buf_t *out);
 /* Loads a module or fails the test. */
 ipvm_wasm_module_t *wt_load(ipvm_wasm_engine_t *e, const ipvm_buf_t *wasm);
+/* wt_guest then wt_load: the module of tests/unit/wasm/guests/<name>.wat. */
+ipvm_wasm_module_t *wt_load_guest(ipvm_wasm_engine_t *e, const char *name);
 /* Calls func(args as DAG-JSON) and returns the rc; *out gets the result (in arena). */
 int wt_call(ipvm_wasm_module_t *m, const char *func, const char *args_json,
             const ipvm_wasm_limits_t *limits, ipvm_arena_t *arena, ipvm_wasm_result_t *out,
