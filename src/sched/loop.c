@@ -328,19 +328,16 @@ static int completed(ipvm__run_t *run, ipvm__task_job_t *job)
 /* Gives the pending receipts to the writer (which must be idle). */
 static int submit(ipvm__run_t *run)
 {
-    if (!run->w_started) {
+    if (run->w == NULL) {
         int rc = ipvm__run_writer_start(run);
         if (rc != 0)
             return rc;
     }
-    pthread_mutex_lock(&run->lock);
     ipvm__batch_t *t = run->wbatch;
     run->wbatch = run->pend;
     run->pend = t;
-    run->w_work = true;
-    pthread_cond_signal(&run->w_cond);
-    pthread_mutex_unlock(&run->lock);
     run->w_busy = true;
+    ipvm__run_writer_submit(run);
     return 0;
 }
 

@@ -106,11 +106,9 @@ struct ipvm__run_s {
     ipvm__batch_t *pend;        /* finished receipts waiting for the writer */
     ipvm__batch_t *wbatch;      /* the writer's (w_busy) */
     uint64_t last_commit_ns;
-    /* the writer thread (writer.c); w_work, w_done, w_rc, w_err, w_ns, w_stop, w_left under
-     * lock */
-    pthread_cond_t w_cond;
-    bool w_started, w_cond_ok, w_busy, w_work, w_done, w_stop;
-    bool w_left;              /* the writer let go of the run (ipvm__run_writer_stop waits) */
+    /* the writer thread (writer.c); w_done, w_rc, w_err, w_ns under lock */
+    ipvm__writer_t *w;        /* the run's writer, NULL before the first commit (coordinator) */
+    bool w_busy, w_done;
     ipvm_store_t *w_store;
     int w_rc;
     ipvm_error_t w_err;
@@ -179,6 +177,8 @@ bool ipvm__run_async_begin(ipvm__run_t *run);
  * (writer.c). */
 int ipvm__run_writer_start(ipvm__run_t *run);
 int ipvm__run_writer_store(ipvm__run_t *run);
+/* Hands run->wbatch to the run's (idle) writer to commit. */
+void ipvm__run_writer_submit(ipvm__run_t *run);
 /* run.c's setup and end of a run, shared by ipvm_sched_run and ipvm_sched_start. */
 int ipvm__run_init(ipvm__run_t *run, ipvm_sched_t *s, const ipvm_workflow_t *wf,
                    const ipvm_sched_run_opts_t *opts, ipvm_arena_t *arena,
@@ -189,8 +189,8 @@ int ipvm__run_setup(ipvm__run_t *run);
 int ipvm__run_end(ipvm__run_t *run, int rc);
 /* Releases the run's jobs and claims (loop.c). */
 void ipvm__run_drop_jobs(ipvm__run_t *run);
-/* Lets the writer go (after the loop: it parks for another run) and returns its store
- * handle. */
+/* Lets the writer go (after the loop: it parks for another run, neither woken nor waited
+ * for) and returns its store handle. */
 void ipvm__run_writer_stop(ipvm__run_t *run);
 
 #endif

@@ -66,7 +66,6 @@ int ipvm_sched_new(const ipvm_sched_opts_t *opts, ipvm_sched_t **out, ipvm_error
         pthread_condattr_destroy(&ca);
         s->tinit = true;
         pthread_mutex_init(&s->wlock, NULL);
-        pthread_cond_init(&s->wcond, NULL);
         s->winit = true;
     }
     if (rc != 0) {
@@ -123,7 +122,6 @@ void ipvm_sched_free(ipvm_sched_t *s)
     }
     if (s->winit) {
         pthread_mutex_destroy(&s->wlock);
-        pthread_cond_destroy(&s->wcond);
     }
     ipvm_free(s->issuer);
     ipvm_free(s->db_path_copy);

@@ -85,17 +85,16 @@ struct ipvm_sched_s {
     ipvm__run_t *started;          /* started runs not yet ended */
     /* writer threads of runs, parked between runs (writer.c) */
     pthread_mutex_t wlock;         /* guards the fields below */
-    pthread_cond_t wcond;          /* a writer thread exited */
     bool winit, wstop;
     ipvm__writer_t *widle;         /* parked, waiting for a run */
-    ipvm__writer_t *wdead;         /* exited, not joined yet */
-    size_t nidle, nwriters;        /* parked; alive (parked or serving a run) */
+    ipvm__writer_t *wall;          /* every writer not joined yet (serving, parked, exited) */
+    size_t nidle;                  /* parked */
     uint64_t wcreated;             /* writer threads created so far */
 };
 /* Stops the timer thread of started runs (ipvm_sched_free). */
 void ipvm__sched_timer_stop(ipvm_sched_t *s);
-/* Ends and joins every writer thread (ipvm_sched_free), waiting for those still between
- * their run's end and parking. */
+/* Ends and joins every writer thread (ipvm_sched_free), those still between their run's end
+ * and parking included. */
 void ipvm__sched_writers_stop(ipvm_sched_t *s);
 /* How many writer threads were created so far and how many are parked now (tests). */
 void ipvm__sched_writers(ipvm_sched_t *s, uint64_t *created, size_t *parked);

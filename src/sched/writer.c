@@ -3,22 +3,31 @@
  * commits, loop.c; for a run started with ipvm_sched_start also its setup and the steps after
  * each commit, async.c), and the scheduler keeps the threads of ended runs parked for the next
  * runs: a run gets its writer with a signal to a waiting thread instead of a thread creation
- * (~160 us of clone3 on the libuv loop for every ipvm_sched_start in the node) and gives it
- * back with a hand-shake instead of a join. At most IPVM__SCHED_WRITERS_PARKED threads wait;
- * the writer of a run that ends while that many are parked exits. ipvm_sched_free ends them
- * all. */
+ * (~160 us of clone3 on the libuv loop for every ipvm_sched_start in the node). A writer waits
+ * on a condition of its own, never on its run's, so a run that ends gives its writer back by
+ * changing the writer's state under the writer's lock: the writer is not woken and nothing
+ * waits for it. At most IPVM__SCHED_WRITERS_PARKED threads stay parked; the writer of a run
+ * that ends while that many are parked is told to exit. ipvm_sched_free ends them all. */
 #include "run_int.h"
 
+#include <assert.h>
 #include <string.h>
 
 #define WRITER_CACHE_KIB 4096 /* the writer's page cache (see ipvm__run_writer_store) */
 
 struct ipvm__writer_s {
-    ipvm__writer_t *next; /* in s->widle or s->wdead */
+    ipvm__writer_t *next;  /* in s->widle while parked */
+    ipvm__writer_t *anext; /* in s->wall, every writer not yet joined (under s->wlock) */
     ipvm_sched_t *s;
     pthread_t thread;
-    pthread_cond_t cond; /* signalled under s->wlock when it is given a run or must stop */
-    ipvm__run_t *run;    /* the run it serves; NULL while parked (under s->wlock) */
+    /* lock guards the four fields after cond; lock order: s->wlock, then a writer's lock */
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* signalled when begin, work or stop is set */
+    ipvm__run_t *run;    /* the run it serves; NULL while parked */
+    bool begin;          /* a started run's setup to do */
+    bool work;           /* a batch to commit (run->wbatch) */
+    bool stop;           /* exit once it has nothing to do (only ever set while parked) */
+    bool exited;         /* writer_main returned or is about to: join it (under s->wlock) */
 };
 
 static _Thread_local ipvm__run_t *this_writer; /* the run this thread is the writer of now */
@@ -26,167 +35,197 @@ static _Thread_local ipvm__run_t *this_writer; /* the run this thread is the wri
 /* ---- one run ---------------------------------------------------------------------------------
  * The coordinator hands every receipt finished since the last commit to the writer, which
  * commits them in one durable transaction on its own store handle while tasks keep running;
- * the coordinator reports them (events, publish) only once the writer says they are on disk. */
-/* Commits the batch the coordinator handed over (w_work) and says so; under run->lock, which
- * it drops for the commit. For a started run, returns true when this thread must step it. */
+ * the coordinator reports them (events, publish) only once the writer says they are on disk.
+ * Once the writer has said so (w_done, under run->lock), it touches the run no more unless it
+ * steps it: the run may end and be freed at once, on another thread. */
+/* Commits the batch the coordinator handed over. For a started run, returns true when this
+ * thread must step it. */
 static bool commit_one(ipvm__run_t *run)
 {
-    ipvm__batch_t *b = run->wbatch;
-    pthread_mutex_unlock(&run->lock);
+    ipvm__batch_t *b = run->wbatch; /* (written before the hand-off under the writer's lock) */
     ipvm_error_t e;
     ipvm_error_clear(&e);
     uint64_t t0 = ipvm_now_ns();
     int rc = ipvm_store_put_receipts(run->w_store, &run->wf->cid, b->rows, b->n, NULL, &e);
     uint64_t dt = ipvm_now_ns() - t0;
     pthread_mutex_lock(&run->lock);
-    run->w_work = false;
     run->w_done = true;
     run->w_rc = rc;
     run->w_err = e;
     run->w_ns += dt;
-    return ipvm__run_kick_locked(run);
+    bool step = ipvm__run_kick_locked(run);
+    pthread_mutex_unlock(&run->lock);
+    return step;
 }
 
-/* Serves one run until it no longer needs a writer. The run may be freed when this returns:
- * either it ended on this thread (a started run's setup or step), or ipvm__run_writer_stop
- * waited for w_left, the last thing this thread does to it. */
-static void serve(ipvm__run_t *run)
+/* Does what w was given for its run (a started run's setup, or a commit and the step after
+ * it); returns true when the run ended on this thread (and is freed). */
+static bool serve(ipvm__run_t *run, bool begin)
 {
+    bool ended = false;
     this_writer = run;
-    if (run->async && ipvm__run_async_begin(run)) /* the run ended (and is freed) */
-        goto out;
-    pthread_mutex_lock(&run->lock);
-    for (;;) {
-        while (!run->w_work && !run->w_stop)
-            pthread_cond_wait(&run->w_cond, &run->lock);
-        if (!run->w_work)
-            break;
-        if (commit_one(run)) { /* a started run: this thread steps it */
-            pthread_mutex_unlock(&run->lock);
-            if (ipvm__run_step(run)) /* it ended here (and is freed) */
-                goto out;
-            pthread_mutex_lock(&run->lock);
-        }
-    }
-    run->w_left = true;
-    pthread_cond_signal(&run->cond); /* only ipvm__run_writer_stop waits on it now */
-    pthread_mutex_unlock(&run->lock);
-out:
+    if (begin)
+        ended = ipvm__run_async_begin(run);
+    else if (commit_one(run))
+        ended = ipvm__run_step(run); /* a started run: this thread steps it */
     this_writer = NULL;
+    return ended;
 }
 
 /* ---- the parked threads ---------------------------------------------------------------------- */
+/* Takes w back from its run (which has ended): parked for the next run, or told to exit when
+ * enough are parked or the scheduler stops. Under s->wlock. */
+static void park_locked(ipvm_sched_t *s, ipvm__writer_t *w)
+{
+    pthread_mutex_lock(&w->lock);
+    assert(!w->begin && !w->work); /* ipvm__run_turn ends a run only with the writer idle */
+    w->run = NULL;
+    if (!s->wstop && s->nidle < IPVM__SCHED_WRITERS_PARKED) {
+        w->next = s->widle;
+        s->widle = w;
+        s->nidle++;
+    } else {
+        w->stop = true;
+        pthread_cond_signal(&w->cond);
+    }
+    pthread_mutex_unlock(&w->lock);
+}
+
 static void *writer_main(void *arg)
 {
     ipvm__writer_t *w = arg;
     ipvm_sched_t *s = w->s;
-    pthread_mutex_lock(&s->wlock);
+    pthread_mutex_lock(&w->lock);
     for (;;) {
-        while (w->run == NULL && !s->wstop)
-            pthread_cond_wait(&w->cond, &s->wlock);
+        while (!w->begin && !w->work && !w->stop)
+            pthread_cond_wait(&w->cond, &w->lock);
+        if (!w->begin && !w->work) /* stopping */
+            break;
         ipvm__run_t *run = w->run;
-        if (run == NULL) /* stopping */
-            break;
-        pthread_mutex_unlock(&s->wlock);
-        serve(run);
-        pthread_mutex_lock(&s->wlock);
-        w->run = NULL;
-        if (s->wstop || s->nidle >= IPVM__SCHED_WRITERS_PARKED)
-            break;
-        w->next = s->widle; /* parked: the next run's writer */
-        s->widle = w;
-        s->nidle++;
+        bool begin = w->begin;
+        w->begin = w->work = false;
+        pthread_mutex_unlock(&w->lock);
+        if (serve(run, begin)) { /* ended here: parked only now, after its on_done returned */
+            pthread_mutex_lock(&s->wlock);
+            park_locked(s, w);
+            pthread_mutex_unlock(&s->wlock);
+        }
+        pthread_mutex_lock(&w->lock);
     }
-    /* joined by the next thread creation or by ipvm_sched_free (ipvm__sched_writers_stop) */
-    w->next = s->wdead;
-    s->wdead = w;
-    s->nwriters--;
-    pthread_cond_broadcast(&s->wcond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_lock(&s->wlock);
+    w->exited = true; /* joined by the next thread creation or by ipvm_sched_free */
     pthread_mutex_unlock(&s->wlock);
     return NULL;
 }
 
-static void reap(ipvm__writer_t *dead)
+static void writer_free(ipvm__writer_t *w)
 {
-    while (dead) {
-        ipvm__writer_t *w = dead;
-        dead = w->next;
-        pthread_join(w->thread, NULL);
-        pthread_cond_destroy(&w->cond);
-        ipvm_free(w);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+    ipvm_free(w);
+}
+
+/* Joins the writers that exited (under s->wlock: they are past their last use of it, or about
+ * to be, so each join is short). */
+static void reap_locked(ipvm_sched_t *s)
+{
+    for (ipvm__writer_t **p = &s->wall; *p;) {
+        ipvm__writer_t *w = *p;
+        if (!w->exited) {
+            p = &w->anext;
+            continue;
+        }
+        *p = w->anext;
+        writer_free(w);
     }
 }
 
-/* A new writer thread, given `run` at once. */
-static int writer_new(ipvm_sched_t *s, ipvm__run_t *run)
+/* A new writer thread, given `run` at once. Under s->wlock. */
+static int writer_new_locked(ipvm_sched_t *s, ipvm__run_t *run, bool begin)
 {
-    pthread_mutex_lock(&s->wlock);
-    ipvm__writer_t *dead = s->wdead; /* exited since: join them now (they are gone or going) */
-    s->wdead = NULL;
-    pthread_mutex_unlock(&s->wlock);
-    reap(dead);
+    reap_locked(s);
     ipvm__writer_t *w = ipvm_calloc(1, sizeof *w);
     if (w == NULL)
         return IPVM_ENOMEM;
+    if (pthread_mutex_init(&w->lock, NULL) != 0) {
+        ipvm_free(w);
+        return IPVM_ENOMEM;
+    }
     if (pthread_cond_init(&w->cond, NULL) != 0) {
+        pthread_mutex_destroy(&w->lock);
         ipvm_free(w);
         return IPVM_ENOMEM;
     }
     w->s = s;
     w->run = run;
-    /* Under wlock: the thread cannot exit, and so be reaped (w->thread read), before
-     * pthread_create has written w->thread. */
-    pthread_mutex_lock(&s->wlock);
-    int prc = pthread_create(&w->thread, NULL, writer_main, w);
-    if (prc == 0) {
-        s->nwriters++;
-        s->wcreated++;
-    }
-    pthread_mutex_unlock(&s->wlock);
-    if (prc != 0) {
+    w->begin = begin;
+    run->w = w;
+    /* (under wlock: the thread cannot be reaped, so w->thread read, before it is written) */
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        run->w = NULL;
         pthread_cond_destroy(&w->cond);
+        pthread_mutex_destroy(&w->lock);
         ipvm_free(w);
         return IPVM_ENOMEM;
     }
+    w->anext = s->wall;
+    s->wall = w;
+    s->wcreated++;
     return 0;
 }
 
-/* Gives run a writer: a parked one (a signal) or a new thread. Once it returns 0, the caller
- * must not touch the run again unless it owns it by other means (the writer may end a started
- * run at once). */
-static int writer_give(ipvm_sched_t *s, ipvm__run_t *run)
+/* Gives run a writer: a parked one or a new thread. begin: a started run, whose writer does
+ * its setup at once (a signal); a blocking run's writer sleeps on until the first commit.
+ * Once it returns 0 the caller must not touch a started run again unless it owns it by other
+ * means (the writer may end it at once). */
+static int writer_give(ipvm_sched_t *s, ipvm__run_t *run, bool begin)
 {
+    int rc = 0;
     pthread_mutex_lock(&s->wlock);
-    ipvm__writer_t *w = s->widle;
-    if (w != NULL && !s->wstop) {
+    ipvm__writer_t *w = s->wstop ? NULL : s->widle;
+    if (w != NULL) {
         s->widle = w->next;
         s->nidle--;
+        pthread_mutex_lock(&w->lock);
         w->run = run;
-        pthread_cond_signal(&w->cond);
-        pthread_mutex_unlock(&s->wlock);
-        return 0;
+        w->begin = begin;
+        run->w = w;
+        if (begin)
+            pthread_cond_signal(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+    } else {
+        rc = writer_new_locked(s, run, begin);
     }
     pthread_mutex_unlock(&s->wlock);
-    return writer_new(s, run);
+    return rc;
 }
 
 void ipvm__sched_writers_stop(ipvm_sched_t *s)
 {
     if (!s->winit)
         return;
+    /* No run is in progress (ipvm_sched_free's contract), but a writer may still be between
+     * its run's end and its parking: every writer is told to stop, and parks no more. */
     pthread_mutex_lock(&s->wlock);
     s->wstop = true;
-    for (ipvm__writer_t *w = s->widle; w; w = w->next)
+    for (ipvm__writer_t *w = s->wall; w; w = w->anext) {
+        pthread_mutex_lock(&w->lock);
+        w->stop = true;
         pthread_cond_signal(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+    }
+    ipvm__writer_t *all = s->wall;
+    s->wall = NULL;
     s->widle = NULL;
     s->nidle = 0;
-    /* a writer may still be between its run's end (on_done returned) and parking */
-    while (s->nwriters > 0)
-        pthread_cond_wait(&s->wcond, &s->wlock);
-    ipvm__writer_t *dead = s->wdead;
-    s->wdead = NULL;
     pthread_mutex_unlock(&s->wlock);
-    reap(dead);
+    while (all) { /* (joined without wlock: a stopping writer takes it to say it exited) */
+        ipvm__writer_t *w = all;
+        all = w->anext;
+        writer_free(w);
+    }
 }
 
 void ipvm__sched_writers(ipvm_sched_t *s, uint64_t *created, size_t *parked)
@@ -215,37 +254,39 @@ int ipvm__run_writer_start(ipvm__run_t *run)
     int rc = run->async ? 0 : ipvm__run_writer_store(run);
     if (rc != 0)
         return rc;
-    if (pthread_cond_init(&run->w_cond, NULL) != 0)
-        return ipvm_error_set(run->err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
-    run->w_cond_ok = true;
-    /* Marked started before the hand-off (whose lock orders it before anything the writer
+    /* run->w is set before the hand-off (whose lock orders it before anything the writer
      * does): a started run's writer steps the run at once, and its submit must not ask for a
      * second writer. */
-    run->w_started = true;
-    if (writer_give(run->s, run) != 0) {
-        run->w_started = false; /* (no writer: the run is still the caller's alone) */
+    if (writer_give(run->s, run, run->async) != 0)
         return ipvm_error_set(run->err, IPVM_ENOMEM, IPVM_NO_OFFSET,
                               "cannot start the writer thread");
-    }
     return 0;
+}
+
+void ipvm__run_writer_submit(ipvm__run_t *run)
+{
+    ipvm__writer_t *w = run->w;
+    pthread_mutex_lock(&w->lock);
+    assert(w->run == run && !w->work);
+    w->work = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
 }
 
 void ipvm__run_writer_stop(ipvm__run_t *run)
 {
-    /* A started run that ends on its own writer (its setup or a step after a commit) has
-     * nothing to wait for: that thread returns to its parking once the run is freed. */
-    if (run->w_started && this_writer != run) {
-        pthread_mutex_lock(&run->lock);
-        run->w_stop = true;
-        pthread_cond_signal(&run->w_cond);
-        while (!run->w_left)
-            pthread_cond_wait(&run->cond, &run->lock);
-        pthread_mutex_unlock(&run->lock);
+    /* The writer is idle (no batch handed over: ipvm__run_turn ends a run only then) and may
+     * be asleep: it is parked without a wake-up, and the run does not wait for it. A started
+     * run that ends on its own writer (its setup or a step after a commit) leaves the parking
+     * to that thread, once the run's on_done has returned. */
+    assert(!run->w_busy); /* ipvm__run_turn */
+    if (run->w != NULL && this_writer != run) {
+        ipvm_sched_t *s = run->s;
+        pthread_mutex_lock(&s->wlock);
+        park_locked(s, run->w);
+        pthread_mutex_unlock(&s->wlock);
     }
-    run->w_started = false;
-    if (run->w_cond_ok)
-        pthread_cond_destroy(&run->w_cond);
-    run->w_cond_ok = false;
+    run->w = NULL;
     if (run->w_store)
         ipvm_store_set_cache_kib(run->w_store, 0); /* back to the default for its next user */
     ipvm__sched_store_give(run->s, run->w_store, run->w_rc != 0);

@@ -1048,8 +1048,23 @@ IPVM_TEST(sched, start_many_at_once)
 }
 
 /* ---- writer threads reused across runs --------------------------------------------------- */
+static void *no_op_thread(void *arg)
+{
+    return arg;
+}
+
+/* The threads of this process. The first call creates and joins a thread first: ThreadSanitizer
+ * starts a thread of its own at the process's first pthread_create, which must not count as
+ * one of the scheduler's. */
 static int threads_now(void)
 {
+    static bool primed;
+    pthread_t t;
+    if (!primed && pthread_create(&t, NULL, no_op_thread, NULL) == 0) {
+        pthread_join(t, NULL);
+        primed = true;
+    }
+
     DIR *d = opendir("/proc/self/task");
     int n = 0;
     struct dirent *de;
@@ -1201,4 +1216,108 @@ IPVM_TEST(sched, writers_reused)
     ipvm_arena_dispose(&a);
     env_close(&e);
     IPVM_ASSERT_EQ(threads_now(), threads0);
+}
+
+/* A thread of this process (/proc/self/task/TID): whether it sleeps, and how often it was
+ * switched out so far (voluntary + involuntary). */
+static bool thread_sleeping(long tid, uint64_t *switches)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the state follows the (name) */
+    bool sleeping = p && p[1] == ' ' && p[2] == 'S';
+    snprintf(path, sizeof path, "/proc/self/task/%ld/status", tid);
+    f = fopen(path, "r");
+    *switches = 0;
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long long v;
+        if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1 ||
+            sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
+            *switches += v;
+    }
+    if (f)
+        fclose(f);
+    return sleeping;
+}
+
+/* Waits (up to 10 s) until the thread sleeps; returns its switch count then. */
+static uint64_t wait_sleeping(long tid)
+{
+    uint64_t sw = 0;
+    for (int i = 0; i < 10000 && !thread_sleeping(tid, &sw); i++)
+        usleep(1000);
+    IPVM_ASSERT(thread_sleeping(tid, &sw));
+    return sw;
+}
+
+typedef struct {
+    long tid;         /* the parked writer */
+    uint64_t parked;  /* its switches while parked, before the run */
+    uint64_t settled; /* its switches once asleep after the run's commit */
+    int finished;
+} end_watch_t;
+
+/* TASK_FINISHED of a blocking run comes on its coordinator once the commit is reported: the
+ * writer has nothing more to do for the run and goes back to sleep. */
+static void end_event(const ipvm_sched_event_t *ev, void *data)
+{
+    end_watch_t *w = data;
+    if (ev->kind != IPVM_SCHED_TASK_FINISHED)
+        return;
+    w->finished++;
+    w->settled = wait_sleeping(w->tid);
+}
+
+/* The end of a run gives its writer back without waking it: a blocking run whose writer (the
+ * one parked thread) committed and went back to sleep ends, and returns, with that thread
+ * still asleep and not switched in since (its switch counts unchanged), and it is parked at
+ * once, with no wait. Three times in a row, the same thread. */
+IPVM_TEST(sched, writer_end_no_wake)
+{
+    env_t e;
+    env_open(&e, 2);
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_error_t err;
+    ipvm_error_clear(&err);
+    ipvm_sched_result_t res;
+    writer_seen_t seen;
+    memset(&seen, 0, sizeof seen);
+    pthread_mutex_init(&seen.m, NULL);
+    pthread_cond_init(&seen.c, NULL);
+    ipvm_sched_run_opts_t so = {.on_event = writer_event, .event_data = &seen};
+    /* a started run's setup runs on its writer: that names the thread */
+    IPVM_ASSERT_OK_ERR(start_wait(&e, one_add_one(&e, &a, 7), &so, &a, &res, &err), &err);
+    IPVM_ASSERT_EQ(seen.n, 1);
+    IPVM_ASSERT_EQ(wait_parked(e.s, 1), 1);
+    end_watch_t w = {.tid = seen.tid[0]};
+    ipvm_sched_run_opts_t ro = {.on_event = end_event, .event_data = &w};
+    for (int i = 0; i < 3; i++) {
+        w.parked = wait_sleeping(w.tid);
+        w.finished = 0;
+        IPVM_ASSERT_OK_ERR(ipvm_sched_run(e.s, one_add_one(&e, &a, 10 * i + 20), &ro, &a, &res,
+                                          &err),
+                           &err);
+        IPVM_ASSERT_EQ(res.executed, 1);
+        IPVM_ASSERT_EQ(value_of(&res.receipts[0]), 10 * i + 21);
+        IPVM_ASSERT_EQ(w.finished, 1);
+        IPVM_ASSERT(w.settled > w.parked); /* it woke for the commit: it is the run's writer */
+        uint64_t created;
+        size_t parked;
+        ipvm__sched_writers(e.s, &created, &parked);
+        IPVM_ASSERT_EQ(parked, 1); /* parked by the run's end itself */
+        IPVM_ASSERT_EQ_U64(created, 1);
+        usleep(20000); /* time for a wake-up at the end, if there were one, to show */
+        IPVM_ASSERT_EQ_U64(wait_sleeping(w.tid), w.settled);
+    }
+    pthread_mutex_destroy(&seen.m);
+    pthread_cond_destroy(&seen.c);
+    ipvm_arena_dispose(&a);
+    env_close(&e);
 }
