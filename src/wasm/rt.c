@@ -428,6 +428,21 @@ uint64_t ipvm__rt_memory_reserved(const void *mem)
     return m->data ? hdr_of(m)->map_len - HDR : 0;
 }
 
+/* n and bytes change under the pool's lock; wasm_rt_free_memory also reads them without it,
+ * to skip the scrub of a memory that a full pool would not keep: atomic stores and loads
+ * (relaxed: the locked check decides) make that read no data race. */
+static void pool_count(ipvm__mem_pool_t *pool, int dn, int64_t dbytes)
+{
+    __atomic_store_n(&pool->n, pool->n + dn, __ATOMIC_RELAXED);
+    __atomic_store_n(&pool->bytes, pool->bytes + (uint64_t)dbytes, __ATOMIC_RELAXED);
+}
+
+static bool pool_room(ipvm__mem_pool_t *pool, uint64_t bytes)
+{
+    return __atomic_load_n(&pool->n, __ATOMIC_RELAXED) < IPVM__POOL_MAX &&
+           __atomic_load_n(&pool->bytes, __ATOMIC_RELAXED) + bytes <= IPVM__POOL_BYTES;
+}
+
 static mem_hdr_t *pool_take(ipvm__mem_pool_t *pool, uint32_t initial)
 {
     mem_hdr_t *h = NULL;
@@ -436,8 +451,8 @@ static mem_hdr_t *pool_take(ipvm__mem_pool_t *pool, uint32_t initial)
         mem_hdr_t *c = pool->items[k];
         if (c->initial_pages == initial) {
             h = c;
-            pool->items[k] = pool->items[--pool->n];
-            pool->bytes -= (uint64_t)initial * WASM_PAGE;
+            pool->items[k] = pool->items[pool->n - 1];
+            pool_count(pool, -1, -(int64_t)initial * WASM_PAGE);
         }
     }
     pthread_mutex_unlock(&pool->lock);
@@ -555,14 +570,13 @@ RT_API void wasm_rt_free_memory(wasm_rt_memory_t *m)
     mem_hdr_t *h = hdr_of(m);
     ipvm__mem_pool_t *pool = h->pool;
     uint64_t bytes = (uint64_t)h->initial_pages * WASM_PAGE;
-    if (pool && pool->n < IPVM__POOL_MAX && pool->bytes + bytes <= IPVM__POOL_BYTES &&
-        scrub(m, h)) {
+    if (pool && pool_room(pool, bytes) && scrub(m, h)) {
         h->inst = NULL;
         pthread_mutex_lock(&pool->lock);
-        bool kept = pool->n < IPVM__POOL_MAX && pool->bytes + bytes <= IPVM__POOL_BYTES;
+        bool kept = pool_room(pool, bytes);
         if (kept) {
-            pool->items[pool->n++] = h;
-            pool->bytes += bytes;
+            pool->items[pool->n] = h;
+            pool_count(pool, 1, (int64_t)bytes);
         }
         pthread_mutex_unlock(&pool->lock);
         if (kept) {
