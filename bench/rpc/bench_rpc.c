@@ -9,6 +9,11 @@
  * p50/p99) for both, their ratio, and the idle node's resident memory.
  *
  *   bench_rpc [--workflows N] [--tasks T] [--clients K] [--dir DIR] [--node IPVM]
+ *             [--image-workflows N] [--no-fixtures]
+ *
+ * After the headline (the add_one chains) come extra rows, on a node of their own, for
+ * Homestar's fixture workflows (tests/vectors/homestar/workflows: add-one with --workflows and
+ * --clients, image-pipeline with --image-workflows, 3 rounds), each run with its own nonces.
  *
  * --node runs another build of the `ipvm` program as the node (to compare two versions in
  * the same conditions; the embedded side is always this build).
@@ -33,11 +38,13 @@
 typedef struct {
     size_t workflows, tasks;
     unsigned clients;
+    size_t image_workflows; /* for the image-pipeline row (0: none) */
+    bool fixtures;          /* the fixture rows */
     char dir[4096];
     const char *node; /* the ipvm program to start */
 } cfg_t;
 
-static cfg_t cfg = {800, 2, 8, "", IPVM_BINARY_DIR "/ipvm"};
+static cfg_t cfg = {800, 2, 8, 2, true, "", IPVM_BINARY_DIR "/ipvm"};
 
 static void die(const char *what, const ipvm_error_t *err)
 {
@@ -48,6 +55,118 @@ static void die(const char *what, const ipvm_error_t *err)
 static double now_s(void)
 {
     return (double)ipvm_now_ns() / 1e9;
+}
+
+/* What a table row runs. The headline: chains of cfg.tasks add_one tasks with arguments no
+ * other workflow uses. The fixture rows: one of Homestar's test workflows as it is (its meta,
+ * arguments and functions), except that each run gives every task its own nonce (nnc) and
+ * points the awaits at the renamed tasks, so that every task executes (nothing replays). */
+typedef struct {
+    const char *label;
+    const char *file; /* the fixture, in tests/vectors/homestar/workflows/ (NULL: headline) */
+    size_t tasks, workflows;
+    unsigned clients;
+    int rounds;
+    const uint64_t *want; /* the outputs that must come, in task order; NULL: see `out` */
+    ipvm_arena_t arena;
+    ipvm_ipld_t *fixture; /* decoded */
+    ipvm_cid_t *cids;     /* its instruction CIDs, in task order */
+    ipvm_cid_t *out;      /* the CID of each task's first output (the warm-up's): every later
+                             output of that task must be the same */
+    bool have_out;
+} load_t;
+
+static load_t *load; /* the row running */
+
+static void workflow_json(uint64_t k, ipvm_buf_t *out);
+
+/* Re-points links to the fixture's instructions (awaits) at the renamed ones. */
+static void relink(ipvm_arena_t *a, ipvm_ipld_t *v, const ipvm_cid_t *from, size_t n,
+                   const ipvm_cid_t *to)
+{
+    if (v->kind == IPVM_IPLD_LINK) {
+        for (size_t i = 0; i < n; i++)
+            if (ipvm_cid_equal(v->u.link, &from[i]) &&
+                (v->u.link = ipvm_arena_memdup(a, &to[i], sizeof to[i])) == NULL)
+                die("out of memory", NULL);
+    } else if (v->kind == IPVM_IPLD_LIST) {
+        for (size_t i = 0; i < v->u.list.len; i++)
+            relink(a, v->u.list.items[i], from, n, to);
+    } else if (v->kind == IPVM_IPLD_MAP) {
+        for (size_t i = 0; i < v->u.map.len; i++)
+            relink(a, v->u.map.entries[i].value, from, n, to);
+    }
+}
+
+static ipvm_ipld_t *map_value(ipvm_ipld_t *m, const char *key)
+{
+    for (size_t i = 0; m && m->kind == IPVM_IPLD_MAP && i < m->u.map.len; i++)
+        if (strcmp(m->u.map.entries[i].key, key) == 0)
+            return m->u.map.entries[i].value;
+    die("the fixture lacks a member", NULL);
+    return NULL;
+}
+
+/* The fixture with a nonce of its own in every task: k and the task's index in hex, a
+ * 12-byte base32hex nonce as Homestar writes them (the last character's unused bits zero). */
+static void fixture_json(uint64_t k, ipvm_buf_t *out)
+{
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_ipld_t *wf = ipvm_ipld_clone(&a, load->fixture);
+    ipvm_ipld_t *tasks = wf ? map_value(wf, "tasks") : NULL;
+    ipvm_cid_t *to = ipvm_arena_alloc(&a, load->tasks * sizeof *to);
+    if (tasks == NULL || to == NULL)
+        die("out of memory", NULL);
+    for (size_t i = 0; i < load->tasks; i++) {
+        ipvm_ipld_t *run = map_value(tasks->u.list.items[i], "run");
+        relink(&a, run, load->cids, i, to);
+        char nnc[64];
+        snprintf(nnc, sizeof nnc, "%016llx%03zx0", (unsigned long long)k, i);
+        for (size_t j = 0; j < run->u.map.len; j++)
+            if (strcmp(run->u.map.entries[j].key, "nnc") == 0)
+                run->u.map.entries[j].value = ipvm_ipld_new_cstring(&a, nnc);
+        if (ipvm_ipld_cid(run, IPVM_MH_SHA3_256, &to[i], NULL) != 0)
+            die("a fixture task's CID", NULL);
+    }
+    ipvm_buf_clear(out);
+    ipvm_error_t err;
+    if (ipvm_dagjson_encode(wf, 0, out, &err) != 0)
+        die("encoding a fixture", &err);
+    ipvm_arena_dispose(&a);
+}
+
+/* Loads l->file into l: its tasks and their instruction CIDs. */
+static void fixture_open(load_t *l)
+{
+    char path[4200];
+    snprintf(path, sizeof path, IPVM_SOURCE_DIR "/tests/vectors/homestar/workflows/%s", l->file);
+    ipvm_buf_t b = IPVM_BUF_INIT;
+    ipvm_error_t err;
+    ipvm_arena_init(&l->arena);
+    if (ipvm_file_read(path, &b, &err) != 0 ||
+        ipvm_dagjson_decode((char *)b.data, b.len, &l->arena, &l->fixture, &err) != 0)
+        die(path, &err);
+    ipvm_buf_dispose(&b);
+    ipvm_ipld_t *tasks = map_value(l->fixture, "tasks");
+    l->tasks = tasks->u.list.len;
+    l->cids = ipvm_arena_alloc(&l->arena, l->tasks * sizeof *l->cids);
+    l->out = ipvm_arena_alloc(&l->arena, l->tasks * sizeof *l->out);
+    if (l->cids == NULL || l->out == NULL)
+        die("out of memory", NULL);
+    for (size_t i = 0; i < l->tasks; i++)
+        if (ipvm_ipld_cid(map_value(tasks->u.list.items[i], "run"), IPVM_MH_SHA3_256, &l->cids[i],
+                          NULL) != 0)
+            die("a fixture task's CID", NULL);
+}
+
+/* The workflow of run k (unique per workflow and round: nothing replays). */
+static void build_workflow(uint64_t k, ipvm_buf_t *out)
+{
+    if (load->fixture)
+        fixture_json(k, out);
+    else
+        workflow_json(k, out);
 }
 
 /* A chain of cfg.tasks add_one tasks starting at k (unique per workflow: nothing replays). */
@@ -107,8 +226,10 @@ static void add_module(const char *data_dir)
     if (ipvm_blockstore_open(path, &bs, &err) != 0)
         die("blockstore", &err);
     if (ipvm_unixfs_add_path(bs, IPVM_SOURCE_DIR "/tests/vectors/homestar/wasm/example_test.wasm",
-                             &root, &err) != 0)
-        die("adding example_test.wasm", &err);
+                             &root, &err) != 0 ||
+        ipvm_unixfs_add_path(bs, IPVM_SOURCE_DIR "/tests/vectors/homestar/data/synthcat.png", &root,
+                             &err) != 0) /* the image-pipeline fixture's input */
+        die("adding example_test.wasm and synthcat.png", &err);
     ipvm_blockstore_close(bs);
 }
 
@@ -172,7 +293,7 @@ static void *emb_main(void *arg)
     emb_t *e = arg;
     ipvm_buf_t json = IPVM_BUF_INIT;
     for (size_t i = 0; i < e->count; i++) {
-        workflow_json(e->base + (e->first + i) * (cfg.tasks + 1), &json);
+        build_workflow(e->base + (e->first + i) * (load->tasks + 1), &json);
         ipvm_arena_t a;
         ipvm_arena_init(&a);
         ipvm_workflow_t *wf;
@@ -237,22 +358,22 @@ static void embedded_close(embedded_t *m)
     ipvm_blockstore_close(m->bs);
 }
 
-static result_t run_embedded(embedded_t *m, uint64_t base)
+static result_t run_embedded(embedded_t *m, uint64_t base, unsigned clients, size_t workflows)
 {
     ipvm_sched_t *s = m->s;
-    double *lat = calloc(cfg.workflows, sizeof *lat);
-    emb_t *e = calloc(cfg.clients, sizeof *e);
-    pthread_t *t = calloc(cfg.clients, sizeof *t);
+    double *lat = calloc(workflows, sizeof *lat);
+    emb_t *e = calloc(clients, sizeof *e);
+    pthread_t *t = calloc(clients, sizeof *t);
     double c0 = self_cpu(), n0 = node_cpu();
     long s0 = self_csw();
     double t0 = now_s();
-    for (unsigned i = 0; i < cfg.clients; i++) {
-        size_t per = cfg.workflows / cfg.clients;
+    for (unsigned i = 0; i < clients; i++) {
+        size_t per = workflows / clients;
         e[i] = (emb_t){s, i * per, per, base, lat, 0};
         pthread_create(&t[i], NULL, emb_main, &e[i]);
     }
     result_t r = {0};
-    for (unsigned i = 0; i < cfg.clients; i++) {
+    for (unsigned i = 0; i < clients; i++) {
         pthread_join(t[i], NULL);
         r.receipts += e[i].receipts;
     }
@@ -260,7 +381,7 @@ static result_t run_embedded(embedded_t *m, uint64_t base)
     r.cpu_self = self_cpu() - c0;
     r.cpu_node = node_cpu() - n0;
     r.csw_self = self_csw() - s0;
-    size_t n = cfg.workflows / cfg.clients * cfg.clients;
+    size_t n = workflows / clients * clients;
     r.p50 = pct(lat, n, 0.5);
     r.p99 = pct(lat, n, 0.99);
     free(lat);
@@ -272,7 +393,7 @@ static result_t run_embedded(embedded_t *m, uint64_t base)
 /* ---- over RPC ---------------------------------------------------------------------------------
  * One thread drives every client's connection (ipvm_rpc_client_connect_also: one loop, one
  * lws context), as an event-driven client of a node would: per connection one workflow at a
- * time, subscribe -> cfg.tasks notifications (each checked to be of this subscription) ->
+ * time, subscribe -> load->tasks notifications (each checked to be of this subscription) ->
  * unsubscribe (its answer awaited) -> the next workflow. The notifications are kept and, after
  * the timed part, decoded and checked in full (receipt_check). */
 
@@ -292,7 +413,7 @@ typedef struct {
     size_t workflows;
     uint64_t base;
     double *lat;       /* per workflow */
-    ipvm_buf_t *notes; /* per workflow, cfg.tasks each: the notifications' texts */
+    ipvm_buf_t *notes; /* per workflow, load->tasks each: the notifications' texts */
     ipvm_buf_t json, params, msg;
 } drive_t;
 
@@ -305,7 +426,7 @@ static void bad_message(const char *why, const ipvm_buf_t *msg)
 static void conn_submit(drive_t *d, conn_t *k)
 {
     ipvm_error_t err;
-    workflow_json(d->base + (k->first + k->done) * (cfg.tasks + 1), &d->json);
+    build_workflow(d->base + (k->first + k->done) * (load->tasks + 1), &d->json);
     ipvm_buf_clear(&d->params);
     if (ipvm_buf_printf(&d->params, "[{\"name\":\"bench\",\"workflow\":%s}]", (char *)d->json.data))
         die("params", NULL);
@@ -362,10 +483,10 @@ static void on_note(drive_t *d, conn_t *k)
     if (k->state != C_NOTES || sl != k->sub_len || memcmp(sub, k->sub, sl) != 0)
         bad_message("a notification of no current subscription", &d->msg);
     size_t w = k->first + k->done;
-    ipvm_buf_t t = d->notes[w * cfg.tasks + k->notes]; /* kept for receipt_check, no copy */
-    d->notes[w * cfg.tasks + k->notes] = d->msg;
+    ipvm_buf_t t = d->notes[w * load->tasks + k->notes]; /* kept for receipt_check, no copy */
+    d->notes[w * load->tasks + k->notes] = d->msg;
     d->msg = t;
-    if (++k->notes < cfg.tasks)
+    if (++k->notes < load->tasks)
         return;
     d->lat[w] = now_s() - k->t0;
     char unsub[160];
@@ -394,31 +515,48 @@ static bool conn_take(drive_t *d, conn_t *k)
     return k->state != C_DONE;
 }
 
+/* Whether task n of the workflow built from k output what it must: the headline's add_one
+ * chain k + 1, k + 2 ...; a fixture's `want`, or else the same as the first run's (the
+ * warm-up's) output of that task. */
+static bool output_ok(uint64_t k, size_t n, const ipvm_ipld_t *v)
+{
+    uint64_t got = 0;
+    if (load->fixture == NULL || load->want)
+        return ipvm_ipld_get_u64(v, &got) == 0 && got == (load->want ? load->want[n] : k + 1 + n);
+    ipvm_cid_t c;
+    if (ipvm_ipld_cid(v, IPVM_MH_SHA2_256, &c, NULL) != 0)
+        return false;
+    if (!load->have_out) {
+        load->out[n] = c;
+        load->have_out = n + 1 == load->tasks;
+        return true;
+    }
+    return ipvm_cid_equal(&c, &load->out[n]);
+}
+
 /* The notifications of the round, decoded in full (outside the timed part): workflow w's
- * receipts are add_one(k) = k + 1, add_one(k + 1) = k + 2 ... in that order, each ok, not
- * replayed, named "bench", of one workflow, its receipt_cid the receipt's. */
+ * receipts come in task order, each ok with its output (output_ok), not replayed, named
+ * "bench", of one workflow, its receipt_cid the receipt's. */
 static void receipt_check(const drive_t *d)
 {
     for (size_t w = 0; w < d->workflows; w++) {
         ipvm_arena_t a;
         ipvm_arena_init(&a);
-        uint64_t k = d->base + w * (cfg.tasks + 1);
+        uint64_t k = d->base + w * (load->tasks + 1);
         ipvm_cid_t wf;
         memset(&wf, 0, sizeof wf);
-        for (size_t n = 0; n < cfg.tasks; n++) {
-            const ipvm_buf_t *b = &d->notes[w * cfg.tasks + n];
+        for (size_t n = 0; n < load->tasks; n++) {
+            const ipvm_buf_t *b = &d->notes[w * load->tasks + n];
             ipvm_rpc_receipt_note_t note;
             ipvm_receipt_t rec;
             ipvm_error_t err;
-            uint64_t got = 0;
             if (ipvm_rpc_receipt_note_decode((char *)b->data, b->len, &a, &note, &err) != 0 ||
                 ipvm_receipt_from_ipld(note.receipt, &a, &rec, &err) != 0)
                 die("a receipt notification", &err);
             if (n == 0)
                 wf = note.workflow;
-            if (!rec.ok || ipvm_ipld_get_u64(ipvm_receipt_value(&rec), &got) != 0 ||
-                got != k + 1 + n || note.replayed || strcmp(note.name, "bench") != 0 ||
-                !ipvm_cid_equal(&note.receipt_cid, &rec.cid) ||
+            if (!rec.ok || !output_ok(k, n, ipvm_receipt_value(&rec)) || note.replayed ||
+                strcmp(note.name, "bench") != 0 || !ipvm_cid_equal(&note.receipt_cid, &rec.cid) ||
                 !ipvm_cid_equal(&note.workflow, &wf))
                 bad_message("a wrong receipt", b);
         }
@@ -433,7 +571,7 @@ static result_t run_rpc_n(const char *url, uint64_t base, unsigned clients, size
     drive_t d = {.workflows = per * clients,
                  .base = base,
                  .lat = calloc(workflows, sizeof(double)),
-                 .notes = calloc(workflows * cfg.tasks, sizeof(ipvm_buf_t))};
+                 .notes = calloc(workflows * load->tasks, sizeof(ipvm_buf_t))};
     conn_t *k = calloc(clients, sizeof *k);
     ipvm_error_t err;
     double c0 = self_cpu(), n0 = node_cpu();
@@ -459,7 +597,7 @@ static result_t run_rpc_n(const char *url, uint64_t base, unsigned clients, size
     r.cpu_self = self_cpu() - c0;
     r.cpu_node = node_cpu() - n0;
     r.csw_self = self_csw() - s0;
-    r.receipts = d.workflows * cfg.tasks;
+    r.receipts = d.workflows * load->tasks;
     r.p50 = pct(d.lat, d.workflows, 0.5);
     r.p99 = pct(d.lat, d.workflows, 0.99);
     for (unsigned i = 0; i < clients; i++)
@@ -467,7 +605,7 @@ static result_t run_rpc_n(const char *url, uint64_t base, unsigned clients, size
     receipt_check(&d);
     for (unsigned i = clients; i-- > 0;)
         ipvm_rpc_client_free(k[i].c);
-    for (size_t i = 0; i < workflows * cfg.tasks; i++)
+    for (size_t i = 0; i < workflows * load->tasks; i++)
         ipvm_buf_dispose(&d.notes[i]);
     ipvm_buf_dispose(&d.json);
     ipvm_buf_dispose(&d.params);
@@ -528,18 +666,77 @@ static pid_t start_node(const char *data_dir, char *url, size_t len)
 
 #define ROUNDS 5
 
-/* The round with the median time (its latencies go with it). */
-static result_t median(result_t *v)
+/* The round with the median time of n (its latencies go with it). */
+static result_t median(const result_t *v, int n)
 {
     result_t s[ROUNDS];
-    memcpy(s, v, sizeof s);
-    for (int i = 1; i < ROUNDS; i++)
+    memcpy(s, v, (size_t)n * sizeof *s);
+    for (int i = 1; i < n; i++)
         for (int j = i; j > 0 && s[j].secs < s[j - 1].secs; j--) {
             result_t t = s[j];
             s[j] = s[j - 1];
             s[j - 1] = t;
         }
-    return s[ROUNDS / 2];
+    return s[n / 2];
+}
+
+/* The row's rounds, embedded and RPC alternating, after a warm-up workflow on each side. */
+static void run_rounds(embedded_t *m, const char *url, uint64_t base0, result_t *e, result_t *r)
+{
+    emb_t warm = {m->s, 0, 1, base0 + 1900000000ull, (double[1]){0}, 0};
+    emb_main(&warm);
+    (void)run_rpc_n(url, base0 + 2000000000ull, 1, 1); /* compiles the module in the node */
+    for (int k = 0; k < load->rounds; k++) {
+        uint64_t base = base0 + 100000000ull + (uint64_t)k * 10000000ull;
+        e[k] = run_embedded(m, base, load->clients, load->workflows);
+        r[k] = run_rpc_n(url, base + 500000000ull, load->clients, load->workflows);
+    }
+}
+
+/* The extra rows, on a node of their own (the headline's figures are its node's whole life):
+ * Homestar's own test workflows, each run with its own nonces. */
+static void fixture_rows(embedded_t *m, const char *data_dir)
+{
+    static const uint64_t add_one_want[] = {2, 3}; /* gold.json expected_outputs */
+    load_t rows[] = {
+        {.label = "Homestar add-one (2 x add_one)",
+         .file = "test-workflow-add-one.json",
+         .workflows = cfg.workflows,
+         .clients = cfg.clients,
+         .rounds = ROUNDS,
+         .want = add_one_want},
+        {.label = "Homestar image-pipeline (crop, rotate90, grayscale)",
+         .file = "test-workflow-image-pipeline.json",
+         .workflows = cfg.image_workflows,
+         .clients = cfg.clients < cfg.image_workflows ? cfg.clients : (unsigned)cfg.image_workflows,
+         .rounds = 3},
+    };
+    char url[256], info[4400];
+    snprintf(info, sizeof info, "%s/node.json", data_dir);
+    (void)unlink(info); /* the headline's node's */
+    node_pid = start_node(data_dir, url, sizeof url);
+    printf("\nHomestar's fixture workflows (extra rows, not the headline; each run with its own "
+           "nonces, so every task executes):\n\n"
+           "| workflow | workflows x tasks | clients | rounds | embedded time | RPC time | time "
+           "RPC / embedded | p50 embedded | p50 RPC |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        load_t *l = &rows[i];
+        if (l->workflows == 0)
+            continue;
+        fixture_open(l);
+        load = l;
+        result_t e[ROUNDS], r[ROUNDS];
+        run_rounds(m, url, (uint64_t)(i + 1) * 10000000000ull, e, r);
+        result_t em = median(e, l->rounds), rm = median(r, l->rounds);
+        printf("| %s | %zu x %zu | %u | %d | %.3f s | %.3f s | %.2fx | %.2f ms | %.2f ms |\n",
+               l->label, rm.receipts / l->tasks, l->tasks, l->clients, l->rounds, em.secs, rm.secs,
+               rm.secs / em.secs, em.p50 * 1e3, rm.p50 * 1e3);
+        fflush(stdout);
+        ipvm_arena_dispose(&l->arena);
+    }
+    kill(node_pid, SIGTERM);
+    waitpid(node_pid, NULL, 0);
+    node_pid = 0;
 }
 
 static void parse_args(int argc, char **argv)
@@ -556,9 +753,13 @@ static void parse_args(int argc, char **argv)
             snprintf(cfg.dir, sizeof cfg.dir, "%s", argv[++i]);
         else if (strcmp(argv[i], "--node") == 0 && v)
             cfg.node = argv[++i];
+        else if (strcmp(argv[i], "--image-workflows") == 0 && v)
+            cfg.image_workflows = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--no-fixtures") == 0)
+            cfg.fixtures = false;
         else {
             fprintf(stderr, "usage: bench_rpc [--workflows N] [--tasks T] [--clients K] "
-                            "[--dir DIR] [--node IPVM]\n");
+                            "[--dir DIR] [--node IPVM] [--image-workflows N] [--no-fixtures]\n");
             exit(2);
         }
     }
@@ -586,6 +787,9 @@ int main(int argc, char **argv)
     printf("bench_rpc: %zu workflows of %zu chained add_one tasks, %u clients, %d rounds "
            "(embedded and RPC alternate; medians), data in %s\n\n",
            cfg.workflows, cfg.tasks, cfg.clients, ROUNDS, cfg.dir);
+    load_t headline = {
+        .tasks = cfg.tasks, .workflows = cfg.workflows, .clients = cfg.clients, .rounds = ROUNDS};
+    load = &headline;
     embedded_t m;
     embedded_open(&m, emb);
     char url[256];
@@ -594,19 +798,15 @@ int main(int argc, char **argv)
     struct timespec ts = {1, 0};
     nanosleep(&ts, NULL);
     long idle = rss_of(pid);
-    (void)run_rpc_n(url, 2000000000ull, 1, 1); /* compile the module in the node */
     result_t e[ROUNDS], r[ROUNDS];
-    for (int k = 0; k < ROUNDS; k++) {
-        uint64_t base = 100000000ull + (uint64_t)k * 10000000ull;
-        e[k] = run_embedded(&m, base);
-        r[k] = run_rpc_n(url, base + 500000000ull, cfg.clients, cfg.workflows);
-    }
+    run_rounds(&m, url, 0, e, r);
     kill(pid, SIGTERM);
     int st;
     struct rusage nru; /* the node's whole life, every thread: mostly the RPC rounds */
     memset(&nru, 0, sizeof nru);
     wait4(pid, &st, 0, &nru);
     size_t node_receipts = cfg.tasks; /* the warm-up */
+    node_pid = 0;
     long emb_csw = 0, cli_csw = 0;
     size_t emb_receipts = 0;
     for (int k = 0; k < ROUNDS; k++) {
@@ -615,8 +815,7 @@ int main(int argc, char **argv)
         emb_csw += e[k].csw_self;
         cli_csw += r[k].csw_self;
     }
-    embedded_close(&m);
-    result_t em = median(e), rm = median(r);
+    result_t em = median(e, ROUNDS), rm = median(r, ROUNDS);
     printf("| path | receipts | time | receipts/s | latency p50 | latency p99 |\n"
            "|---|---|---|---|---|---|\n");
     printf("| embedded (ipvm_sched_run, %u threads) | %zu | %.2f s | %.0f | %.2f ms | %.2f ms |\n",
@@ -645,6 +844,10 @@ int main(int argc, char **argv)
     for (int k = 0; k < ROUNDS; k++)
         printf(" %.2fx", r[k].secs / e[k].secs);
     printf("\nidle node resident memory: %.1f MiB (target < 20 MiB)\n", (double)idle / 1024.0);
+    fflush(stdout);
+    if (cfg.fixtures)
+        fixture_rows(&m, rpc);
+    embedded_close(&m);
     char cmd[4300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", cfg.dir);
     if (strstr(cfg.dir, "ipvm-bench-rpc-") && system(cmd) != 0)
