@@ -9,7 +9,11 @@
  * p50/p99) for both, their ratio, and the idle node's resident memory.
  *
  *   bench_rpc [--workflows N] [--tasks T] [--clients K] [--dir DIR] [--node IPVM]
- *             [--image-workflows N] [--no-fixtures]
+ *             [--image-workflows N] [--no-fixtures] [--no-pipeline]
+ *
+ * The headline has two RPC rows: strict (each workflow's unsubscribe answered before the next
+ * subscribe is sent) and pipelined (the unsubscribe and the next subscribe sent back to back,
+ * as an event-driven JSON-RPC client may; --no-pipeline leaves that row out).
  *
  * After the headline (the add_one chains) come extra rows, on a node of their own, for
  * Homestar's fixture workflows (tests/vectors/homestar/workflows: add-one with --workflows and
@@ -40,11 +44,12 @@ typedef struct {
     unsigned clients;
     size_t image_workflows; /* for the image-pipeline row (0: none) */
     bool fixtures;          /* the fixture rows */
+    bool pipeline;          /* the headline's pipelined RPC row */
     char dir[4096];
     const char *node; /* the ipvm program to start */
 } cfg_t;
 
-static cfg_t cfg = {800, 2, 8, 2, true, "", IPVM_BINARY_DIR "/ipvm"};
+static cfg_t cfg = {800, 2, 8, 2, true, true, "", IPVM_BINARY_DIR "/ipvm"};
 
 static void die(const char *what, const ipvm_error_t *err)
 {
@@ -394,8 +399,13 @@ static result_t run_embedded(embedded_t *m, uint64_t base, unsigned clients, siz
  * One thread drives every client's connection (ipvm_rpc_client_connect_also: one loop, one
  * lws context), as an event-driven client of a node would: per connection one workflow at a
  * time, subscribe -> load->tasks notifications (each checked to be of this subscription) ->
- * unsubscribe (its answer awaited) -> the next workflow. The notifications are kept and, after
- * the timed part, decoded and checked in full (receipt_check). */
+ * unsubscribe -> the next workflow. Strict: the unsubscribe's answer is awaited before the next
+ * subscribe is sent. Pipelined (JSON-RPC lets a client send without waiting for earlier
+ * answers): the unsubscribe and the next subscribe are sent back to back; the unsubscribe's
+ * answer must still come (true) before that connection's next unsubscribe and before the end,
+ * and a notification of the unsubscribed subscription fails the bench whenever it comes.
+ * The notifications are kept and, after the timed part, decoded and checked in full
+ * (receipt_check). */
 
 enum { C_SUBSCRIBE, C_NOTES, C_UNSUBSCRIBE, C_DONE };
 
@@ -404,6 +414,7 @@ typedef struct {
     size_t first, count, done; /* its workflows: first .. first + count - 1; done of them */
     int state;
     uint64_t pending;      /* the id of the request whose answer is awaited */
+    uint64_t unsub;        /* pipelined: the id of an unsubscribe not yet answered (0: none) */
     char sub[128];         /* the subscription id (its JSON text, quotes included) */
     size_t sub_len, notes; /* notifications of the current workflow */
     double t0;             /* when the current workflow was submitted */
@@ -414,6 +425,7 @@ typedef struct {
     uint64_t base;
     double *lat;       /* per workflow */
     ipvm_buf_t *notes; /* per workflow, load->tasks each: the notifications' texts */
+    bool pipeline;     /* the next subscribe goes with the unsubscribe (see above) */
     ipvm_buf_t json, params, msg;
 } drive_t;
 
@@ -451,9 +463,16 @@ static void on_answer(drive_t *d, conn_t *k, uint64_t id)
 {
     const char *v;
     size_t vl;
+    const char *text = (const char *)d->msg.data;
+    if (id != 0 && id == k->unsub) { /* pipelined: the previous workflow's unsubscribe */
+        member(&d->msg, text, d->msg.len, "result", &v, &vl);
+        if (vl != 4 || memcmp(v, "true", 4) != 0)
+            bad_message("unsubscribe_run_workflow did not answer true", &d->msg);
+        k->unsub = 0;
+        return;
+    }
     if (id != k->pending || (k->state != C_SUBSCRIBE && k->state != C_UNSUBSCRIBE))
         bad_message("an answer to no request of this connection", &d->msg);
-    const char *text = (const char *)d->msg.data;
     member(&d->msg, text, d->msg.len, "result", &v, &vl); /* an error answer has none */
     if (k->state == C_SUBSCRIBE) {
         if (vl < 2 || vl >= sizeof k->sub || v[0] != '"' || memchr(v, '\\', vl))
@@ -492,9 +511,20 @@ static void on_note(drive_t *d, conn_t *k)
     char unsub[160];
     snprintf(unsub, sizeof unsub, "[%.*s]", (int)k->sub_len, k->sub);
     ipvm_error_t err;
-    k->state = C_UNSUBSCRIBE;
-    if (ipvm_rpc_client_send(k->c, "unsubscribe_run_workflow", unsub, &k->pending, &err) != 0)
+    if (!d->pipeline) {
+        k->state = C_UNSUBSCRIBE;
+        if (ipvm_rpc_client_send(k->c, "unsubscribe_run_workflow", unsub, &k->pending, &err) != 0)
+            die("unsubscribe", &err);
+        return;
+    }
+    if (k->unsub)
+        bad_message("an unsubscribe not answered before the next workflow's receipts", &d->msg);
+    if (ipvm_rpc_client_send(k->c, "unsubscribe_run_workflow", unsub, &k->unsub, &err) != 0)
         die("unsubscribe", &err);
+    if (++k->done < k->count)
+        conn_submit(d, k); /* state C_SUBSCRIBE: a notification of the old one fails */
+    else
+        k->state = C_DONE;
 }
 
 /* Handles what arrived for k; false when the connection has nothing more to do. */
@@ -503,7 +533,7 @@ static bool conn_take(drive_t *d, conn_t *k)
     uint64_t id;
     int rc;
     while ((rc = ipvm_rpc_client_take(k->c, &d->msg, &id)) == 1) {
-        if (k->state == C_DONE)
+        if (k->state == C_DONE && (id == 0 || id != k->unsub))
             bad_message("a message after the last workflow's unsubscribe", &d->msg);
         if (id)
             on_answer(d, k, id);
@@ -512,7 +542,7 @@ static bool conn_take(drive_t *d, conn_t *k)
     }
     if (rc != 0)
         die(rc == IPVM_ECLOSED ? "the node closed a connection" : "out of memory", NULL);
-    return k->state != C_DONE;
+    return k->state != C_DONE || k->unsub != 0;
 }
 
 /* Whether task n of the workflow built from k output what it must: the headline's add_one
@@ -564,11 +594,13 @@ static void receipt_check(const drive_t *d)
     }
 }
 
-/* Runs `workflows` workflows over `clients` connections of one thread. */
-static result_t run_rpc_n(const char *url, uint64_t base, unsigned clients, size_t workflows)
+/* Runs `workflows` workflows over `clients` connections of one thread (pipelined or strict). */
+static result_t run_rpc_n(const char *url, uint64_t base, unsigned clients, size_t workflows,
+                          bool pipeline)
 {
     size_t per = workflows / clients;
     drive_t d = {.workflows = per * clients,
+                 .pipeline = pipeline,
                  .base = base,
                  .lat = calloc(workflows, sizeof(double)),
                  .notes = calloc(workflows * load->tasks, sizeof(ipvm_buf_t))};
@@ -680,16 +712,21 @@ static result_t median(const result_t *v, int n)
     return s[n / 2];
 }
 
-/* The row's rounds, embedded and RPC alternating, after a warm-up workflow on each side. */
-static void run_rounds(embedded_t *m, const char *url, uint64_t base0, result_t *e, result_t *r)
+/* The row's rounds, embedded, RPC strict and (when p) RPC pipelined alternating, after a
+ * warm-up workflow on each side. */
+static void run_rounds(embedded_t *m, const char *url, uint64_t base0, result_t *e, result_t *r,
+                       result_t *p)
 {
     emb_t warm = {m->s, 0, 1, base0 + 1900000000ull, (double[1]){0}, 0};
     emb_main(&warm);
-    (void)run_rpc_n(url, base0 + 2000000000ull, 1, 1); /* compiles the module in the node */
+    /* compiles the module in the node */
+    (void)run_rpc_n(url, base0 + 2000000000ull, 1, 1, false);
     for (int k = 0; k < load->rounds; k++) {
         uint64_t base = base0 + 100000000ull + (uint64_t)k * 10000000ull;
         e[k] = run_embedded(m, base, load->clients, load->workflows);
-        r[k] = run_rpc_n(url, base + 500000000ull, load->clients, load->workflows);
+        r[k] = run_rpc_n(url, base + 500000000ull, load->clients, load->workflows, false);
+        if (p)
+            p[k] = run_rpc_n(url, base + 700000000ull, load->clients, load->workflows, true);
     }
 }
 
@@ -726,7 +763,7 @@ static void fixture_rows(embedded_t *m, const char *data_dir)
         fixture_open(l);
         load = l;
         result_t e[ROUNDS], r[ROUNDS];
-        run_rounds(m, url, (uint64_t)(i + 1) * 10000000000ull, e, r);
+        run_rounds(m, url, (uint64_t)(i + 1) * 10000000000ull, e, r, NULL);
         result_t em = median(e, l->rounds), rm = median(r, l->rounds);
         printf("| %s | %zu x %zu | %u | %d | %.3f s | %.3f s | %.2fx | %.2f ms | %.2f ms |\n",
                l->label, rm.receipts / l->tasks, l->tasks, l->clients, l->rounds, em.secs, rm.secs,
@@ -757,9 +794,12 @@ static void parse_args(int argc, char **argv)
             cfg.image_workflows = strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--no-fixtures") == 0)
             cfg.fixtures = false;
+        else if (strcmp(argv[i], "--no-pipeline") == 0)
+            cfg.pipeline = false;
         else {
             fprintf(stderr, "usage: bench_rpc [--workflows N] [--tasks T] [--clients K] "
-                            "[--dir DIR] [--node IPVM] [--image-workflows N] [--no-fixtures]\n");
+                            "[--dir DIR] [--node IPVM] [--image-workflows N] [--no-fixtures] "
+                            "[--no-pipeline]\n");
             exit(2);
         }
     }
@@ -770,6 +810,64 @@ static void parse_args(int argc, char **argv)
         snprintf(cfg.dir, sizeof cfg.dir, "%s/ipvm-bench-rpc-%d",
                  stat("/dev/shm", &sb) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
     }
+}
+
+static void print_rpc(const char *label, const result_t *rm)
+{
+    printf("| JSON-RPC over WebSocket, %s (%u connections, 1 client thread) | %zu | %.2f s | %.0f "
+           "| %.2f ms | %.2f ms |\n",
+           label, cfg.clients, rm->receipts, rm->secs, (double)rm->receipts / rm->secs,
+           rm->p50 * 1e3, rm->p99 * 1e3);
+}
+
+static void print_ratios(const char *label, const result_t *rm, const result_t *em,
+                         const result_t *r, const result_t *e, long csw, double receipts)
+{
+    printf("\nRPC %s / embedded: time %.2fx, p50 latency %.2fx, p99 latency %.2fx (target: time "
+           "<= 1.10x)\n",
+           label, rm->secs / em->secs, rm->p50 / em->p50, rm->p99 / em->p99);
+    printf("  CPU per receipt: embedded %.0f us; RPC %.0f us (node %.0f + clients %.0f); clients' "
+           "voluntary context switches per receipt %.1f (all rounds)\n",
+           1e6 * em->cpu_self / (double)em->receipts,
+           1e6 * (rm->cpu_self + rm->cpu_node) / (double)rm->receipts,
+           1e6 * rm->cpu_node / (double)rm->receipts, 1e6 * rm->cpu_self / (double)rm->receipts,
+           (double)csw / receipts);
+    printf("  rounds (time RPC/embedded):");
+    for (int k = 0; k < ROUNDS; k++)
+        printf(" %.2fx", r[k].secs / e[k].secs);
+    printf("\n");
+}
+
+/* The headline's table: embedded, RPC strict, RPC pipelined (p, when run). The node's CPU and
+ * context switches are of its whole life (nru), so of both RPC rows. */
+static void print_headline(const result_t *e, const result_t *r, const result_t *p,
+                           const struct rusage *nru)
+{
+    size_t node_receipts = cfg.tasks, emb_receipts = 0, rpc_receipts = 0; /* + the warm-up */
+    long emb_csw = 0, cli_csw = 0, pip_csw = 0;
+    for (int k = 0; k < ROUNDS; k++) {
+        node_receipts += r[k].receipts + (p ? p[k].receipts : 0);
+        rpc_receipts += r[k].receipts;
+        emb_receipts += e[k].receipts;
+        emb_csw += e[k].csw_self;
+        cli_csw += r[k].csw_self;
+        pip_csw += p ? p[k].csw_self : 0;
+    }
+    result_t em = median(e, ROUNDS), rm = median(r, ROUNDS), pm = p ? median(p, ROUNDS) : rm;
+    printf("| path | receipts | time | receipts/s | latency p50 | latency p99 |\n"
+           "|---|---|---|---|---|---|\n");
+    printf("| embedded (ipvm_sched_run, %u threads) | %zu | %.2f s | %.0f | %.2f ms | %.2f ms |\n",
+           cfg.clients, em.receipts, em.secs, (double)em.receipts / em.secs, em.p50 * 1e3,
+           em.p99 * 1e3);
+    print_rpc("strict: unsubscribe answered, then next subscribe", &rm);
+    if (p)
+        print_rpc("pipelined: unsubscribe + next subscribe together", &pm);
+    print_ratios("strict", &rm, &em, r, e, cli_csw, (double)rpc_receipts);
+    if (p)
+        print_ratios("pipelined", &pm, &em, p, e, pip_csw, (double)rpc_receipts);
+    printf("voluntary context switches per receipt: embedded %.1f; node %.1f (its whole life, "
+           "every RPC round)\n",
+           (double)emb_csw / (double)emb_receipts, (double)nru->ru_nvcsw / (double)node_receipts);
 }
 
 int main(int argc, char **argv)
@@ -798,51 +896,15 @@ int main(int argc, char **argv)
     struct timespec ts = {1, 0};
     nanosleep(&ts, NULL);
     long idle = rss_of(pid);
-    result_t e[ROUNDS], r[ROUNDS];
-    run_rounds(&m, url, 0, e, r);
+    result_t e[ROUNDS], r[ROUNDS], p[ROUNDS];
+    run_rounds(&m, url, 0, e, r, cfg.pipeline ? p : NULL);
     kill(pid, SIGTERM);
     int st;
     struct rusage nru; /* the node's whole life, every thread: mostly the RPC rounds */
     memset(&nru, 0, sizeof nru);
     wait4(pid, &st, 0, &nru);
-    size_t node_receipts = cfg.tasks; /* the warm-up */
     node_pid = 0;
-    long emb_csw = 0, cli_csw = 0;
-    size_t emb_receipts = 0;
-    for (int k = 0; k < ROUNDS; k++) {
-        node_receipts += r[k].receipts;
-        emb_receipts += e[k].receipts;
-        emb_csw += e[k].csw_self;
-        cli_csw += r[k].csw_self;
-    }
-    result_t em = median(e, ROUNDS), rm = median(r, ROUNDS);
-    printf("| path | receipts | time | receipts/s | latency p50 | latency p99 |\n"
-           "|---|---|---|---|---|---|\n");
-    printf("| embedded (ipvm_sched_run, %u threads) | %zu | %.2f s | %.0f | %.2f ms | %.2f ms |\n",
-           cfg.clients, em.receipts, em.secs, (double)em.receipts / em.secs, em.p50 * 1e3,
-           em.p99 * 1e3);
-    printf("| JSON-RPC over WebSocket (%u connections, 1 client thread) | %zu | %.2f s | %.0f | "
-           "%.2f ms | %.2f ms |\n",
-           cfg.clients, rm.receipts, rm.secs, (double)rm.receipts / rm.secs, rm.p50 * 1e3,
-           rm.p99 * 1e3);
-    printf("\nRPC / embedded: time %.2fx, p50 latency %.2fx, p99 latency %.2fx (target: time <= "
-           "1.10x)\n",
-           rm.secs / em.secs, rm.p50 / em.p50, rm.p99 / em.p99);
-    printf("CPU per receipt: embedded %.0f us; RPC %.0f us (node %.0f + clients %.0f)\n",
-           1e6 * (em.cpu_self - em.cpu_node * 0) / (double)em.receipts,
-           1e6 * (rm.cpu_self + rm.cpu_node) / (double)rm.receipts,
-           1e6 * rm.cpu_node / (double)rm.receipts, 1e6 * rm.cpu_self / (double)rm.receipts);
-    printf(
-        "voluntary context switches per receipt (all rounds): embedded %.1f; RPC %.1f (node %.1f + "
-        "clients %.1f)\n",
-        (double)emb_csw / (double)emb_receipts,
-        (double)nru.ru_nvcsw / (double)node_receipts +
-            (double)cli_csw / (double)(node_receipts - cfg.tasks),
-        (double)nru.ru_nvcsw / (double)node_receipts,
-        (double)cli_csw / (double)(node_receipts - cfg.tasks));
-    printf("rounds (time RPC/embedded):");
-    for (int k = 0; k < ROUNDS; k++)
-        printf(" %.2fx", r[k].secs / e[k].secs);
+    print_headline(e, r, cfg.pipeline ? p : NULL, &nru);
     printf("\nidle node resident memory: %.1f MiB (target < 20 MiB)\n", (double)idle / 1024.0);
     fflush(stdout);
     if (cfg.fixtures)
