@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Opening and closing the SQLite database (<data-dir>/ipvm.db): connection settings (WAL,
- * synchronous=FULL, busy timeout, foreign keys), read-only opens, the prepared-statement cache,
- * and the translation of SQLite's result codes into IPVM_E* with messages that say what to do. */
+ * synchronous=FULL, busy.c's busy handler, foreign keys), read-only opens, the
+ * prepared-statement cache, and the translation of SQLite's result codes into IPVM_E* with
+ * messages that say what to do. */
 #define _GNU_SOURCE
 #include "store_int.h"
 
@@ -11,9 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-/* How long a writer waits for another process's transaction before IPVM_EBUSY. */
-#define BUSY_TIMEOUT_MS 10000
 
 /* ---- SQLite's allocations go through ipvm_malloc, so the OOM-loop tests reach them too, except
  * its page-cache pages, which come from huge-page slabs (pagemem.c) ---------------------------- */
@@ -209,8 +207,14 @@ int ipvm__store_begin(ipvm_store_t *s, bool write, ipvm_error_t *err)
 {
     int rc;
     sqlite3_stmt *st = ipvm__store_stmt(s, write ? ST_BEGIN_W : ST_BEGIN_R, &rc);
+    if (write)
+        ipvm__store_busy_before_write(s);
     if (st)
         rc = ipvm__store_step_done(st);
+    if (write) {
+        ipvm__store_busy_after_write(s);
+        s->wtx = rc == SQLITE_OK;
+    }
     return rc == SQLITE_OK ? 0 : ipvm__store_fail(s, rc, err, "cannot start a transaction");
 }
 
@@ -225,17 +229,26 @@ int ipvm__store_commit(ipvm_store_t *s, ipvm_error_t *err)
         ipvm__store_rollback(s);
         return code;
     }
+    if (s->wtx) {
+        s->wtx = false;
+        ipvm__store_busy_end_write(s);
+    }
     return 0;
 }
 
 void ipvm__store_rollback(ipvm_store_t *s)
 {
-    if (sqlite3_get_autocommit(s->db))
-        return; /* SQLite already rolled back (SQLITE_FULL, SQLITE_NOMEM do) */
-    int rc;
-    sqlite3_stmt *st = ipvm__store_stmt(s, ST_ROLLBACK, &rc);
-    if (st == NULL || ipvm__store_step_done(st) != SQLITE_OK)
-        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    /* SQLite may already have rolled back (SQLITE_FULL, SQLITE_NOMEM do) */
+    if (!sqlite3_get_autocommit(s->db)) {
+        int rc;
+        sqlite3_stmt *st = ipvm__store_stmt(s, ST_ROLLBACK, &rc);
+        if (st == NULL || ipvm__store_step_done(st) != SQLITE_OK)
+            (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    if (s->wtx) {
+        s->wtx = false;
+        ipvm__store_busy_end_write(s);
+    }
 }
 
 int ipvm__store_bind_cid(sqlite3_stmt *st, int col, const ipvm_cid_t *cid)
@@ -329,7 +342,7 @@ static int open_db(ipvm_store_t *s, bool immutable, ipvm_error_t *err)
         return code;
     }
     sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    ipvm__store_busy_init(s);
     /* SQLite quietly opens a file it may not write read-only; say so now, not at the first
      * receipt. */
     if (!s->readonly && sqlite3_db_readonly(s->db, "main") == 1)
@@ -437,6 +450,7 @@ void ipvm_store_close(ipvm_store_t *s)
         sqlite3_finalize(s->stmts[i]);
     if (s->db)
         sqlite3_close(s->db);
+    ipvm__store_busy_free(s);
     ipvm_free(s->path);
     ipvm_free(s);
 }

@@ -26,6 +26,8 @@
     "w.retries, COALESCE(d.workflow, w.workflow) FROM workflows w "                               \
     "LEFT JOIN workflow_data d ON d.cid = w.cid"
 
+typedef struct ipvm__store_gate_s ipvm__store_gate_t;
+
 /* Statements prepared once per handle and reused (sqlite3_reset between uses). */
 typedef enum {
     ST_BEGIN_W,
@@ -51,6 +53,14 @@ struct ipvm_store_s {
     bool readonly;                 /* IPVM_STORE_READONLY */
     int version;                   /* schema version after migration */
     sqlite3_stmt *stmts[ST__COUNT]; /* lazily prepared */
+    /* busy.c: the process-wide gate of this file, and this connection's waiting state */
+    ipvm__store_gate_t *gate;      /* NULL when the file could not be stat'ed */
+    bool wtx;                      /* in a write transaction begun by ipvm__store_begin */
+    bool wal_woke;                 /* the WAL hook woke the waiters since that begin */
+    bool gen_seen_ok;              /* gen_seen was read before the current attempt */
+    unsigned long gen_seen;        /* the gate's generation before SQLite's last attempt */
+    uint64_t busy_since;           /* ns, when the current wait started */
+    unsigned long busy_woken, busy_polled; /* waits ended by a commit / by the poll timer */
 };
 
 /* Returns the prepared statement, preparing it on first use. NULL and *rc set on failure. */
@@ -69,6 +79,20 @@ int ipvm__store_bind_cid(sqlite3_stmt *st, int col, const ipvm_cid_t *cid);
 /* Reads a CID column back. IPVM_ECORRUPT when the text is not a CID. */
 int ipvm__store_column_cid(ipvm_store_t *s, sqlite3_stmt *st, int col, ipvm_cid_t *out,
                            ipvm_error_t *err);
+/* Waiting for the write lock (busy.c). init installs the busy handler and the WAL hook on the
+ * open connection and joins the file's gate; free leaves it (after sqlite3_close).
+ * before_write/after_write go around BEGIN IMMEDIATE; end_write follows the COMMIT or ROLLBACK
+ * of a write transaction and wakes this process's other writers of the file. */
+void ipvm__store_busy_init(ipvm_store_t *s);
+void ipvm__store_busy_free(ipvm_store_t *s);
+void ipvm__store_busy_before_write(ipvm_store_t *s);
+void ipvm__store_busy_after_write(ipvm_store_t *s);
+void ipvm__store_busy_end_write(ipvm_store_t *s);
+/* Test hook: how many of this connection's busy waits ended because a writer of this process
+ * finished (woken) and how many by the poll timer (polled). */
+IPVM_EXTERN void ipvm__store_busy_counts(ipvm_store_t *s, unsigned long *woken,
+                                         unsigned long *polled);
+
 /* Migrates the open database to IPVM_STORE_SCHEMA (migrate.c). */
 int ipvm__store_migrate(ipvm_store_t *s, ipvm_error_t *err);
 
