@@ -1144,6 +1144,7 @@ static void writers_burst(env_t *e, writer_seen_t *seen, int round, size_t parke
         wf[k] = one_add_one(e, &a, 1000000 * (round + 1) + k);
     seen->arrived = 0;
     seen->gate = BURST;
+    int threads = threads_now() - (int)parked; /* every writer alive is parked now */
     uint64_t before = writers_created(e->s);
     ipvm_sched_run_opts_t ro = {.on_event = writer_event, .event_data = seen};
     waiter_t w[BURST];
@@ -1166,6 +1167,11 @@ static void writers_burst(env_t *e, writer_seen_t *seen, int round, size_t parke
     IPVM_ASSERT_EQ(seen->arrived, BURST);
     IPVM_ASSERT_EQ_U64(writers_created(e->s) - before, BURST - parked);
     IPVM_ASSERT_EQ(wait_parked(e->s, IPVM__SCHED_WRITERS_PARKED), IPVM__SCHED_WRITERS_PARKED);
+    /* and the others have exited: one still between its run's end and its exit when the next
+     * burst takes a parked writer would park in its place and be taken too */
+    for (int i = 0; i < 10000 && threads_now() != threads + IPVM__SCHED_WRITERS_PARKED; i++)
+        usleep(1000);
+    IPVM_ASSERT_EQ(threads_now(), threads + IPVM__SCHED_WRITERS_PARKED);
     ipvm_arena_dispose(&a);
 }
 
