@@ -26,7 +26,7 @@ struct ipvm__writer_s {
     ipvm__run_t *run;    /* the run it serves; NULL while parked */
     bool begin;          /* a started run's setup to do */
     bool work;           /* a batch to commit (run->wbatch) */
-    bool stop;           /* exit once it has nothing to do (only ever set while parked) */
+    bool stop;           /* exit when idle (set on parking, or by ipvm_sched_free) */
     bool exited;         /* writer_main returned or is about to: join it (under s->wlock) */
 };
 
@@ -149,31 +149,29 @@ static int writer_new_locked(ipvm_sched_t *s, ipvm__run_t *run, bool begin)
     ipvm__writer_t *w = ipvm_calloc(1, sizeof *w);
     if (w == NULL)
         return IPVM_ENOMEM;
-    if (pthread_mutex_init(&w->lock, NULL) != 0) {
-        ipvm_free(w);
-        return IPVM_ENOMEM;
-    }
-    if (pthread_cond_init(&w->cond, NULL) != 0) {
-        pthread_mutex_destroy(&w->lock);
-        ipvm_free(w);
-        return IPVM_ENOMEM;
-    }
+    if (pthread_mutex_init(&w->lock, NULL) != 0)
+        goto fail_lock;
+    if (pthread_cond_init(&w->cond, NULL) != 0)
+        goto fail_cond;
     w->s = s;
     w->run = run;
     w->begin = begin;
     run->w = w;
     /* (under wlock: the thread cannot be reaped, so w->thread read, before it is written) */
-    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
-        run->w = NULL;
-        pthread_cond_destroy(&w->cond);
-        pthread_mutex_destroy(&w->lock);
-        ipvm_free(w);
-        return IPVM_ENOMEM;
-    }
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
+        goto fail_thread;
     w->anext = s->wall;
     s->wall = w;
     s->wcreated++;
     return 0;
+fail_thread:
+    run->w = NULL;
+    pthread_cond_destroy(&w->cond);
+fail_cond:
+    pthread_mutex_destroy(&w->lock);
+fail_lock:
+    ipvm_free(w);
+    return IPVM_ENOMEM;
 }
 
 /* Gives run a writer: a parked one or a new thread. begin: a started run, whose writer does
