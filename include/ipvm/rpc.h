@@ -401,7 +401,8 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_client_call(ipvm_rpc_client_t *c, const
                                                      const char *params_json, int timeout_ms,
                                                      ipvm_buf_t *result, int *rpc_code,
                                                      ipvm_error_t *err);
-/* Waits for the next notification (its whole JSON text into `msg`). IPVM_ETIMEDOUT,
+/* Waits for the next notification (its whole JSON text into `msg`: the buffer it was received
+ * in replaces msg's, whose memory is freed; so for ipvm_rpc_client_take). IPVM_ETIMEDOUT,
  * IPVM_ECLOSED when the server closed. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_client_next(ipvm_rpc_client_t *c, int timeout_ms,
                                                      ipvm_buf_t *msg, ipvm_error_t *err);

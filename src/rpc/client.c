@@ -10,10 +10,14 @@
 
 #define CLIENT_MAX_MESSAGE (512u << 20)
 
+/* A received message: its text is the receive buffer it was assembled in (moved, not copied,
+ * and handed on the same way by ipvm_rpc_client_take); what it is was found once, on arrival
+ * (msg_kind), so that no wait scans it again. */
 typedef struct inmsg_s {
     struct inmsg_s *next;
-    size_t len;
-    char text[]; /* NUL-terminated */
+    int kind;        /* msg_kind's: 1 a response (id), 0 a notification, -1 neither */
+    uint64_t id;     /* a response's */
+    ipvm_buf_t text; /* NUL-terminated, never without memory */
 } inmsg_t;
 
 /* The private loop and lws context, shared by the clients connected with
@@ -33,12 +37,50 @@ struct ipvm_rpc_client_s {
     char why[256];         /* why it closed or failed */
     outmsg_t *head, *tail; /* to send */
     size_t off;
-    ipvm_buf_t rx;
+    ipvm_buf_t tx;               /* LWS_PRE bytes, then the request being sent (reused) */
+    ipvm_buf_t rx;               /* the message arriving */
     inmsg_t *inbox, *inbox_tail; /* received, not yet taken */
+    inmsg_t *spare;              /* a taken message's node, for the next one */
     uint64_t next_id;
     char host[300], path[512];
     int port;
 };
+
+static int msg_kind(const char *text, size_t len, uint64_t *id);
+
+/* Moves the message assembled in c->rx (no copy) to the end of c's inbox. */
+static int inbox_add(ipvm_rpc_client_t *c)
+{
+    inmsg_t *m = c->spare;
+    if (m == NULL && (m = ipvm_malloc(sizeof *m)) == NULL)
+        return IPVM_ENOMEM;
+    if (c->rx.data == NULL && ipvm_buf_reserve(&c->rx, 1) != 0) { /* an empty message */
+        c->spare = m;
+        return IPVM_ENOMEM;
+    }
+    c->spare = NULL;
+    m->next = NULL;
+    m->text = c->rx;
+    c->rx = (ipvm_buf_t)IPVM_BUF_INIT;
+    m->id = 0;
+    m->kind = msg_kind((const char *)m->text.data, m->text.len, &m->id);
+    if (c->inbox_tail)
+        c->inbox_tail->next = m;
+    else
+        c->inbox = m;
+    c->inbox_tail = m;
+    return 0;
+}
+
+/* Frees a taken message (its text already handed on, or not), keeping one node for reuse. */
+static void inmsg_done(ipvm_rpc_client_t *c, inmsg_t *m)
+{
+    ipvm_buf_dispose(&m->text);
+    if (c->spare == NULL)
+        c->spare = m;
+    else
+        ipvm_free(m);
+}
 
 static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len)
@@ -80,20 +122,7 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
         }
         if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) != 0)
             return 0;
-        inmsg_t *m = ipvm_malloc(sizeof *m + c->rx.len + 1);
-        if (m == NULL)
-            return -1;
-        m->next = NULL;
-        m->len = c->rx.len;
-        memcpy(m->text, c->rx.data ? (const char *)c->rx.data : "", c->rx.len);
-        m->text[m->len] = '\0';
-        ipvm_buf_clear(&c->rx);
-        if (c->inbox_tail)
-            c->inbox_tail->next = m;
-        else
-            c->inbox = m;
-        c->inbox_tail = m;
-        return 0;
+        return inbox_add(c) == 0 ? 0 : -1;
     }
     case LWS_CALLBACK_CLIENT_WRITEABLE:
         while (c->head) {
@@ -231,8 +260,11 @@ static void client_destroy(ipvm_rpc_client_t *c)
     while (c->inbox) {
         inmsg_t *m = c->inbox;
         c->inbox = m->next;
+        ipvm_buf_dispose(&m->text);
         ipvm_free(m);
     }
+    ipvm_free(c->spare);
+    ipvm_buf_dispose(&c->tx);
     ipvm_buf_dispose(&c->rx);
     ipvm_free(c);
 }
@@ -341,23 +373,25 @@ void ipvm_rpc_client_free(ipvm_rpc_client_t *c)
         client_destroy(c);
 }
 
-static int client_send(ipvm_rpc_client_t *c, const char *text, size_t len)
+/* Sends the request in c->tx (after its LWS_PRE bytes of headroom). */
+static int client_send(ipvm_rpc_client_t *c)
 {
     if (c->closed || !c->established || c->wsi == NULL)
         return IPVM_ECLOSED;
+    size_t len = c->tx.len - LWS_PRE;
+    if (c->head == NULL && len <= 65536 && !lws_partial_buffered(c->wsi)) {
+        /* written now, from c->tx itself, as the server does (server.c ipvm__rpc_conn_send):
+         * no writable cycle when nothing is waiting; a short write is finished by lws before
+         * anything else */
+        int n = lws_write(c->wsi, c->tx.data + LWS_PRE, len, LWS_WRITE_TEXT);
+        return n < (int)len ? IPVM_ECLOSED : 0;
+    }
     outmsg_t *m = ipvm_malloc(sizeof *m + LWS_PRE + len);
     if (m == NULL)
         return IPVM_ENOMEM;
     m->next = NULL;
     m->len = len;
-    memcpy(m->buf + LWS_PRE, text, len);
-    if (c->head == NULL && len <= 65536 && !lws_partial_buffered(c->wsi)) {
-        /* written now, as the server does (server.c ipvm__rpc_conn_send): no writable cycle
-         * when nothing is waiting; a short write is finished by lws before anything else */
-        int n = lws_write(c->wsi, m->buf + LWS_PRE, len, LWS_WRITE_TEXT);
-        ipvm_free(m);
-        return n < (int)len ? IPVM_ECLOSED : 0;
-    }
+    memcpy(m->buf + LWS_PRE, c->tx.data + LWS_PRE, len);
     if (c->tail)
         c->tail->next = m;
     else
@@ -454,13 +488,13 @@ int ipvm_rpc_json_member(const char *json, size_t len, const char *key, const ch
 }
 
 /* What a message is, found by decoding it: the scan could not tell. */
-static int kind_decoded(const inmsg_t *m, uint64_t *id)
+static int kind_decoded(const char *text, size_t len, uint64_t *id)
 {
     ipvm_arena_t a;
     ipvm_arena_init(&a);
     ipvm_ipld_t *v = NULL;
     int kind = -1;
-    if (ipvm_dagjson_decode(m->text, m->len, &a, &v, NULL) == 0 && v->kind == IPVM_IPLD_MAP) {
+    if (ipvm_dagjson_decode(text, len, &a, &v, NULL) == 0 && v->kind == IPVM_IPLD_MAP) {
         const ipvm_ipld_t *mid = ipvm_ipld_map_get(v, "id");
         if (mid == NULL)
             kind = ipvm_ipld_map_get(v, "method") != NULL ? 0 : -1;
@@ -472,13 +506,13 @@ static int kind_decoded(const inmsg_t *m, uint64_t *id)
 }
 
 /* 1: a response with an integer id (*id), 0: a notification (a method, no id), -1: neither. */
-static int msg_kind(const inmsg_t *m, uint64_t *id)
+static int msg_kind(const char *text, size_t len, uint64_t *id)
 {
     const char *v;
     size_t vl;
-    int rc = ipvm_rpc_json_member(m->text, m->len, "id", &v, &vl);
+    int rc = ipvm_rpc_json_member(text, len, "id", &v, &vl);
     if (rc == IPVM_ENOENT) {
-        rc = ipvm_rpc_json_member(m->text, m->len, "method", &v, &vl);
+        rc = ipvm_rpc_json_member(text, len, "method", &v, &vl);
         if (rc == 0 || rc == IPVM_ENOENT)
             return rc == 0 ? 0 : -1;
     } else if (rc == 0) {
@@ -491,7 +525,7 @@ static int msg_kind(const inmsg_t *m, uint64_t *id)
             return 1;
         }
     }
-    return kind_decoded(m, id); /* escapes, a big or odd id: the decoder decides */
+    return kind_decoded(text, len, id); /* escapes, a big or odd id: the decoder decides */
 }
 
 /* Takes the first inbox message that is a response with this id (or, for id 0, the first
@@ -500,16 +534,14 @@ static inmsg_t *take(ipvm_rpc_client_t *c, uint64_t id, uint64_t *got)
 {
     inmsg_t **pp = &c->inbox, *prev = NULL;
     for (inmsg_t *m = c->inbox; m; prev = m, pp = &m->next, m = m->next) {
-        uint64_t mid = 0;
-        int kind = msg_kind(m, &mid);
-        bool match = id == UINT64_MAX || (id == 0 ? kind == 0 : kind == 1 && mid == id);
+        bool match = id == UINT64_MAX || (id == 0 ? m->kind == 0 : m->kind == 1 && m->id == id);
         if (match) {
             *pp = m->next;
             if (c->inbox_tail == m)
                 c->inbox_tail = prev;
             m->next = NULL;
             if (got)
-                *got = kind == 1 ? mid : 0;
+                *got = m->kind == 1 ? m->id : 0;
             return m;
         }
     }
@@ -552,18 +584,26 @@ int ipvm_rpc_client_send(ipvm_rpc_client_t *c, const char *method, const char *p
                          uint64_t *id_out, ipvm_error_t *err)
 {
     uint64_t id = c->next_id++;
-    ipvm_buf_t req = IPVM_BUF_INIT;
-    int rc = ipvm_buf_printf(
-        &req, "{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":", (unsigned long long)id);
+    ipvm_buf_t *req = &c->tx; /* built once, in place, and written from there */
+    static const uint8_t pre[LWS_PRE];
+    size_t plen = params_json ? strlen(params_json) : 0;
+    ipvm_buf_clear(req);
+    int rc = ipvm_buf_reserve(req, LWS_PRE + strlen(method) + plen + 64);
     if (rc == 0)
-        rc = ipvm_json_append_str(&req, method, strlen(method));
-    if (rc == 0 && params_json)
-        rc = ipvm_buf_printf(&req, ",\"params\":%s", params_json);
+        rc = ipvm_buf_append(req, pre, sizeof pre);
     if (rc == 0)
-        rc = ipvm_buf_append_byte(&req, '}');
+        rc = ipvm_buf_printf(
+            req, "{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":", (unsigned long long)id);
     if (rc == 0)
-        rc = client_send(c, (const char *)req.data, req.len);
-    ipvm_buf_dispose(&req);
+        rc = ipvm_json_append_str(req, method, strlen(method));
+    if (rc == 0 && params_json && (rc = ipvm_buf_append_str(req, ",\"params\":")) == 0)
+        rc = ipvm_buf_append(req, params_json, plen);
+    if (rc == 0)
+        rc = ipvm_buf_append_byte(req, '}');
+    if (rc == 0)
+        rc = client_send(c);
+    if (c->tx.cap > (1u << 20)) /* a big workflow's memory is not kept */
+        ipvm_buf_dispose(&c->tx);
     if (rc)
         return ipvm_error_set(err, rc, IPVM_NO_OFFSET, "cannot send %s: %s", method,
                               rc == IPVM_ECLOSED ? c->why : ipvm_strerror(rc));
@@ -587,10 +627,11 @@ int ipvm_rpc_client_take(ipvm_rpc_client_t *c, ipvm_buf_t *msg, uint64_t *id)
     inmsg_t *m = take(c, UINT64_MAX, id);
     if (m == NULL)
         return c->closed ? IPVM_ECLOSED : 0;
-    ipvm_buf_clear(msg);
-    int rc = ipvm_buf_append(msg, m->text, m->len);
-    ipvm_free(m);
-    return rc ? rc : 1;
+    ipvm_buf_dispose(msg); /* the message's own buffer is handed over: no copy */
+    *msg = m->text;
+    m->text = (ipvm_buf_t)IPVM_BUF_INIT;
+    inmsg_done(c, m);
+    return 1;
 }
 
 int ipvm_rpc_client_call(ipvm_rpc_client_t *c, const char *method, const char *params_json,
@@ -608,7 +649,7 @@ int ipvm_rpc_client_call(ipvm_rpc_client_t *c, const char *method, const char *p
     ipvm_arena_t a;
     ipvm_arena_init(&a);
     ipvm_ipld_t *v = NULL;
-    rc = ipvm_dagjson_decode(m->text, m->len, &a, &v, err);
+    rc = ipvm_dagjson_decode((const char *)m->text.data, m->text.len, &a, &v, err);
     const ipvm_ipld_t *e = rc == 0 ? ipvm_ipld_map_get(v, "error") : NULL;
     const ipvm_ipld_t *r = rc == 0 ? ipvm_ipld_map_get(v, "result") : NULL;
     if (rc == 0 && e) {
@@ -630,7 +671,7 @@ int ipvm_rpc_client_call(ipvm_rpc_client_t *c, const char *method, const char *p
         rc = ipvm_error_set(err, IPVM_ERPC, IPVM_NO_OFFSET, "answer has neither result nor error");
     }
     ipvm_arena_dispose(&a);
-    ipvm_free(m);
+    inmsg_done(c, m);
     return rc;
 }
 
@@ -641,10 +682,11 @@ int ipvm_rpc_client_next(ipvm_rpc_client_t *c, int timeout_ms, ipvm_buf_t *msg, 
     if (rc)
         return ipvm_error_set(err, rc, IPVM_NO_OFFSET, "%s",
                               rc == IPVM_ETIMEDOUT ? "no notification in time" : c->why);
-    ipvm_buf_clear(msg);
-    rc = ipvm_buf_append(msg, m->text, m->len);
-    ipvm_free(m);
-    return rc;
+    ipvm_buf_dispose(msg);
+    *msg = m->text;
+    m->text = (ipvm_buf_t)IPVM_BUF_INIT;
+    inmsg_done(c, m);
+    return 0;
 }
 
 /* ---- receipt notifications ------------------------------------------------------------------ */

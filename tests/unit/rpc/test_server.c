@@ -162,6 +162,75 @@ IPVM_TEST(rpc, server_network_events)
     rpc_fixture_stop(f);
 }
 
+/* Publishes five network events at once from the loop thread: their notifications leave
+ * back to back, before the client runs its loop again, so several reach it in one read (strace:
+ * 4 + 1 and 3 + 2 notifications per recvfrom). */
+static void publish_five(ipvm_rpc_server_t *s, void *data)
+{
+    (void)data;
+    for (int i = 0; i < 5; i++) {
+        ipvm_arena_t a;
+        ipvm_arena_init(&a);
+        char peer[8];
+        snprintf(peer, sizeof peer, "p%d", i);
+        ipvm_ipld_t *m = ipvm_ipld_new_map(&a, 1);
+        IPVM_ASSERT_OK(ipvm_ipld_map_set_cstr(&a, m, "peer_id", ipvm_ipld_new_cstring(&a, peer)));
+        IPVM_ASSERT_OK(ipvm_rpc_server_publish_event(s, "connection_established", m));
+        ipvm_arena_dispose(&a);
+    }
+}
+
+/* The peer_id of a network-event notification. */
+static void note_peer_is(const ipvm_buf_t *note, const char *peer)
+{
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_ipld_t *v = decode(&a, note);
+    ipvm_buf_t bytes = IPVM_BUF_INIT;
+    ipvm_error_t err;
+    IPVM_ASSERT(ipvm_ipld_map_get(v, "id") == NULL);
+    IPVM_ASSERT_OK(ipvm_rpc_json_to_bytes(ipvm_ipld_select(v, "params/result"), &bytes, &err));
+    ipvm_ipld_t *doc = NULL;
+    IPVM_ASSERT_OK(ipvm_dagjson_decode((char *)bytes.data, bytes.len, &a, &doc, &err));
+    IPVM_ASSERT(ipvm_ipld_is_str(ipvm_ipld_select(doc, "connection_established/peer_id"), peer));
+    ipvm_buf_dispose(&bytes);
+    ipvm_arena_dispose(&a);
+}
+
+/* Several notifications that arrive together are all delivered, in order and whole: a call
+ * made meanwhile gets its own answer past them (they stay queued), ipvm_rpc_client_next and
+ * ipvm_rpc_client_take hand each one over in turn, then nothing more is there. */
+IPVM_TEST(rpc, client_notes_in_one_read)
+{
+    rpc_fixture_t *f = rpc_fixture_start(NULL, NULL, NULL);
+    ipvm_rpc_client_t *c = rpc_fixture_client(f);
+    ipvm_buf_t r = IPVM_BUF_INIT, note = IPVM_BUF_INIT;
+    ipvm_error_t err;
+    rpc_fixture_call_ok(c, "subscribe_network_events", NULL, &r);
+    for (int round = 0; round < 2; round++) {
+        rpc_fixture_call(f, publish_five, NULL);
+        rpc_fixture_call_ok(c, "health", NULL, &r); /* read with (or after) the five */
+        IPVM_ASSERT_STREQ((char *)r.data, "{\"healthy\":true}");
+        for (int i = 0; i < 5; i++) {
+            char peer[8];
+            snprintf(peer, sizeof peer, "p%d", i);
+            uint64_t id = 99;
+            if (round == 0)
+                IPVM_ASSERT_OK_ERR(ipvm_rpc_client_next(c, 5000, &note, &err), &err);
+            else
+                IPVM_ASSERT_EQ(ipvm_rpc_client_take(c, &note, &id), 1); /* already here */
+            IPVM_ASSERT(round == 0 || id == 0);
+            IPVM_ASSERT_EQ(strlen((char *)note.data), note.len); /* NUL-terminated, whole */
+            note_peer_is(&note, peer);
+        }
+        IPVM_ASSERT_EQ(ipvm_rpc_client_take(c, &note, NULL), 0);
+    }
+    ipvm_buf_dispose(&r);
+    ipvm_buf_dispose(&note);
+    ipvm_rpc_client_free(c);
+    rpc_fixture_stop(f);
+}
+
 /* A raw HTTP GET over a plain socket; returns the status and the body in `body`. */
 static int http_get(int port, const char *path, ipvm_buf_t *resp)
 {
