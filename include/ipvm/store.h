@@ -155,6 +155,16 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_store_put_receipts(ipvm_store_t *s,
                                                         const ipvm_receipt_row_t *rows, size_t n,
                                                         bool *inserted /* out, may be NULL */,
                                                         ipvm_error_t *err);
+/* Several batches, each ipvm_store_put_receipts's (n rows, linked to `workflow` when it is not
+ * NULL), in ONE durable transaction: the scheduler's group commit across the runs in progress.
+ * All or nothing, as ipvm_store_put_receipts; an empty list commits an empty transaction. */
+typedef struct ipvm_store_receipt_group_s {
+    const ipvm_cid_t *workflow; /* may be NULL */
+    const ipvm_receipt_row_t *rows;
+    size_t n;
+} ipvm_store_receipt_group_t;
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_store_put_receipt_groups(
+    ipvm_store_t *s, const ipvm_store_receipt_group_t *groups, size_t ngroups, ipvm_error_t *err);
 /* Links n existing receipts to a workflow (replayed receipts), one durable transaction. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_store_link_receipts(ipvm_store_t *s,
                                                          const ipvm_cid_t *workflow,

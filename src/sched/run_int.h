@@ -113,6 +113,11 @@ struct ipvm__run_s {
     int w_rc;
     ipvm_error_t w_err;
     uint64_t w_ns;
+    /* in the scheduler's group commit queue (writer.c; g_done under s->glock) */
+    ipvm__run_t *g_next;
+    bool g_done;
+    int g_rc;
+    ipvm_error_t g_err;
     ipvm__task_job_t *free_jobs;
     module_t *modules;
     size_t nmodules;

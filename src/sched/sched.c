@@ -67,6 +67,9 @@ int ipvm_sched_new(const ipvm_sched_opts_t *opts, ipvm_sched_t **out, ipvm_error
         s->tinit = true;
         pthread_mutex_init(&s->wlock, NULL);
         s->winit = true;
+        pthread_mutex_init(&s->glock, NULL);
+        s->gq_tail = &s->gq;
+        s->ginit = true;
     }
     if (rc != 0) {
         ipvm_free(s->db_path_copy);
@@ -122,6 +125,9 @@ void ipvm_sched_free(ipvm_sched_t *s)
     }
     if (s->winit) {
         pthread_mutex_destroy(&s->wlock);
+    }
+    if (s->ginit) {
+        pthread_mutex_destroy(&s->glock);
     }
     ipvm_free(s->issuer);
     ipvm_free(s->db_path_copy);

@@ -90,6 +90,12 @@ struct ipvm_sched_s {
     ipvm__writer_t *wall;          /* every writer not joined yet (serving, parked, exited) */
     size_t nidle;                  /* parked */
     uint64_t wcreated;             /* writer threads created so far */
+    /* group commit (writer.c): one connection commits the queued batches of every run at once */
+    pthread_mutex_t glock;         /* guards the fields below */
+    bool ginit, gbusy;             /* gbusy: a writer is committing a group now */
+    ipvm__run_t *gq, **gq_tail;    /* runs whose batches wait for the next group */
+    ipvm_store_t *gstore;          /* the group's connection (the committing writer's) */
+    uint64_t gcommits, gbatches;   /* group transactions and the batches in them so far */
 };
 /* Stops the timer thread of started runs (ipvm_sched_free). */
 void ipvm__sched_timer_stop(ipvm_sched_t *s);
@@ -98,6 +104,9 @@ void ipvm__sched_timer_stop(ipvm_sched_t *s);
 void ipvm__sched_writers_stop(ipvm_sched_t *s);
 /* How many writer threads were created so far and how many are parked now (tests). */
 void ipvm__sched_writers(ipvm_sched_t *s, uint64_t *created, size_t *parked);
+
+/* How many group transactions were committed so far and how many runs' batches they held. */
+void ipvm__sched_groups(ipvm_sched_t *s, uint64_t *commits, uint64_t *batches);
 
 /* A store handle for one run (opened on first use, kept for the next run). */
 int ipvm__sched_store_take(ipvm_sched_t *s, ipvm_store_t **out, ipvm_error_t *err);

@@ -23,6 +23,7 @@ struct ipvm__writer_s {
     /* lock guards the four fields after cond; lock order: s->wlock, then a writer's lock */
     pthread_mutex_t lock;
     pthread_cond_t cond; /* signalled when begin, work or stop is set */
+    pthread_cond_t gcond; /* (with s->glock) its batch is committed, or it is to lead a group */
     ipvm__run_t *run;    /* the run it serves; NULL while parked */
     bool begin;          /* a started run's setup to do */
     bool work;           /* a batch to commit (run->wbatch) */
@@ -32,9 +33,124 @@ struct ipvm__writer_s {
 
 static _Thread_local ipvm__run_t *this_writer; /* the run this thread is the writer of now */
 
+/* ---- group commit ----------------------------------------------------------------------------
+ * The writers of all runs in progress share one connection: a writer with a batch queues its
+ * run; the first writer to find no group being committed takes the whole queue (its own run
+ * in it) and commits every batch in one durable transaction, then marks them done, wakes
+ * their writers, and wakes the first of the writers queued meanwhile to commit the next group. So
+ * there is one write-lock holder per process instead of one per run (no hand-off between
+ * connections, a page cache that stays valid) and one fsync per group. Each writer still
+ * returns only once its own batch is on disk, and a run has at most one batch queued, so a
+ * run's receipts stay in order and are reported only after the commit that holds them. */
+#define GROUP_MAX 32 /* batches per transaction; a longer queue takes several */
+
+/* Commits `list` (n runs' batches) in one transaction; when that fails and holds more than one
+ * batch, each batch alone, so that one run's failure is not the others'. Sets each run's g_rc
+ * and g_err. Only the writer that set s->gbusy calls it. */
+static void commit_chunk(ipvm_sched_t *s, ipvm__run_t *list, size_t n)
+{
+    ipvm_store_receipt_group_t g[GROUP_MAX];
+    ipvm__run_t *r = list;
+    for (size_t i = 0; i < n; i++, r = r->g_next) {
+        g[i] = (ipvm_store_receipt_group_t){&r->wf->cid, r->wbatch->rows, r->wbatch->n};
+        ipvm_error_clear(&r->g_err);
+    }
+    int rc = ipvm_store_put_receipt_groups(s->gstore, g, n, &list->g_err);
+    r = list;
+    for (size_t i = 0; i < n; i++, r = r->g_next) {
+        if (rc != 0 && n > 1) {
+            ipvm_error_clear(&r->g_err);
+            r->g_rc = ipvm_store_put_receipts(s->gstore, g[i].workflow, g[i].rows, g[i].n, NULL,
+                                              &r->g_err);
+        } else {
+            r->g_rc = rc;
+        }
+    }
+}
+
+static void commit_group(ipvm_sched_t *s, ipvm__run_t *list)
+{
+    ipvm_error_t e;
+    ipvm_error_clear(&e);
+    int rc = 0;
+    if (s->gstore == NULL && (rc = ipvm__sched_store_take(s, &s->gstore, &e)) == 0)
+        ipvm_store_set_cache_kib(s->gstore, WRITER_CACHE_KIB);
+    bool failed = rc != 0;
+    uint64_t commits = 0, batches = 0;
+    while (list) {
+        size_t n = 0;
+        ipvm__run_t *next = list;
+        for (; next && n < GROUP_MAX; next = next->g_next)
+            n++;
+        if (rc == 0) {
+            commit_chunk(s, list, n);
+            commits++;
+            batches += n;
+        }
+        for (; list != next; list = list->g_next) {
+            if (rc != 0) {
+                list->g_rc = rc;
+                list->g_err = e;
+            }
+            failed |= list->g_rc != 0;
+        }
+    }
+    if (failed && s->gstore) { /* a fresh connection for the next group */
+        ipvm__sched_store_give(s, s->gstore, true);
+        s->gstore = NULL;
+    }
+    pthread_mutex_lock(&s->glock);
+    s->gcommits += commits;
+    s->gbatches += batches;
+    pthread_mutex_unlock(&s->glock);
+}
+
+/* Queues run's batch and returns once it is committed (g_rc, g_err say how). */
+static void group_commit(ipvm__run_t *run)
+{
+    ipvm_sched_t *s = run->s;
+    pthread_mutex_lock(&s->glock);
+    run->g_next = NULL;
+    run->g_done = false;
+    *s->gq_tail = run;
+    s->gq_tail = &run->g_next;
+    while (!run->g_done) {
+        if (s->gbusy) {
+            pthread_cond_wait(&run->w->gcond, &s->glock);
+            continue;
+        }
+        ipvm__run_t *list = s->gq; /* run is in it */
+        s->gq = NULL;
+        s->gq_tail = &s->gq;
+        s->gbusy = true;
+        pthread_mutex_unlock(&s->glock);
+        commit_group(s, list);
+        pthread_mutex_lock(&s->glock);
+        while (list) { /* each waiter woken alone: no herd on every commit */
+            ipvm__run_t *r = list;
+            list = r->g_next;
+            r->g_done = true;
+            if (r != run)
+                pthread_cond_signal(&r->w->gcond);
+        }
+        s->gbusy = false;
+        if (s->gq) /* queued meanwhile: its first writer commits the next group */
+            pthread_cond_signal(&s->gq->w->gcond);
+    }
+    pthread_mutex_unlock(&s->glock);
+}
+
+void ipvm__sched_groups(ipvm_sched_t *s, uint64_t *commits, uint64_t *batches)
+{
+    pthread_mutex_lock(&s->glock);
+    *commits = s->gcommits;
+    *batches = s->gbatches;
+    pthread_mutex_unlock(&s->glock);
+}
+
 /* ---- one run ---------------------------------------------------------------------------------
  * The coordinator hands every receipt finished since the last commit to the writer, which
- * commits them in one durable transaction on its own store handle while tasks keep running;
+ * commits them durably (in the scheduler's next group commit, above) while tasks keep running;
  * the coordinator reports them (events, publish) only once the writer says they are on disk.
  * Once the writer has said so (w_done, under run->lock), it touches the run no more unless it
  * steps it: the run may end and be freed at once, on another thread. */
@@ -42,16 +158,14 @@ static _Thread_local ipvm__run_t *this_writer; /* the run this thread is the wri
  * thread must step it. */
 static bool commit_one(ipvm__run_t *run)
 {
-    ipvm__batch_t *b = run->wbatch; /* (written before the hand-off under the writer's lock) */
-    ipvm_error_t e;
-    ipvm_error_clear(&e);
+    /* (run->wbatch was written before the hand-off under the writer's lock) */
     uint64_t t0 = ipvm_now_ns();
-    int rc = ipvm_store_put_receipts(run->w_store, &run->wf->cid, b->rows, b->n, NULL, &e);
+    group_commit(run);
     uint64_t dt = ipvm_now_ns() - t0;
     pthread_mutex_lock(&run->lock);
     run->w_done = true;
-    run->w_rc = rc;
-    run->w_err = e;
+    run->w_rc = run->g_rc;
+    run->w_err = run->g_err;
     run->w_ns += dt;
     bool step = ipvm__run_kick_locked(run);
     pthread_mutex_unlock(&run->lock);
@@ -122,6 +236,7 @@ static void *writer_main(void *arg)
 static void writer_free(ipvm__writer_t *w)
 {
     pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->gcond);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->lock);
     ipvm_free(w);
@@ -153,6 +268,8 @@ static int writer_new_locked(ipvm_sched_t *s, ipvm__run_t *run, bool begin)
         goto fail_lock;
     if (pthread_cond_init(&w->cond, NULL) != 0)
         goto fail_cond;
+    if (pthread_cond_init(&w->gcond, NULL) != 0)
+        goto fail_gcond;
     w->s = s;
     w->run = run;
     w->begin = begin;
@@ -166,6 +283,8 @@ static int writer_new_locked(ipvm_sched_t *s, ipvm__run_t *run, bool begin)
     return 0;
 fail_thread:
     run->w = NULL;
+    pthread_cond_destroy(&w->gcond);
+fail_gcond:
     pthread_cond_destroy(&w->cond);
 fail_cond:
     pthread_mutex_destroy(&w->lock);
@@ -223,6 +342,11 @@ void ipvm__sched_writers_stop(ipvm_sched_t *s)
         ipvm__writer_t *w = all;
         all = w->anext;
         writer_free(w);
+    }
+    if (s->gstore) { /* every writer is joined: nothing commits any more */
+        ipvm_store_set_cache_kib(s->gstore, 0);
+        ipvm__sched_store_give(s, s->gstore, false);
+        s->gstore = NULL;
     }
 }
 

@@ -128,6 +128,26 @@ fail:
     return rc;
 }
 
+int ipvm_store_put_receipt_groups(ipvm_store_t *s, const ipvm_store_receipt_group_t *groups,
+                                  size_t ngroups, ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF(s == NULL || (groups == NULL && ngroups > 0));
+    int rc = ipvm__store_begin(s, true, err);
+    if (rc != 0)
+        return rc;
+    int64_t now = (int64_t)ipvm_wall_ms();
+    for (size_t g = 0; g < ngroups; g++) {
+        IPVM_MISUSE_IF(groups[g].rows == NULL && groups[g].n > 0);
+        for (size_t i = 0; i < groups[g].n; i++)
+            if ((rc = insert_one(s, groups[g].workflow, &groups[g].rows[i], now, NULL, err)) != 0)
+                goto fail;
+    }
+    return ipvm__store_commit(s, err);
+fail:
+    ipvm__store_rollback(s);
+    return rc;
+}
+
 int ipvm_store_put_receipt_for(ipvm_store_t *s, const ipvm_cid_t *workflow,
                                const ipvm_receipt_row_t *row, bool *inserted, ipvm_error_t *err)
 {

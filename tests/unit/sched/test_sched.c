@@ -431,6 +431,91 @@ static void *run_thread(void *p)
     return NULL;
 }
 
+/* A chain of n add_one tasks from `from`, as workflow text. */
+static const char *chain_from_js(ipvm_arena_t *a, int n, int from)
+{
+    const char *tasks = "", *prev = NULL;
+    for (int i = 0; i < n; i++) {
+        const char *arg = prev ? await_of(a, "ok", prev) : ipvm_arena_printf(a, "%d", from);
+        const char *t = task_js(a, "add_one", arg, "", NULL);
+        prev = cid_of_task(a, t);
+        tasks = ipvm_arena_printf(a, "%s%s%s", tasks, i ? "," : "", t);
+    }
+    return ipvm_arena_printf(a, "{\"tasks\":[%s]}", tasks);
+}
+
+typedef struct {
+    runner_t r;
+    events_t ev;
+} group_runner_t;
+
+static void *group_run_thread(void *p)
+{
+    group_runner_t *g = p;
+    ipvm_sched_run_opts_t ro = {.on_event = on_event, .event_data = &g->ev};
+    g->r.rc = ipvm_sched_run(g->r.e->s, g->r.wf, &ro, &g->r.a, &g->r.res, NULL);
+    return NULL;
+}
+
+/* Eight runs at once share the scheduler's group commit: some transactions hold the batches of
+ * several runs, and still every run's receipts are each reported once, in the chain's order,
+ * only once a second connection sees them, and each is on disk linked to its own workflow. */
+IPVM_TEST(sched, group_commit_concurrent_runs)
+{
+    enum { RUNS = 8, CHAIN = 12 };
+    env_t e;
+    env_open(&e, 2);
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    group_runner_t g[RUNS];
+    pthread_t th[RUNS];
+    uint64_t commits0, batches0;
+    ipvm__sched_groups(e.s, &commits0, &batches0);
+    for (int i = 0; i < RUNS; i++) {
+        memset(&g[i], 0, sizeof g[i]);
+        g[i].r.e = &e;
+        g[i].r.wf = wf_json(&e, &a, chain_from_js(&a, CHAIN, 1000 * i));
+        g[i].ev.db = e.db;
+        ipvm_arena_init(&g[i].r.a);
+    }
+    for (int i = 0; i < RUNS; i++)
+        IPVM_ASSERT_EQ(pthread_create(&th[i], NULL, group_run_thread, &g[i]), 0);
+    for (int i = 0; i < RUNS; i++)
+        pthread_join(th[i], NULL);
+    ipvm_store_t *st = NULL;
+    IPVM_ASSERT_OK(ipvm_store_open(e.db, IPVM_STORE_READONLY, &st, NULL));
+    for (int i = 0; i < RUNS; i++) {
+        IPVM_ASSERT_OK(g[i].r.rc);
+        IPVM_ASSERT_EQ(g[i].r.res.executed, CHAIN);
+        IPVM_ASSERT_EQ(g[i].ev.finished, CHAIN);         /* each reported once */
+        IPVM_ASSERT_EQ(g[i].ev.committed_checks, CHAIN); /* and only once committed */
+        size_t next = 0;
+        for (int k = 0; k < g[i].ev.n; k++) /* in the chain's order */
+            if (g[i].ev.kinds[k] == IPVM_SCHED_TASK_FINISHED)
+                IPVM_ASSERT_EQ(g[i].ev.tasks[k], next++);
+        for (size_t k = 0; k < CHAIN; k++)
+            IPVM_ASSERT_EQ(value_of(&g[i].r.res.receipts[k]), 1000 * i + (int64_t)k + 1);
+        int64_t count = -1;
+        IPVM_ASSERT_OK(ipvm_store_count_receipts(st, &g[i].r.wf->cid, &count, NULL));
+        IPVM_ASSERT_EQ(count, CHAIN); /* none lost, none linked twice */
+    }
+    int64_t all = -1;
+    IPVM_ASSERT_OK(ipvm_store_count_receipts(st, NULL, &all, NULL));
+    IPVM_ASSERT_EQ(all, RUNS * CHAIN);
+    ipvm_store_close(st);
+    uint64_t commits, batches;
+    ipvm__sched_groups(e.s, &commits, &batches);
+    commits -= commits0;
+    batches -= batches0;
+    IPVM_ASSERT_MSG(batches >= RUNS && commits < batches,
+                    "%llu batches in %llu group commits: never two runs' in one",
+                    (unsigned long long)batches, (unsigned long long)commits);
+    for (int i = 0; i < RUNS; i++)
+        ipvm_arena_dispose(&g[i].r.a);
+    ipvm_arena_dispose(&a);
+    env_close(&e);
+}
+
 /* Two runs of the same workflow at once execute each instruction once. */
 IPVM_TEST(sched, concurrent_runs_share_work)
 {

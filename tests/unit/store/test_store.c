@@ -503,3 +503,52 @@ IPVM_TEST(store, scan_workflow_receipts)
     IPVM_ASSERT_EQ(sc.n, 0);
     ipvm_store_close(s);
 }
+
+/* ipvm_store_put_receipt_groups: two workflows' batches in one transaction, each linked to its
+ * own workflow; all or nothing when one group's workflow is missing. */
+IPVM_TEST(store, receipt_groups)
+{
+    ipvm_store_t *s = fx_open(fx_db_path("ipvm.db"), 0);
+    ipvm_error_t err;
+    ipvm_error_clear(&err);
+    ipvm_workflow_row_t w[2];
+    for (int k = 0; k < 2; k++) {
+        memset(&w[k], 0, sizeof w[k]);
+        w[k].cid = fx_cid("workflow", 50 + k);
+        w[k].num_tasks = 3;
+        IPVM_ASSERT_OK_ERR(ipvm_store_put_workflow(s, &w[k], NULL, &err), &err);
+    }
+    fx_receipt_t r[6];
+    ipvm_receipt_row_t rows[6];
+    for (int i = 0; i < 6; i++) {
+        fx_receipt(&r[i], 60 + i, true);
+        rows[i] = r[i].row;
+    }
+    /* the second group's workflow is not stored: neither group is kept */
+    ipvm_cid_t ghost = fx_cid("workflow", 98);
+    ipvm_store_receipt_group_t bad[2] = {{&w[0].cid, rows, 2}, {&ghost, rows + 2, 2}};
+    IPVM_ASSERT_ERR(ipvm_store_put_receipt_groups(s, bad, 2, &err), IPVM_ECONSTRAINT);
+    int64_t count = -1;
+    IPVM_ASSERT_OK(ipvm_store_count_receipts(s, NULL, &count, &err));
+    IPVM_ASSERT_EQ(count, 0);
+    ipvm_store_receipt_group_t g[3] = {{&w[0].cid, rows, 2}, {&w[1].cid, rows + 2, 3},
+                                       {NULL, rows + 5, 1}};
+    IPVM_ASSERT_OK_ERR(ipvm_store_put_receipt_groups(s, g, 3, &err), &err);
+    ipvm_store_close(s);
+    s = fx_open(fx_db_path("ipvm.db"), 0); /* what is on disk, from a new connection */
+    IPVM_ASSERT_OK(ipvm_store_count_receipts(s, NULL, &count, &err));
+    IPVM_ASSERT_EQ(count, 6);
+    for (int k = 0; k < 2; k++) {
+        scan_t sc = {0};
+        IPVM_ASSERT_OK_ERR(ipvm_store_scan_workflow_receipts(s, &w[k].cid, scan_one, &sc, &err),
+                           &err);
+        IPVM_ASSERT_EQ(sc.n, 2 + k);
+        for (int i = 0; i < sc.n; i++) { /* group 0 holds r[0..1], group 1 r[2..4] */
+            bool mine = false;
+            for (int j = 2 * k; j < 2 + 3 * k; j++)
+                mine |= ipvm_cid_equal(&sc.seen[i], &r[j].row.cid);
+            IPVM_ASSERT_MSG(mine, "workflow %d walked a receipt of another group", k);
+        }
+    }
+    ipvm_store_close(s);
+}
