@@ -17,18 +17,31 @@ uint64_t ipvm__rpc_hash(const char *a, const char *b)
     return h;
 }
 
+/* Random bytes for ids, drawn from libsodium a block at a time: one getrandom per block
+ * instead of one per subscription (each workflow's subscribe makes one). Per thread, as ids
+ * are also made on runner threads (default_name). */
+#define RANDOM_BLOCK 512
+static _Thread_local uint8_t random_pool[RANDOM_BLOCK];
+static _Thread_local size_t random_used = RANDOM_BLOCK;
+
+static uint8_t random_byte(void)
+{
+    if (random_used == RANDOM_BLOCK) {
+        randombytes_buf(random_pool, sizeof random_pool);
+        random_used = 0;
+    }
+    uint8_t b = random_pool[random_used];
+    random_pool[random_used++] = 0; /* a byte is used once */
+    return b;
+}
+
 void ipvm__rpc_random_id(char out[17])
 {
     static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    /* one getrandom for the whole id; 62 letters, rejection-sampled so each is uniform */
-    uint8_t r[64];
-    size_t have = 0, used = sizeof r;
+    /* 62 letters, rejection-sampled so each is uniform */
+    size_t have = 0;
     while (have < 16) {
-        if (used == sizeof r) {
-            randombytes_buf(r, sizeof r);
-            used = 0;
-        }
-        uint8_t b = r[used++];
+        uint8_t b = random_byte();
         if (b < 248) /* 248 = 4 * 62 */
             out[have++] = alnum[b % 62];
     }

@@ -3,6 +3,7 @@
  * (jsonrpc.org/specification §7), response formats and Homestar's byte-array payloads. */
 #include "test.h"
 #include "ipvm/rpc.h"
+#include "rpc/rpc_int.h"
 
 static ipvm_rpc_message_t parse_ok(ipvm_arena_t *a, const char *text)
 {
@@ -225,4 +226,25 @@ IPVM_TEST(rpc, json_member)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         IPVM_ASSERT_MSG(strcmp(member_of(bad[i], "id", b, sizeof b), "!IPVM_EJSON") == 0,
                         "input %zu (%s): %s", i, bad[i], b);
+}
+
+/* Subscription ids (and default run names) come from a per-thread pool of random bytes that is
+ * refilled a block at a time: 16 letters of [a-zA-Z0-9] each, and no id repeats across many
+ * refills (a pool that was not refilled, or reused its bytes, would repeat ids). */
+IPVM_TEST(rpc, random_ids)
+{
+    enum { N = 2000 };
+    static char ids[N][17];
+    for (size_t i = 0; i < N; i++) {
+        ipvm__rpc_random_id(ids[i]);
+        IPVM_ASSERT(strlen(ids[i]) == 16);
+        for (size_t k = 0; k < 16; k++) {
+            char ch = ids[i][k];
+            IPVM_ASSERT((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                        (ch >= '0' && ch <= '9'));
+        }
+    }
+    for (size_t i = 0; i < N; i++)
+        for (size_t k = i + 1; k < N; k++)
+            IPVM_ASSERT(strcmp(ids[i], ids[k]) != 0);
 }
