@@ -82,6 +82,15 @@ static void inmsg_done(ipvm_rpc_client_t *c, inmsg_t *m)
         ipvm_free(m);
 }
 
+/* Hands a taken message's text to the caller's msg (its old memory freed: no copy). */
+static void hand_over(ipvm_rpc_client_t *c, inmsg_t *m, ipvm_buf_t *msg)
+{
+    ipvm_buf_dispose(msg);
+    *msg = m->text;
+    m->text = (ipvm_buf_t)IPVM_BUF_INIT;
+    inmsg_done(c, m);
+}
+
 static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len)
 {
@@ -627,10 +636,7 @@ int ipvm_rpc_client_take(ipvm_rpc_client_t *c, ipvm_buf_t *msg, uint64_t *id)
     inmsg_t *m = take(c, UINT64_MAX, id);
     if (m == NULL)
         return c->closed ? IPVM_ECLOSED : 0;
-    ipvm_buf_dispose(msg); /* the message's own buffer is handed over: no copy */
-    *msg = m->text;
-    m->text = (ipvm_buf_t)IPVM_BUF_INIT;
-    inmsg_done(c, m);
+    hand_over(c, m, msg);
     return 1;
 }
 
@@ -682,10 +688,7 @@ int ipvm_rpc_client_next(ipvm_rpc_client_t *c, int timeout_ms, ipvm_buf_t *msg, 
     if (rc)
         return ipvm_error_set(err, rc, IPVM_NO_OFFSET, "%s",
                               rc == IPVM_ETIMEDOUT ? "no notification in time" : c->why);
-    ipvm_buf_dispose(msg);
-    *msg = m->text;
-    m->text = (ipvm_buf_t)IPVM_BUF_INIT;
-    inmsg_done(c, m);
+    hand_over(c, m, msg);
     return 0;
 }
 

@@ -141,9 +141,7 @@ void ipvm__run_queue_step(ipvm__run_t *run)
  * row, blocking work kept off the workers), then the first step. */
 bool ipvm__run_async_begin(ipvm__run_t *run)
 {
-    int rc = ipvm__run_writer_store(run);
-    if (rc == 0)
-        rc = ipvm__run_setup(run);
+    int rc = ipvm__run_setup(run);
     if (rc != 0) {
         finish(run, rc);
         return true;

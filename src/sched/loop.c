@@ -321,8 +321,9 @@ static int completed(ipvm__run_t *run, ipvm__task_job_t *job)
 
 /* ---- the writer: group commits off the coordinator's thread ---------------------------------
  * The coordinator hands every receipt finished since the last commit to the writer, which
- * commits them in one durable transaction on its own store handle while tasks keep running;
- * the coordinator reports them (events, publish) only once the writer says they are on disk.
+ * commits them durably (with other runs' batches, in the scheduler's group commit) while tasks
+ * keep running; the coordinator reports them (events, publish) only once the writer says they
+ * are on disk.
  * The writer thread itself, and how a run gets one, are in writer.c. */
 
 /* Gives the pending receipts to the writer (which must be idle). */

@@ -109,7 +109,6 @@ struct ipvm__run_s {
     /* the writer thread (writer.c); w_done, w_rc, w_err, w_ns under lock */
     ipvm__writer_t *w;        /* the run's writer, NULL before the first commit (coordinator) */
     bool w_busy, w_done;
-    ipvm_store_t *w_store;
     int w_rc;
     ipvm_error_t w_err;
     uint64_t w_ns;
@@ -178,10 +177,9 @@ bool ipvm__run_step(ipvm__run_t *run);
 void ipvm__run_queue_step(ipvm__run_t *run);
 /* A started run's writer thread begins with the setup (async.c); true when the run ended. */
 bool ipvm__run_async_begin(ipvm__run_t *run);
-/* The run's writer (a parked thread of the scheduler's, or a new one) and its store handle
- * (writer.c). */
+/* The run's writer (a parked thread of the scheduler's, or a new one; writer.c). Its commits
+ * go through the scheduler's group connection. */
 int ipvm__run_writer_start(ipvm__run_t *run);
-int ipvm__run_writer_store(ipvm__run_t *run);
 /* Hands run->wbatch to the run's (idle) writer to commit. */
 void ipvm__run_writer_submit(ipvm__run_t *run);
 /* run.c's setup and end of a run, shared by ipvm_sched_run and ipvm_sched_start. */

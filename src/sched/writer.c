@@ -13,7 +13,10 @@
 #include <assert.h>
 #include <string.h>
 
-#define WRITER_CACHE_KIB 4096 /* the writer's page cache (see ipvm__run_writer_store) */
+/* The group's connection appends receipts and links and reads nothing back: the index pages
+ * it inserts into fit in 4 MiB, and the rest of a 16 MiB cache would only hold pages written
+ * once. */
+#define WRITER_CACHE_KIB 4096
 
 struct ipvm__writer_s {
     ipvm__writer_t *next;  /* in s->widle while parked */
@@ -359,23 +362,8 @@ void ipvm__sched_writers(ipvm_sched_t *s, uint64_t *created, size_t *parked)
 }
 
 /* ---- a run's side ---------------------------------------------------------------------------- */
-int ipvm__run_writer_store(ipvm__run_t *run)
-{
-    int rc = ipvm__sched_store_take(run->s, &run->w_store, run->err);
-    if (rc != 0)
-        return rc;
-    /* the writer appends receipts and links and reads nothing back: the index pages it inserts
-     * into fit in 4 MiB, and the rest of a 16 MiB cache would only hold pages written once */
-    ipvm_store_set_cache_kib(run->w_store, WRITER_CACHE_KIB);
-    return 0;
-}
-
 int ipvm__run_writer_start(ipvm__run_t *run)
 {
-    /* a started run's writer takes its store handle itself (ipvm__run_async_begin) */
-    int rc = run->async ? 0 : ipvm__run_writer_store(run);
-    if (rc != 0)
-        return rc;
     /* run->w is set before the hand-off (whose lock orders it before anything the writer
      * does): a started run's writer steps the run at once, and its submit must not ask for a
      * second writer. */
@@ -409,8 +397,4 @@ void ipvm__run_writer_stop(ipvm__run_t *run)
         pthread_mutex_unlock(&s->wlock);
     }
     run->w = NULL;
-    if (run->w_store)
-        ipvm_store_set_cache_kib(run->w_store, 0); /* back to the default for its next user */
-    ipvm__sched_store_give(run->s, run->w_store, run->w_rc != 0);
-    run->w_store = NULL;
 }
