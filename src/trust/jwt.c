@@ -19,21 +19,34 @@ static int jwt_err(ipvm_error_t *err, int code, const char *fmt, const char *a)
     return ipvm_error_set(err, code, IPVM_NO_OFFSET, fmt, a ? a : "");
 }
 
-/* Decodes one base64url JSON part into an IPLD map. */
-static int json_part(const char *p, size_t n, const char *what, ipvm_arena_t *a,
+/* Decodes one base64url JSON part, tok[off .. off+n), into an IPLD map. An error's offset is
+ * the token character where it was found: for a fault in the decoded JSON, the first base64url
+ * character of the faulty byte (decoded byte k starts at character k*4/3 of the part); the
+ * message also gives the decoded byte, since that is where the JSON decoder was. */
+static int json_part(const char *tok, size_t off, size_t n, const char *what, ipvm_arena_t *a,
                      ipvm_ipld_t **out, ipvm_error_t *err)
 {
     ipvm_buf_t raw = IPVM_BUF_INIT;
     ipvm_error_t e2;
     ipvm_error_clear(&e2);
-    int rc = ipvm_base_decode(IPVM_BASE64URL, p, n, &raw, &e2);
-    if (rc == 0)
-        rc = ipvm_dagjson_decode((const char *)raw.data, raw.len, a, out, &e2);
-    if (rc == 0 && (*out)->kind != IPVM_IPLD_MAP)
+    size_t at = IPVM_NO_OFFSET;
+    int rc = ipvm_base_decode(IPVM_BASE64URL, tok + off, n, &raw, &e2);
+    if (rc != 0 && e2.offset != IPVM_NO_OFFSET)
+        at = off + e2.offset;
+    if (rc == 0 && (rc = ipvm_dagjson_decode((const char *)raw.data, raw.len, a, out, &e2)) &&
+        e2.offset != IPVM_NO_OFFSET && rc != IPVM_ENOMEM) {
+        at = off + e2.offset / 3 * 4 + e2.offset % 3;
+        char m[sizeof e2.msg];
+        snprintf(m, sizeof m, "%s", e2.msg);
+        ipvm_error_set(&e2, rc, e2.offset, "at byte %zu of the decoded JSON: %s", e2.offset, m);
+    }
+    if (rc == 0 && (*out)->kind != IPVM_IPLD_MAP) {
         rc = ipvm_error_set(&e2, IPVM_EUCAN, IPVM_NO_OFFSET, "not a JSON object");
+        at = off;
+    }
     ipvm_buf_dispose(&raw);
     if (rc != 0 && rc != IPVM_ENOMEM)
-        return ipvm_error_set(err, IPVM_EUCAN, IPVM_NO_OFFSET, "UCAN JWT %s: %s", what, e2.msg);
+        return ipvm_error_set(err, IPVM_EUCAN, at, "UCAN JWT %s: %s", what, e2.msg);
     return rc == IPVM_ENOMEM ? ipvm_error_set(err, rc, IPVM_NO_OFFSET, "out of memory") : rc;
 }
 
@@ -149,9 +162,10 @@ int ipvm_jwt_decode(const char *s, size_t len, ipvm_arena_t *a, ipvm_jwt_t **out
         return jwt_err(err, IPVM_ETOOBIG, "UCAN JWT too large%s", NULL);
     const char *d1 = memchr(s, '.', len);
     const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - s)) : NULL;
-    if (d1 == NULL || d2 == NULL || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - s)))
-        return jwt_err(err, IPVM_EUCAN,
-                       "not a UCAN JWT: want three base64url parts separated by '.'%s", NULL);
+    const char *d3 = d2 ? memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - s)) : NULL;
+    if (d1 == NULL || d2 == NULL || d3)
+        return ipvm_error_set(err, IPVM_EUCAN, d3 ? (size_t)(d3 - s) : len,
+                              "not a UCAN JWT: want three base64url parts separated by '.'");
     ipvm_jwt_t *t = ipvm_arena_calloc(a, 1, sizeof *t);
     char *copy = ipvm_arena_strndup(a, s, len);
     if (t == NULL || copy == NULL)
@@ -162,16 +176,21 @@ int ipvm_jwt_decode(const char *s, size_t len, ipvm_arena_t *a, ipvm_jwt_t **out
     t->len = len;
     t->signed_len = (size_t)(d2 - copy);
     ipvm_ipld_t *h = NULL, *pl = NULL;
-    int rc = json_part(copy, (size_t)(d1 - copy), "header", a, &h, err);
+    int rc = json_part(copy, 0, (size_t)(d1 - copy), "header", a, &h, err);
     if (rc == 0)
-        rc = json_part(d1 + 1, (size_t)(d2 - d1 - 1), "payload", a, &pl, err);
+        rc = json_part(copy, (size_t)(d1 + 1 - copy), (size_t)(d2 - d1 - 1), "payload", a, &pl,
+                       err);
     if (rc != 0)
         return rc;
     ipvm_buf_t sig = IPVM_BUF_INIT;
-    rc = ipvm_base_decode(IPVM_BASE64URL, d2 + 1, len - t->signed_len - 1, &sig, NULL);
+    ipvm_error_t e2;
+    ipvm_error_clear(&e2);
+    rc = ipvm_base_decode(IPVM_BASE64URL, d2 + 1, len - t->signed_len - 1, &sig, &e2);
     if (rc != 0) {
         ipvm_buf_dispose(&sig);
-        return jwt_err(err, IPVM_EUCAN, "UCAN JWT: the signature is not base64url%s", NULL);
+        return ipvm_error_set(err, IPVM_EUCAN,
+                              t->signed_len + 1 + (e2.offset == IPVM_NO_OFFSET ? 0 : e2.offset),
+                              "UCAN JWT: the signature is not base64url: %s", e2.msg);
     }
     t->sig = ipvm_arena_memdup(a, sig.data ? sig.data : (const uint8_t *)"", sig.len);
     t->sig_len = sig.len;
@@ -179,7 +198,7 @@ int ipvm_jwt_decode(const char *s, size_t len, ipvm_arena_t *a, ipvm_jwt_t **out
     t->alg = str_field(h, "alg");
     const char *ucv = str_field(h, "ucv");
     if (t->alg == NULL || !parse_semver(ucv, &t->version))
-        return jwt_err(err, IPVM_EUCAN, "UCAN JWT header: want alg and ucv (\"0.8.1\"...)%s", NULL);
+        return ipvm_error_set(err, IPVM_EUCAN, 0, "UCAN JWT header: want alg and ucv (\"0.8.1\"...)");
     if (t->version < 8000 || t->version >= 11000) /* 0.8.0 <= ucv < 0.11 */
         return jwt_err(err, IPVM_EUNSUPPORTED, "UCAN JWT version %s: ipvm reads 0.8 to 0.10", ucv);
     t->ucv = ucv;
