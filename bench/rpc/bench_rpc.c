@@ -9,11 +9,12 @@
  * p50/p99) for both, their ratio, and the idle node's resident memory.
  *
  *   bench_rpc [--workflows N] [--tasks T] [--clients K] [--dir DIR] [--node IPVM]
- *             [--image-workflows N] [--no-fixtures] [--no-pipeline]
+ *             [--image-workflows N] [--no-fixtures] [--no-pipeline] [--no-batch]
  *
- * The headline has two RPC rows: strict (each workflow's unsubscribe answered before the next
- * subscribe is sent) and pipelined (the unsubscribe and the next subscribe sent back to back,
- * as an event-driven JSON-RPC client may; --no-pipeline leaves that row out).
+ * The headline has three RPC rows: strict (each workflow's unsubscribe answered before the next
+ * subscribe is sent), pipelined (the unsubscribe and the next subscribe sent back to back,
+ * as an event-driven JSON-RPC client may; --no-pipeline leaves that row out) and batched (the
+ * two as one JSON-RPC batch, one message each way; --no-batch leaves it out).
  *
  * After the headline (the add_one chains) come extra rows, on a node of their own, for
  * Homestar's fixture workflows (tests/vectors/homestar/workflows: add-one with --workflows and
@@ -45,11 +46,12 @@ typedef struct {
     size_t image_workflows; /* for the image-pipeline row (0: none) */
     bool fixtures;          /* the fixture rows */
     bool pipeline;          /* the headline's pipelined RPC row */
+    bool batch;             /* the headline's batched RPC row */
     char dir[4096];
     const char *node; /* the ipvm program to start */
 } cfg_t;
 
-static cfg_t cfg = {800, 2, 8, 2, true, true, "", IPVM_BINARY_DIR "/ipvm"};
+static cfg_t cfg = {800, 2, 8, 2, true, true, true, "", IPVM_BINARY_DIR "/ipvm"};
 
 static void die(const char *what, const ipvm_error_t *err)
 {
@@ -404,6 +406,8 @@ static result_t run_embedded(embedded_t *m, uint64_t base, unsigned clients, siz
  * answers): the unsubscribe and the next subscribe are sent back to back; the unsubscribe's
  * answer must still come (true) before that connection's next unsubscribe and before the end,
  * and a notification of the unsubscribed subscription fails the bench whenever it comes.
+ * Batched: as pipelined, the two requests in one JSON-RPC batch (one message), and the
+ * unsubscribe's answer must come before the subscribe's (the node answers the batch in order).
  * The notifications are kept and, after the timed part, decoded and checked in full
  * (receipt_check). */
 
@@ -426,6 +430,7 @@ typedef struct {
     double *lat;       /* per workflow */
     ipvm_buf_t *notes; /* per workflow, load->tasks each: the notifications' texts */
     bool pipeline;     /* the next subscribe goes with the unsubscribe (see above) */
+    bool batch;        /* ... in one JSON-RPC batch (one message; implies pipeline) */
     ipvm_buf_t json, params, msg;
 } drive_t;
 
@@ -435,9 +440,9 @@ static void bad_message(const char *why, const ipvm_buf_t *msg)
     exit(1);
 }
 
-static void conn_submit(drive_t *d, conn_t *k)
+/* Builds the params of k's next workflow's subscribe into d->params; k waits for its answer. */
+static void conn_prepare(drive_t *d, conn_t *k)
 {
-    ipvm_error_t err;
     build_workflow(d->base + (k->first + k->done) * (load->tasks + 1), &d->json);
     ipvm_buf_clear(&d->params);
     if (ipvm_buf_printf(&d->params, "[{\"name\":\"bench\",\"workflow\":%s}]", (char *)d->json.data))
@@ -445,9 +450,29 @@ static void conn_submit(drive_t *d, conn_t *k)
     k->t0 = now_s();
     k->notes = 0;
     k->state = C_SUBSCRIBE;
+}
+
+static void conn_submit(drive_t *d, conn_t *k)
+{
+    ipvm_error_t err;
+    conn_prepare(d, k);
     if (ipvm_rpc_client_send(k->c, "subscribe_run_workflow", (char *)d->params.data, &k->pending,
                              &err) != 0)
         die("subscribe_run_workflow", &err);
+}
+
+/* Batched: the unsubscribe (params unsub) and the next workflow's subscribe in one batch. */
+static void conn_submit_batch(drive_t *d, conn_t *k, const char *unsub)
+{
+    ipvm_error_t err;
+    conn_prepare(d, k);
+    ipvm_rpc_client_req_t two[] = {
+        {.method = "unsubscribe_run_workflow", .params_json = unsub},
+        {.method = "subscribe_run_workflow", .params_json = (char *)d->params.data}};
+    if (ipvm_rpc_client_send_batch(k->c, two, 2, &err) != 0)
+        die("unsubscribe + subscribe_run_workflow", &err);
+    k->unsub = two[0].id;
+    k->pending = two[1].id;
 }
 
 /* The value text of a top-level member, exactly as sent (the node writes no escapes in the
@@ -475,6 +500,8 @@ static void on_answer(drive_t *d, conn_t *k, uint64_t id)
         bad_message("an answer to no request of this connection", &d->msg);
     member(&d->msg, text, d->msg.len, "result", &v, &vl); /* an error answer has none */
     if (k->state == C_SUBSCRIBE) {
+        if (d->batch && k->unsub) /* answered in the order sent, in one message */
+            bad_message("the batch's subscribe answered before its unsubscribe", &d->msg);
         if (vl < 2 || vl >= sizeof k->sub || v[0] != '"' || memchr(v, '\\', vl))
             bad_message("subscribe_run_workflow's result is not a plain string", &d->msg);
         memcpy(k->sub, v, vl);
@@ -519,6 +546,11 @@ static void on_note(drive_t *d, conn_t *k)
     }
     if (k->unsub)
         bad_message("an unsubscribe not answered before the next workflow's receipts", &d->msg);
+    if (d->batch && k->done + 1 < k->count) {
+        k->done++;
+        conn_submit_batch(d, k, unsub); /* state C_SUBSCRIBE: a notification of the old fails */
+        return;
+    }
     if (ipvm_rpc_client_send(k->c, "unsubscribe_run_workflow", unsub, &k->unsub, &err) != 0)
         die("unsubscribe", &err);
     if (++k->done < k->count)
@@ -594,13 +626,16 @@ static void receipt_check(const drive_t *d)
     }
 }
 
-/* Runs `workflows` workflows over `clients` connections of one thread (pipelined or strict). */
+enum { STRICT, PIPELINED, BATCHED }; /* the RPC rows */
+
+/* Runs `workflows` workflows over `clients` connections of one thread, in the row's way. */
 static result_t run_rpc_n(const char *url, uint64_t base, unsigned clients, size_t workflows,
-                          bool pipeline)
+                          int mode)
 {
     size_t per = workflows / clients;
     drive_t d = {.workflows = per * clients,
-                 .pipeline = pipeline,
+                 .pipeline = mode != STRICT,
+                 .batch = mode == BATCHED,
                  .base = base,
                  .lat = calloc(workflows, sizeof(double)),
                  .notes = calloc(workflows * load->tasks, sizeof(ipvm_buf_t))};
@@ -715,18 +750,20 @@ static result_t median(const result_t *v, int n)
 /* The row's rounds, embedded, RPC strict and (when p) RPC pipelined alternating, after a
  * warm-up workflow on each side. */
 static void run_rounds(embedded_t *m, const char *url, uint64_t base0, result_t *e, result_t *r,
-                       result_t *p)
+                       result_t *p, result_t *b)
 {
     emb_t warm = {m->s, 0, 1, base0 + 1900000000ull, (double[1]){0}, 0};
     emb_main(&warm);
     /* compiles the module in the node */
-    (void)run_rpc_n(url, base0 + 2000000000ull, 1, 1, false);
+    (void)run_rpc_n(url, base0 + 2000000000ull, 1, 1, STRICT);
     for (int k = 0; k < load->rounds; k++) {
         uint64_t base = base0 + 100000000ull + (uint64_t)k * 10000000ull;
         e[k] = run_embedded(m, base, load->clients, load->workflows);
-        r[k] = run_rpc_n(url, base + 500000000ull, load->clients, load->workflows, false);
+        r[k] = run_rpc_n(url, base + 500000000ull, load->clients, load->workflows, STRICT);
         if (p)
-            p[k] = run_rpc_n(url, base + 700000000ull, load->clients, load->workflows, true);
+            p[k] = run_rpc_n(url, base + 700000000ull, load->clients, load->workflows, PIPELINED);
+        if (b)
+            b[k] = run_rpc_n(url, base + 800000000ull, load->clients, load->workflows, BATCHED);
     }
 }
 
@@ -763,7 +800,7 @@ static void fixture_rows(embedded_t *m, const char *data_dir)
         fixture_open(l);
         load = l;
         result_t e[ROUNDS], r[ROUNDS];
-        run_rounds(m, url, (uint64_t)(i + 1) * 10000000000ull, e, r, NULL);
+        run_rounds(m, url, (uint64_t)(i + 1) * 10000000000ull, e, r, NULL, NULL);
         result_t em = median(e, l->rounds), rm = median(r, l->rounds);
         printf("| %s | %zu x %zu | %u | %d | %.3f s | %.3f s | %.2fx | %.2f ms | %.2f ms |\n",
                l->label, rm.receipts / l->tasks, l->tasks, l->clients, l->rounds, em.secs, rm.secs,
@@ -796,10 +833,12 @@ static void parse_args(int argc, char **argv)
             cfg.fixtures = false;
         else if (strcmp(argv[i], "--no-pipeline") == 0)
             cfg.pipeline = false;
+        else if (strcmp(argv[i], "--no-batch") == 0)
+            cfg.batch = false;
         else {
             fprintf(stderr, "usage: bench_rpc [--workflows N] [--tasks T] [--clients K] "
                             "[--dir DIR] [--node IPVM] [--image-workflows N] [--no-fixtures] "
-                            "[--no-pipeline]\n");
+                            "[--no-pipeline] [--no-batch]\n");
             exit(2);
         }
     }
@@ -838,22 +877,24 @@ static void print_ratios(const char *label, const result_t *rm, const result_t *
     printf("\n");
 }
 
-/* The headline's table: embedded, RPC strict, RPC pipelined (p, when run). The node's CPU and
- * context switches are of its whole life (nru), so of both RPC rows. */
+/* The headline's table: embedded, RPC strict, RPC pipelined (p) and batched (b), when run.
+ * The node's CPU and context switches are of its whole life (nru), so of every RPC row. */
 static void print_headline(const result_t *e, const result_t *r, const result_t *p,
-                           const struct rusage *nru)
+                           const result_t *b, const struct rusage *nru)
 {
     size_t node_receipts = cfg.tasks, emb_receipts = 0, rpc_receipts = 0; /* + the warm-up */
-    long emb_csw = 0, cli_csw = 0, pip_csw = 0;
+    long emb_csw = 0, cli_csw = 0, pip_csw = 0, bat_csw = 0;
     for (int k = 0; k < ROUNDS; k++) {
-        node_receipts += r[k].receipts + (p ? p[k].receipts : 0);
+        node_receipts += r[k].receipts + (p ? p[k].receipts : 0) + (b ? b[k].receipts : 0);
         rpc_receipts += r[k].receipts;
         emb_receipts += e[k].receipts;
         emb_csw += e[k].csw_self;
         cli_csw += r[k].csw_self;
         pip_csw += p ? p[k].csw_self : 0;
+        bat_csw += b ? b[k].csw_self : 0;
     }
     result_t em = median(e, ROUNDS), rm = median(r, ROUNDS), pm = p ? median(p, ROUNDS) : rm;
+    result_t bm = b ? median(b, ROUNDS) : rm;
     printf("| path | receipts | time | receipts/s | latency p50 | latency p99 |\n"
            "|---|---|---|---|---|---|\n");
     printf("| embedded (ipvm_sched_run, %u threads) | %zu | %.2f s | %.0f | %.2f ms | %.2f ms |\n",
@@ -862,9 +903,13 @@ static void print_headline(const result_t *e, const result_t *r, const result_t 
     print_rpc("strict: unsubscribe answered, then next subscribe", &rm);
     if (p)
         print_rpc("pipelined: unsubscribe + next subscribe together", &pm);
+    if (b)
+        print_rpc("batched: unsubscribe + next subscribe in one JSON-RPC batch", &bm);
     print_ratios("strict", &rm, &em, r, e, cli_csw, (double)rpc_receipts);
     if (p)
         print_ratios("pipelined", &pm, &em, p, e, pip_csw, (double)rpc_receipts);
+    if (b)
+        print_ratios("batched", &bm, &em, b, e, bat_csw, (double)rpc_receipts);
     printf("voluntary context switches per receipt: embedded %.1f; node %.1f (its whole life, "
            "every RPC round)\n",
            (double)emb_csw / (double)emb_receipts, (double)nru->ru_nvcsw / (double)node_receipts);
@@ -896,15 +941,15 @@ int main(int argc, char **argv)
     struct timespec ts = {1, 0};
     nanosleep(&ts, NULL);
     long idle = rss_of(pid);
-    result_t e[ROUNDS], r[ROUNDS], p[ROUNDS];
-    run_rounds(&m, url, 0, e, r, cfg.pipeline ? p : NULL);
+    result_t e[ROUNDS], r[ROUNDS], p[ROUNDS], b[ROUNDS];
+    run_rounds(&m, url, 0, e, r, cfg.pipeline ? p : NULL, cfg.batch ? b : NULL);
     kill(pid, SIGTERM);
     int st;
     struct rusage nru; /* the node's whole life, every thread: mostly the RPC rounds */
     memset(&nru, 0, sizeof nru);
     wait4(pid, &st, 0, &nru);
     node_pid = 0;
-    print_headline(e, r, cfg.pipeline ? p : NULL, &nru);
+    print_headline(e, r, cfg.pipeline ? p : NULL, cfg.batch ? b : NULL, &nru);
     printf("\nidle node resident memory: %.1f MiB (target < 20 MiB)\n", (double)idle / 1024.0);
     fflush(stdout);
     if (cfg.fixtures)

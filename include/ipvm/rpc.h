@@ -421,6 +421,21 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_client_connect_also(ipvm_rpc_client_t *
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_client_send(ipvm_rpc_client_t *c, const char *method,
                                                      const char *params_json, uint64_t *id,
                                                      ipvm_error_t *err);
+/* One request of a batch: method and params_json (NULL: no params) borrowed for the call;
+ * the request's id comes back in `id`. */
+typedef struct ipvm_rpc_client_req_s {
+    const char *method;
+    const char *params_json;
+    uint64_t id; /* out */
+} ipvm_rpc_client_req_t;
+/* Sends the n requests (1..IPVM_RPC_MAX_BATCH) as one JSON-RPC 2.0 batch: one WebSocket
+ * message, an array, whose requests the node runs in order; their ids into reqs[i].id. The
+ * node answers with one array; the client splits every array of responses it receives into
+ * its members, each then taken (ipvm_rpc_client_take, _call) as if it had come alone, in the
+ * array's order; an error answers only its own member. Errors as ipvm_rpc_client_send. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_client_send_batch(ipvm_rpc_client_t *c,
+                                                           ipvm_rpc_client_req_t *reqs, size_t n,
+                                                           ipvm_error_t *err);
 IPVM_EXTERN int ipvm_rpc_client_poll(ipvm_rpc_client_t *c, int timeout_ms);
 /* Takes the oldest message received and not yet taken, without waiting: 1 (its JSON text into
  * `msg`, *id its response id, 0 for a notification or a message with no integer id), 0 when

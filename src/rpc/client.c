@@ -48,20 +48,23 @@ struct ipvm_rpc_client_s {
 
 static int msg_kind(const char *text, size_t len, uint64_t *id);
 
-/* Moves the message assembled in c->rx (no copy) to the end of c's inbox. */
-static int inbox_add(ipvm_rpc_client_t *c)
+static size_t skip_ws(const char *s, size_t i, size_t n);
+static size_t skip_value(const char *s, size_t i, size_t n);
+
+/* Moves `text` (no copy; it is left empty) to the end of c's inbox. */
+static int inbox_push(ipvm_rpc_client_t *c, ipvm_buf_t *text)
 {
     inmsg_t *m = c->spare;
     if (m == NULL && (m = ipvm_malloc(sizeof *m)) == NULL)
         return IPVM_ENOMEM;
-    if (c->rx.data == NULL && ipvm_buf_reserve(&c->rx, 1) != 0) { /* an empty message */
+    if (text->data == NULL && ipvm_buf_reserve(text, 1) != 0) { /* an empty message */
         c->spare = m;
         return IPVM_ENOMEM;
     }
     c->spare = NULL;
     m->next = NULL;
-    m->text = c->rx;
-    c->rx = (ipvm_buf_t)IPVM_BUF_INIT;
+    m->text = *text;
+    *text = (ipvm_buf_t)IPVM_BUF_INIT;
     m->id = 0;
     m->kind = msg_kind((const char *)m->text.data, m->text.len, &m->id);
     if (c->inbox_tail)
@@ -70,6 +73,53 @@ static int inbox_add(ipvm_rpc_client_t *c)
         c->inbox = m;
     c->inbox_tail = m;
     return 0;
+}
+
+/* The answer to a batch (JSON-RPC 2.0 section 6: one array of response objects) in c->rx:
+ * with push, each member goes to the inbox as if it had come alone, copied out of the array.
+ * Returns the number of members, or -1 when the scan cannot read the array as that (then it
+ * goes to the inbox whole, a message of neither kind), or IPVM_ENOMEM. */
+static int batch_scan(ipvm_rpc_client_t *c, bool push)
+{
+    const char *s = (const char *)c->rx.data;
+    size_t n = c->rx.len, i = skip_ws(s, skip_ws(s, 0, n) + 1, n);
+    int count = 0;
+    while (i < n && s[i] == '{') {
+        size_t e = skip_value(s, i, n);
+        if (e == 0)
+            return -1;
+        if (push) {
+            ipvm_buf_t t = IPVM_BUF_INIT;
+            int rc = ipvm_buf_append(&t, s + i, e - i);
+            if (rc == 0 && (rc = inbox_push(c, &t)) != 0)
+                ipvm_buf_dispose(&t);
+            if (rc)
+                return rc;
+        }
+        count++;
+        i = skip_ws(s, e, n);
+        if (i < n && s[i] == ']')
+            return skip_ws(s, i + 1, n) == n ? count : -1;
+        if (i >= n || s[i] != ',')
+            return -1;
+        i = skip_ws(s, i + 1, n);
+    }
+    return -1;
+}
+
+/* Moves the message assembled in c->rx (no copy) to the end of c's inbox; a batch's answer
+ * is split into its members first (their copies queued, c->rx's memory kept for the next). */
+static int inbox_add(ipvm_rpc_client_t *c)
+{
+    const char *s = (const char *)c->rx.data;
+    size_t i = s ? skip_ws(s, 0, c->rx.len) : 0;
+    if (s == NULL || i >= c->rx.len || s[i] != '[' || batch_scan(c, false) <= 0)
+        return inbox_push(c, &c->rx);
+    int rc = batch_scan(c, true);
+    ipvm_buf_clear(&c->rx);
+    if (c->rx.cap > 65536)
+        ipvm_buf_dispose(&c->rx);
+    return rc < 0 ? rc : 0;
 }
 
 /* Frees a taken message (its text already handed on, or not), keeping one node for reuse. */
@@ -82,10 +132,16 @@ static void inmsg_done(ipvm_rpc_client_t *c, inmsg_t *m)
         ipvm_free(m);
 }
 
-/* Hands a taken message's text to the caller's msg (its old memory freed: no copy). */
+/* Hands a taken message's text to the caller's msg, no copy; msg's old memory receives the next
+ * message (or is freed when a message is arriving or it is large). */
 static void hand_over(ipvm_rpc_client_t *c, inmsg_t *m, ipvm_buf_t *msg)
 {
-    ipvm_buf_dispose(msg);
+    if (c->rx.data == NULL && msg->data != NULL && msg->cap <= 65536) {
+        c->rx = *msg; /* the caller's old memory receives the next message: no allocation */
+        ipvm_buf_clear(&c->rx);
+    } else {
+        ipvm_buf_dispose(msg);
+    }
     *msg = m->text;
     m->text = (ipvm_buf_t)IPVM_BUF_INIT;
     inmsg_done(c, m);
@@ -589,35 +645,74 @@ static int wait_for(ipvm_rpc_client_t *c, uint64_t id, int timeout_ms, inmsg_t *
     }
 }
 
-int ipvm_rpc_client_send(ipvm_rpc_client_t *c, const char *method, const char *params_json,
-                         uint64_t *id_out, ipvm_error_t *err)
+/* Appends the request object {jsonrpc, id, method, params} to req. */
+static int append_request(ipvm_buf_t *req, uint64_t id, const char *method, const char *params_json)
 {
-    uint64_t id = c->next_id++;
-    ipvm_buf_t *req = &c->tx; /* built once, in place, and written from there */
-    static const uint8_t pre[LWS_PRE];
-    size_t plen = params_json ? strlen(params_json) : 0;
-    ipvm_buf_clear(req);
-    int rc = ipvm_buf_reserve(req, LWS_PRE + strlen(method) + plen + 64);
-    if (rc == 0)
-        rc = ipvm_buf_append(req, pre, sizeof pre);
-    if (rc == 0)
-        rc = ipvm_buf_printf(
-            req, "{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":", (unsigned long long)id);
+    int rc = ipvm_buf_printf(
+        req, "{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":", (unsigned long long)id);
     if (rc == 0)
         rc = ipvm_json_append_str(req, method, strlen(method));
     if (rc == 0 && params_json && (rc = ipvm_buf_append_str(req, ",\"params\":")) == 0)
-        rc = ipvm_buf_append(req, params_json, plen);
+        rc = ipvm_buf_append_str(req, params_json);
     if (rc == 0)
         rc = ipvm_buf_append_byte(req, '}');
+    return rc;
+}
+
+/* Builds n requests in c->tx (after its LWS_PRE bytes; an array when batch) and sends them as
+ * one message; the ids into ids[]. */
+static int send_requests(ipvm_rpc_client_t *c, const ipvm_rpc_client_req_t *reqs, size_t n,
+                         bool batch, uint64_t *ids, ipvm_error_t *err)
+{
+    ipvm_buf_t *req = &c->tx; /* built once, in place, and written from there */
+    static const uint8_t pre[LWS_PRE];
+    size_t need = LWS_PRE + 2;
+    for (size_t i = 0; i < n; i++)
+        need +=
+            strlen(reqs[i].method) + (reqs[i].params_json ? strlen(reqs[i].params_json) : 0) + 64;
+    ipvm_buf_clear(req);
+    int rc = ipvm_buf_reserve(req, need);
+    if (rc == 0)
+        rc = ipvm_buf_append(req, pre, sizeof pre);
+    if (rc == 0 && batch)
+        rc = ipvm_buf_append_byte(req, '[');
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        ids[i] = c->next_id + i;
+        if (i > 0)
+            rc = ipvm_buf_append_byte(req, ',');
+        if (rc == 0)
+            rc = append_request(req, ids[i], reqs[i].method, reqs[i].params_json);
+    }
+    if (rc == 0 && batch)
+        rc = ipvm_buf_append_byte(req, ']');
     if (rc == 0)
         rc = client_send(c);
     if (c->tx.cap > (1u << 20)) /* a big workflow's memory is not kept */
         ipvm_buf_dispose(&c->tx);
     if (rc)
-        return ipvm_error_set(err, rc, IPVM_NO_OFFSET, "cannot send %s: %s", method,
+        return ipvm_error_set(err, rc, IPVM_NO_OFFSET, "cannot send %s%s: %s", reqs[0].method,
+                              n > 1 ? " and the rest of its batch" : "",
                               rc == IPVM_ECLOSED ? c->why : ipvm_strerror(rc));
-    *id_out = id;
+    c->next_id += n;
     return 0;
+}
+
+int ipvm_rpc_client_send(ipvm_rpc_client_t *c, const char *method, const char *params_json,
+                         uint64_t *id_out, ipvm_error_t *err)
+{
+    ipvm_rpc_client_req_t r = {.method = method, .params_json = params_json};
+    return send_requests(c, &r, 1, false, id_out, err);
+}
+
+int ipvm_rpc_client_send_batch(ipvm_rpc_client_t *c, ipvm_rpc_client_req_t *reqs, size_t n,
+                               ipvm_error_t *err)
+{
+    IPVM_MISUSE_IF(reqs == NULL || n == 0 || n > IPVM_RPC_MAX_BATCH);
+    uint64_t ids[IPVM_RPC_MAX_BATCH];
+    int rc = send_requests(c, reqs, n, true, ids, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        reqs[i].id = ids[i];
+    return rc;
 }
 
 int ipvm_rpc_client_poll(ipvm_rpc_client_t *c, int timeout_ms)

@@ -387,3 +387,82 @@ IPVM_TEST(rpc, client_shared_loop)
     ipvm_buf_dispose(&r);
     rpc_fixture_stop(f);
 }
+
+/* Takes c's next message (polling for it): an answer with this id whose member `key` is `want`
+ * (its text). */
+static void answer_is(ipvm_rpc_client_t *c, uint64_t id, const char *key, const char *want,
+                      ipvm_buf_t *msg)
+{
+    IPVM_ASSERT_EQ_U64(take_one(c, msg), id);
+    char idtext[24];
+    snprintf(idtext, sizeof idtext, "%llu", (unsigned long long)id);
+    member_is(msg, "id", idtext);
+    member_is(msg, key, want);
+}
+
+/* ipvm_rpc_client_send_batch: an unsubscribe and the next subscribe in one message; the node's
+ * one array of answers is split so that each is taken with its own id, in order, and the new
+ * subscription's notifications come (the old one's do not); an error answers its own member
+ * only; a blocking call made behind a batch gets its answer, the batch's stay queued. */
+IPVM_TEST(rpc, client_batch)
+{
+    rpc_fixture_t *f = rpc_fixture_start(NULL, NULL, NULL);
+    ipvm_rpc_client_t *c = rpc_fixture_client(f);
+    ipvm_buf_t r = IPVM_BUF_INIT, msg = IPVM_BUF_INIT;
+    ipvm_error_t err;
+    rpc_fixture_call_ok(c, "subscribe_network_events", NULL, &r);
+    IPVM_ASSERT_EQ(r.len, 18);
+    char old[17], sub[17], params[40];
+    memcpy(old, r.data + 1, 16);
+    old[16] = '\0';
+    snprintf(params, sizeof params, "[\"%s\"]", old);
+    ipvm_rpc_client_req_t two[] = {{.method = "unsubscribe_network_events", .params_json = params},
+                                   {.method = "subscribe_network_events"}};
+    IPVM_ASSERT_OK_ERR(ipvm_rpc_client_send_batch(c, two, 2, &err), &err);
+    IPVM_ASSERT_EQ_U64(two[0].id, 2);
+    IPVM_ASSERT_EQ_U64(two[1].id, 3);
+    answer_is(c, 2, "result", "true", &msg);
+    IPVM_ASSERT_EQ_U64(take_one(c, &msg), 3);
+    const char *v;
+    size_t vl;
+    IPVM_ASSERT_OK(ipvm_rpc_json_member((char *)msg.data, msg.len, "result", &v, &vl));
+    IPVM_ASSERT_EQ(vl, 18);
+    memcpy(sub, v + 1, 16);
+    sub[16] = '\0';
+    IPVM_ASSERT(strcmp(sub, old) != 0);
+    IPVM_ASSERT_EQ(strlen((char *)msg.data), msg.len); /* a member alone, NUL-terminated */
+    IPVM_ASSERT_EQ(ipvm_rpc_client_take(c, &msg, NULL), 0);
+    rpc_fixture_call(f, publish_event, NULL);
+    IPVM_ASSERT_EQ_U64(take_one(c, &msg), 0);
+    note_is(&msg, sub); /* one notification, of the new subscription only */
+    IPVM_ASSERT_ERR(ipvm_rpc_client_next(c, 300, &msg, &err), IPVM_ETIMEDOUT);
+
+    /* an error in the middle member: its own answer, the others answered as usual */
+    ipvm_rpc_client_req_t three[] = {
+        {.method = "health"},
+        {.method = "no_such_method", .params_json = "[]"},
+        {.method = "unsubscribe_network_events", .params_json = "[1]"}};
+    IPVM_ASSERT_OK_ERR(ipvm_rpc_client_send_batch(c, three, 3, &err), &err);
+    rpc_fixture_call_ok(c, "health", NULL, &r); /* answered behind the batch */
+    IPVM_ASSERT_STREQ((char *)r.data, "{\"healthy\":true}");
+    answer_is(c, three[0].id, "result", "{\"healthy\":true}", &msg);
+    answer_is(c, three[1].id, "jsonrpc", "\"2.0\"", &msg);
+    IPVM_ASSERT_STRCONTAINS((char *)msg.data, "\"code\":-32601");
+    IPVM_ASSERT_ERR(ipvm_rpc_json_member((char *)msg.data, msg.len, "result", &v, &vl),
+                    IPVM_ENOENT);
+    answer_is(c, three[2].id, "jsonrpc", "\"2.0\"", &msg);
+    IPVM_ASSERT_STRCONTAINS((char *)msg.data, "\"code\":-32602");
+    IPVM_ASSERT_EQ(ipvm_rpc_client_take(c, &msg, NULL), 0);
+
+    /* the subscription still works after the batches; a batch of one is an array too */
+    ipvm_rpc_client_req_t one[] = {{.method = "health"}};
+    IPVM_ASSERT_OK_ERR(ipvm_rpc_client_send_batch(c, one, 1, &err), &err);
+    answer_is(c, one[0].id, "result", "{\"healthy\":true}", &msg);
+    rpc_fixture_call(f, publish_event, NULL);
+    IPVM_ASSERT_EQ_U64(take_one(c, &msg), 0);
+    note_is(&msg, sub);
+    ipvm_buf_dispose(&r);
+    ipvm_buf_dispose(&msg);
+    ipvm_rpc_client_free(c);
+    rpc_fixture_stop(f);
+}
