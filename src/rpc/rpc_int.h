@@ -9,6 +9,7 @@
 #include <assert.h>
 #include <libwebsockets.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <uv.h>
 
 typedef struct conn_s conn_t;
@@ -114,6 +115,9 @@ struct ipvm_rpc_server_s {
     uv_async_t async;         /* wakes the loop for pubq */
     pthread_mutex_t pub_lock; /* guards pubq (any thread) */
     pubmsg_t *pubq, *pubq_tail;
+    size_t node_subs;           /* under pub_lock: subscribe_node_events subscriptions (subs.c) */
+    _Atomic bool awake;         /* the loop drains pubq before it sleeps: a post need not wake it */
+    uv_prepare_t prepare;       /* drains pubq before every poll (server.c on_prepare) */
     uv_timer_t closer;          /* drives the close (server.c on_closer) */
     uint64_t close_deadline_ns; /* clients have until then to answer our close frame */
     bool ctx_destroying;        /* lws_context_destroy was called */
@@ -142,6 +146,15 @@ bool ipvm__rpc_uv_any_closing(uv_loop_t *loop);
 /* Delivers what is queued now (loop thread). */
 void ipvm__rpc_run_queue(ipvm_rpc_server_t *s);
 int ipvm__rpc_post(ipvm_rpc_server_t *s, void (*fn)(ipvm_rpc_server_t *s, void *data), void *data);
+/* The same for a post no client waits for unless it subscribed to node events: while there is
+ * no such subscription it does not wake the loop, it runs at the loop's next wake-up. */
+int ipvm__rpc_post_lazy(ipvm_rpc_server_t *s, void (*fn)(ipvm_rpc_server_t *s, void *data),
+                        void *data);
+/* Marks the loop awake (it will drain the post queue before it sleeps). Loop thread. */
+void ipvm__rpc_loop_awake(ipvm_rpc_server_t *s);
+/* Counts subscribe_node_events subscriptions (subs.c, loop thread). */
+void ipvm__rpc_node_subs_add(ipvm_rpc_server_t *s, int delta);
+#define IPVM__RPC_NODE_EVENTS "subscribe_node_events"
 const struct method_s *ipvm__rpc_method_find(const ipvm_rpc_server_t *s, const char *name);
 /* methods.c */
 int ipvm__rpc_node_info_json(ipvm_rpc_server_t *s, ipvm_buf_t *out);

@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -226,6 +227,8 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     struct lws_context *ctx = lws_get_context(wsi);
     ipvm_rpc_server_t *s = ctx ? lws_context_user(ctx) : NULL;
     pss_t *pss = user;
+    if (s)
+        ipvm__rpc_loop_awake(s); /* posts from now on need no wake-up (pub_enqueue) */
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         if (s->closing || s->nconns >= s->opts.max_clients) {
@@ -286,29 +289,66 @@ static void pub_free(pubmsg_t *p)
     ipvm_free(p);
 }
 
-void ipvm__rpc_run_queue(ipvm_rpc_server_t *s)
+/* Takes the queue, or, when it is empty, says whether the loop may now sleep (asleep: the
+ * next post must wake it; under the same lock as the posts' look at it). */
+static pubmsg_t *queue_take(ipvm_rpc_server_t *s, bool asleep)
 {
     pthread_mutex_lock(&s->pub_lock);
     pubmsg_t *q = s->pubq;
     s->pubq = s->pubq_tail = NULL;
+    if (q == NULL && asleep)
+        atomic_store(&s->awake, false);
     pthread_mutex_unlock(&s->pub_lock);
-    while (q) {
-        pubmsg_t *next = q->next;
-        if (q->fn)
-            q->fn(s, q->data);
-        else if (!s->closing)
-            ipvm_rpc_server_publish(s, q->method, q->topic, q->payload, q->len, q->as_bytes);
-        pub_free(q);
-        q = next;
+    return q;
+}
+
+static void queue_run(ipvm_rpc_server_t *s, bool asleep)
+{
+    pubmsg_t *q;
+    /* every item, also those posted while the earlier ones were delivered: no wake-up for
+     * them (the loop is awake, a post sends none) */
+    while ((q = queue_take(s, asleep)) != NULL) {
+        while (q) {
+            pubmsg_t *next = q->next;
+            if (q->fn)
+                q->fn(s, q->data);
+            else if (!s->closing)
+                ipvm_rpc_server_publish(s, q->method, q->topic, q->payload, q->len, q->as_bytes);
+            pub_free(q);
+            q = next;
+        }
     }
+}
+
+void ipvm__rpc_run_queue(ipvm_rpc_server_t *s)
+{
+    queue_run(s, false);
+}
+
+void ipvm__rpc_loop_awake(ipvm_rpc_server_t *s)
+{
+    if (!atomic_load_explicit(&s->awake, memory_order_relaxed))
+        atomic_store(&s->awake, true);
 }
 
 static void on_async(uv_async_t *h)
 {
-    ipvm__rpc_run_queue(h->data);
+    ipvm_rpc_server_t *s = h->data;
+    ipvm__rpc_loop_awake(s);
+    queue_run(s, false);
 }
 
-static void pub_enqueue(ipvm_rpc_server_t *s, pubmsg_t *p)
+/* Last thing before every poll: what was posted while the loop was awake (which sent no
+ * wake-up), then asleep until the next post. */
+static void on_prepare(uv_prepare_t *h)
+{
+    queue_run(h->data, true);
+}
+
+/* lazy: a post no one waits for (a dashboard-only event with no node-event subscriber): it
+ * does not wake a sleeping loop; it is delivered at the loop's next wake-up, whatever the
+ * cause, and before any `workflows` answer (ipvm__rpc_run_queue). */
+static void pub_enqueue(ipvm_rpc_server_t *s, pubmsg_t *p, bool lazy)
 {
     pthread_mutex_lock(&s->pub_lock);
     if (s->pubq_tail)
@@ -316,8 +356,11 @@ static void pub_enqueue(ipvm_rpc_server_t *s, pubmsg_t *p)
     else
         s->pubq = p;
     s->pubq_tail = p;
+    /* an awake loop drains the queue before it sleeps again (on_prepare): no wake-up then */
+    bool wake = !atomic_load(&s->awake) && !(lazy && s->node_subs == 0);
     pthread_mutex_unlock(&s->pub_lock);
-    uv_async_send(&s->async);
+    if (wake)
+        uv_async_send(&s->async);
 }
 
 int ipvm__rpc_post(ipvm_rpc_server_t *s, void (*fn)(ipvm_rpc_server_t *s, void *data), void *data)
@@ -327,8 +370,27 @@ int ipvm__rpc_post(ipvm_rpc_server_t *s, void (*fn)(ipvm_rpc_server_t *s, void *
         return IPVM_ENOMEM;
     p->fn = fn;
     p->data = data;
-    pub_enqueue(s, p);
+    pub_enqueue(s, p, false);
     return 0;
+}
+
+int ipvm__rpc_post_lazy(ipvm_rpc_server_t *s, void (*fn)(ipvm_rpc_server_t *s, void *data),
+                        void *data)
+{
+    pubmsg_t *p = ipvm_calloc(1, sizeof *p);
+    if (p == NULL)
+        return IPVM_ENOMEM;
+    p->fn = fn;
+    p->data = data;
+    pub_enqueue(s, p, true);
+    return 0;
+}
+
+void ipvm__rpc_node_subs_add(ipvm_rpc_server_t *s, int delta)
+{
+    pthread_mutex_lock(&s->pub_lock);
+    s->node_subs = (size_t)((ptrdiff_t)s->node_subs + delta);
+    pthread_mutex_unlock(&s->pub_lock);
 }
 
 int ipvm_rpc_server_publish_async(ipvm_rpc_server_t *s, const char *method, const char *topic,
@@ -348,7 +410,7 @@ int ipvm_rpc_server_publish_async(ipvm_rpc_server_t *s, const char *method, cons
     p->payload[len] = '\0';
     p->len = len;
     p->as_bytes = as_bytes;
-    pub_enqueue(s, p);
+    pub_enqueue(s, p, false);
     return 0;
 }
 
@@ -490,6 +552,10 @@ int ipvm_rpc_server_new(void *loop_, const ipvm_rpc_server_opts_t *opts, ipvm_rp
     s->port = s->vhost ? lws_get_vhost_listen_port(s->vhost) : s->opts.port;
     uv_async_init(loop, &s->async, on_async);
     s->async.data = s;
+    uv_prepare_init(loop, &s->prepare);
+    s->prepare.data = s;
+    uv_prepare_start(&s->prepare, on_prepare);
+    uv_unref((uv_handle_t *)&s->prepare); /* it never keeps the loop alive */
     *out = s;
     return 0;
 }
@@ -515,10 +581,17 @@ static void on_async_closed(uv_handle_t *h)
         cb(data);
 }
 
-static void on_closer_closed(uv_handle_t *h)
+static void on_prepare_closed(uv_handle_t *h)
 {
     ipvm_rpc_server_t *s = h->data;
     uv_close((uv_handle_t *)&s->async, on_async_closed);
+}
+
+static void on_closer_closed(uv_handle_t *h)
+{
+    ipvm_rpc_server_t *s = h->data;
+    uv_prepare_stop(&s->prepare);
+    uv_close((uv_handle_t *)&s->prepare, on_prepare_closed);
 }
 
 static void walk_closing(uv_handle_t *h, void *arg)

@@ -77,6 +77,8 @@ void ipvm__rpc_sub_remove(ipvm_rpc_server_t *s, sub_t *sub)
     unlink_from(&s->by_id[id_bucket(sub->id)], sub, offsetof(sub_t, inext));
     unlink_from(&sub->conn->subs, sub, offsetof(sub_t, cnext));
     sub->conn->nsubs--;
+    if (strcmp(sub->method, IPVM__RPC_NODE_EVENTS) == 0)
+        ipvm__rpc_node_subs_add(s, -1);
     ipvm_free(sub->topic);
     ipvm_free(sub);
 }
@@ -120,6 +122,8 @@ int ipvm_rpc_call_subscribe(ipvm_rpc_call_t *call, const char *topic, const char
     sub->cnext = c->subs;
     c->subs = sub;
     c->nsubs++;
+    if (strcmp(sub->method, IPVM__RPC_NODE_EVENTS) == 0) /* from now on its events wake the loop */
+        ipvm__rpc_node_subs_add(s, 1);
     if (sub_id)
         *sub_id = sub->id;
     char json[24];

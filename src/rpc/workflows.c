@@ -188,14 +188,24 @@ static void on_post(ipvm_rpc_server_t *s, void *data)
     post_free(p);
 }
 
-static void post(ipvm_rpc_workflows_t *w, post_t *p)
+/* lazy: the done event, which only node-event subscribers (a dashboard, `ipvm run --node`) and
+ * the `workflows` method wait for: without such a subscriber it does not wake the loop, which
+ * already woke for the workflow's last receipt (ipvm__rpc_post_lazy). */
+static void post_as(ipvm_rpc_workflows_t *w, post_t *p, bool lazy)
 {
-    if (ipvm__rpc_post(w->server, on_post, p) != 0) {
+    int rc =
+        lazy ? ipvm__rpc_post_lazy(w->server, on_post, p) : ipvm__rpc_post(w->server, on_post, p);
+    if (rc != 0) {
         /* Out of memory: a waiting call would hang, so the failure is logged; the client's
          * own timeout ends its wait. */
         ipvm_log(IPVM_LOG_ERROR, "rpc", "cannot hand a result to the loop: out of memory");
         post_free(p);
     }
+}
+
+static void post(ipvm_rpc_workflows_t *w, post_t *p)
+{
+    post_as(w, p, false);
 }
 
 static void post_reject(job_t *j, int code, const char *fmt, ...) IPVM_PRINTF(3, 4);
@@ -263,7 +273,7 @@ static int post_event(job_t *j, int kind, const ipvm_buf_t *json, char *note, si
         p->call = j->call;
         j->call = NULL;
     }
-    post(j->w, p);
+    post_as(j->w, p, kind == 4);
     return 0;
 }
 
@@ -942,6 +952,7 @@ static int m_workflows(ipvm_rpc_call_t *call, const ipvm_ipld_t *params, void *d
 {
     (void)params;
     ipvm_rpc_workflows_t *w = data;
+    ipvm__rpc_run_queue(w->server); /* the done events posted lazily (post_as) */
     ipvm_buf_t b = IPVM_BUF_INIT;
     int rc = ipvm_buf_printf(&b, "{\"active\":%zu,\"workflows\":[", atomic_load(&w->active));
     size_t first = (w->recent_next + RECENT_MAX - w->nrecent) % RECENT_MAX;

@@ -312,9 +312,12 @@ static int writer_give(ipvm_sched_t *s, ipvm__run_t *run, bool begin)
         w->run = run;
         w->begin = begin;
         run->w = w;
+        pthread_mutex_unlock(&w->lock);
+        /* signalled after the unlock: the woken writer does not block on w->lock at once (a
+         * futex wait for it and a wake from the unlock, on the caller's thread: the loop's).
+         * s->wlock is still held, so w cannot be reaped before the signal. */
         if (begin)
             pthread_cond_signal(&w->cond);
-        pthread_mutex_unlock(&w->lock);
     } else {
         rc = writer_new_locked(s, run, begin);
     }

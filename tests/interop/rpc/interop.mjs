@@ -48,6 +48,15 @@ async function run(client, name, workflow, n, form = 'json') {
   return { sub, docs: notes.slice(0, n).map((x) => readNote(x, sub)) };
 }
 
+// add-one's chain of two tasks with its own first argument k (so it executes: outputs k+1,
+// k+2), the second task's await re-pointed at the first's new instruction CID.
+function chain(k) {
+  const wf = JSON.parse(JSON.stringify(fixture('test-workflow-add-one.json')));
+  wf.tasks[0].run.input.args = [k];
+  wf.tasks[1].run.input.args = [{ 'await/ok': { '/': cidOf(wf.tasks[0].run) } }];
+  return wf;
+}
+
 const c1 = await Client.open(url);
 const addOne = fixture('test-workflow-add-one.json');
 const wfCid = gold.workflow_cids['test-workflow-add-one.json'];
@@ -116,6 +125,51 @@ await runAll([
     wf.tasks[0].run.input.args = [{ 'await/ok': { '/': cidOf(wf.tasks[0].run) } }];
     const r = await run(c1, 'outside', wf, 1);
     eq(r.docs[0].receipt.out, ['ok', 3], 'add_one of the awaited 2');
+  }],
+  ['the done event follows the last receipt, on every connection, with runs in parallel', async () => {
+    // Several clients, each subscribed to every node event, submit workflows of their own at
+    // once: each sees its 2 receipts and then its workflow_done (the done event shares the
+    // last receipt's trip to the loop or is posted after it: never before, never lost).
+    const K = 4;
+    const clients = await Promise.all(Array.from({ length: K }, () => Client.open(url)));
+    const order = clients.map(() => []);
+    clients.forEach((c, i) => c.ws.on('message', (d) => order[i].push(JSON.parse(d.toString()))));
+    const nodeSubs = await Promise.all(clients.map((c) => c.call('subscribe_node_events')));
+    const runs = await Promise.all(clients.map((c, i) => run(c, `par${i}`, chain(1000 + i), 2)));
+    for (let i = 0; i < K; i++) {
+      const cid = runs[i].docs[0].metadata.workflow.toString();
+      eq(runs[i].docs.map((d) => d.receipt.out[1]).sort(), [1001 + i, 1002 + i], 'outputs');
+      const done = () => order[i].find((m) => m.params && m.params.subscription === nodeSubs[i] &&
+        m.params.result.type === 'workflow_done' && m.params.result.cid === cid);
+      const deadline = Date.now() + 10000;
+      while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      check(done(), `client ${i}: no workflow_done for ${cid}`);
+      eq(done().params.result.status, 'completed', 'status');
+      const at = order[i].indexOf(done());
+      const notes = order[i].filter((m) => m.params && m.params.subscription === runs[i].sub);
+      eq(notes.length, 2, 'receipt notifications');
+      for (const n of notes) check(order[i].indexOf(n) < at, `client ${i}: a receipt after workflow_done`);
+      const evs = order[i].filter((m) => m.params && m.params.subscription === nodeSubs[i] &&
+        (m.params.result.cid === cid || m.params.result.workflow === cid)).map((m) => m.params.result.type);
+      eq(evs, ['workflow', 'receipt', 'receipt', 'workflow_done'], `client ${i}: node events in order`);
+    }
+    await Promise.all(clients.map((c) => c.close()));
+  }],
+  ['with no node-event subscriber the done event still reaches `workflows`', async () => {
+    // c1 has no node-event subscription (the clients above closed): the done event is posted
+    // without waking the loop; the `workflows` answer still has it.
+    const r = await run(c1, 'lazy', chain(2000), 2);
+    const cid = r.docs[0].metadata.workflow.toString();
+    let entry;
+    for (const deadline = Date.now() + 10000; Date.now() < deadline;) {
+      const list = await c1.call('workflows');
+      entry = list.workflows.find((w) => w.started && w.started.cid === cid);
+      if (entry && entry.done) break;
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    check(entry && entry.done, `workflows: no done for ${cid}`);
+    eq(entry.done.status, 'completed', 'status');
+    eq(entry.receipts.length, 2, 'receipts remembered');
   }],
   ['unsubscribe_run_workflow ends a subscription', async () => {
     eq(await c1.call('unsubscribe_run_workflow', [first.sub]), true, 'unsubscribe');

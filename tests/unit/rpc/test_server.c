@@ -2,11 +2,14 @@
 /* The API server over real sockets: Homestar's built-in methods and result shapes, JSON-RPC
  * errors, batches, subscriptions and publishing, plain HTTP routes. */
 #include "rpc_fixture.h"
+#include "rpc/rpc_int.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static ipvm_ipld_t *decode(ipvm_arena_t *a, const ipvm_buf_t *b)
@@ -225,6 +228,100 @@ IPVM_TEST(rpc, client_notes_in_one_read)
         }
         IPVM_ASSERT_EQ(ipvm_rpc_client_take(c, &note, NULL), 0);
     }
+    ipvm_buf_dispose(&r);
+    ipvm_buf_dispose(&note);
+    ipvm_rpc_client_free(c);
+    rpc_fixture_stop(f);
+}
+
+/* One network event with this peer_id, published from any thread (publish_async). */
+static void publish_peer(ipvm_rpc_server_t *s, const char *peer)
+{
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_ipld_t *m = ipvm_ipld_new_map(&a, 1);
+    IPVM_ASSERT_OK(ipvm_ipld_map_set_cstr(&a, m, "peer_id", ipvm_ipld_new_cstring(&a, peer)));
+    IPVM_ASSERT_OK(ipvm_rpc_server_publish_event(s, "connection_established", m));
+    ipvm_arena_dispose(&a);
+}
+
+static void nap_50ms(void)
+{
+    struct timespec ts = {0, 50000000};
+    nanosleep(&ts, NULL);
+}
+
+typedef struct burst_s {
+    ipvm_rpc_server_t *s;
+    int n;
+} burst_t;
+
+static void *burst_main(void *arg)
+{
+    burst_t *b = arg;
+    for (int i = 0; i < b->n; i++) {
+        char peer[16];
+        snprintf(peer, sizeof peer, "b%d", i);
+        publish_peer(b->s, peer);
+    }
+    return NULL;
+}
+
+/* On the loop, awake as in any lws callback: another thread posts a burst meanwhile, and
+ * those posts send no wake-up (server.c pub_enqueue); the loop must deliver them all the same,
+ * before it sleeps. */
+static void burst_while_awake(ipvm_rpc_server_t *s, void *data)
+{
+    burst_t *b = data;
+    b->s = s;
+    ipvm__rpc_loop_awake(s);
+    pthread_t t;
+    IPVM_ASSERT_EQ(pthread_create(&t, NULL, burst_main, b), 0);
+    IPVM_ASSERT_EQ(pthread_join(t, NULL), 0);
+}
+
+static void lazy_publish(ipvm_rpc_server_t *s, void *data)
+{
+    publish_peer(s, data);
+}
+
+/* Posts from other threads are not lost whatever the loop is doing: made while it is awake
+ * (no wake-up sent) they are delivered before it sleeps, in order; made while it sleeps they
+ * wake it; a lazy post (no node-event subscriber) waits for the loop's next wake-up, and wakes
+ * it as soon as someone subscribes to node events. */
+IPVM_TEST(rpc, server_posts_while_awake)
+{
+    rpc_fixture_t *f = rpc_fixture_start(NULL, NULL, NULL);
+    ipvm_rpc_client_t *c = rpc_fixture_client(f);
+    ipvm_buf_t r = IPVM_BUF_INIT, note = IPVM_BUF_INIT;
+    ipvm_error_t err;
+    rpc_fixture_call_ok(c, "subscribe_network_events", NULL, &r);
+    burst_t b = {NULL, 50};
+    for (int round = 0; round < 3; round++) {
+        rpc_fixture_call(f, burst_while_awake, &b);
+        for (int i = 0; i < b.n; i++) {
+            char peer[16];
+            snprintf(peer, sizeof peer, "b%d", i);
+            IPVM_ASSERT_OK_ERR(ipvm_rpc_client_next(c, 5000, &note, &err), &err);
+            note_peer_is(&note, peer);
+        }
+        /* the loop sleeps now: a post from this thread wakes it */
+        publish_peer(b.s, "asleep");
+        IPVM_ASSERT_OK_ERR(ipvm_rpc_client_next(c, 5000, &note, &err), &err);
+        note_peer_is(&note, "asleep");
+    }
+    /* lazy, nobody subscribed to node events: delivered at the next wake-up (this call's) */
+    nap_50ms(); /* the loop is asleep */
+    IPVM_ASSERT_OK(ipvm__rpc_post_lazy(b.s, lazy_publish, "lazy1"));
+    rpc_fixture_call_ok(c, "health", NULL, &r);
+    IPVM_ASSERT_OK_ERR(ipvm_rpc_client_next(c, 5000, &note, &err), &err);
+    note_peer_is(&note, "lazy1");
+    /* with a node-event subscriber a lazy post wakes the loop by itself */
+    rpc_fixture_call_ok(c, "subscribe_node_events", NULL, &r);
+    nap_50ms();
+    IPVM_ASSERT_OK(ipvm__rpc_post_lazy(b.s, lazy_publish, "lazy2"));
+    IPVM_ASSERT_OK_ERR(ipvm_rpc_client_next(c, 2000, &note, &err), &err);
+    note_peer_is(&note, "lazy2");
     ipvm_buf_dispose(&r);
     ipvm_buf_dispose(&note);
     ipvm_rpc_client_free(c);
