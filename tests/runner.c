@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -289,6 +290,24 @@ const ipvm_ipld_t *ipvm_test_json(ipvm_arena_t *a, const ipvm_buf_t *b)
 }
 
 /* ---- fuzz corpus replay -------------------------------------------------------------------- */
+/* Runs the target on a copy of the input that ends where an inaccessible page begins, so a read
+ * past the end, even of one byte (an empty input included), faults in every build, not only
+ * under ASan. */
+static void replay_guarded(const test_t *t, const ipvm_buf_t *b)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t body = (b->len + page - 1) / page * page;
+    uint8_t *m = mmap(NULL, body + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                      0);
+    if (m == MAP_FAILED || mprotect(m + body, page, PROT_NONE) != 0)
+        ipvm_test_fail(__FILE__, __LINE__, "mmap/mprotect: %s", strerror(errno));
+    uint8_t *p = m + body - b->len;
+    if (b->len)
+        memcpy(p, b->data, b->len);
+    t->fuzz(p, b->len);
+    munmap(m, body + page);
+}
+
 static int replay_dir(const test_t *t, const char *dir)
 {
     DIR *d = opendir(dir);
@@ -303,7 +322,7 @@ static int replay_dir(const test_t *t, const char *dir)
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         ipvm_buf_t b = IPVM_BUF_INIT;
         ipvm_test_read_file(path, &b);
-        t->fuzz(b.data ? b.data : (const uint8_t *)"", b.len);
+        replay_guarded(t, &b);
         ipvm_buf_dispose(&b);
         count++;
     }

@@ -299,7 +299,9 @@ int ipvm_ucan_decode(const uint8_t *buf, size_t len, ipvm_arena_t *arena, ipvm_u
                               ENV ": %zu bytes, more than the %u accepted", len,
                               IPVM_UCAN_MAX_BYTES);
     ipvm_ucan_t *u = ipvm_arena_calloc(arena, 1, sizeof *u);
-    uint8_t *copy = ipvm_arena_memdup(arena, buf, len ? len : 1);
+    uint8_t *copy = ipvm_arena_alloc(arena, len ? len : 1); /* never 0 bytes: NULL is OOM */
+    if (copy && len)
+        memcpy(copy, buf, len); /* (an empty buf has no byte to copy: it may end a page) */
     if (u == NULL || copy == NULL)
         return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
     ipvm_ipld_t *v = NULL;
