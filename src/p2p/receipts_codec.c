@@ -46,8 +46,10 @@ int p2p_rc_gossip_decode(const uint8_t *p, size_t n, ipvm_arena_t *a, rc_wire_t 
     ipvm_ipld_t *top = NULL;
     memset(out, 0, sizeof *out);
     int rc = ipvm_dagcbor_decode(p, n, a, &top, err);
-    if (rc)
-        return ipvm_error_prefix(err, "gossip message is not DAG-CBOR: ");
+    if (rc) {
+        ipvm_error_prefix(err, "gossip message is not DAG-CBOR: "); /* (err may be NULL) */
+        return rc;
+    }
     if (top->kind != IPVM_IPLD_MAP)
         return bad(err, "gossip message must be a map {header, payload}");
     const ipvm_ipld_t *hdr = ipvm_ipld_map_get(top, "header");
@@ -141,8 +143,10 @@ int p2p_rc_capsule_decode(const uint8_t *key, size_t klen, const uint8_t *p, siz
     if (ipvm_cid_from_bytes(&out->instruction, key, klen, NULL) != 0)
         return bad(err, "receipt record key is not an instruction CID");
     int rc = ipvm_dagcbor_decode(p, n, a, &top, err);
-    if (rc)
-        return ipvm_error_prefix(err, "receipt record is not DAG-CBOR: ");
+    if (rc) {
+        ipvm_error_prefix(err, "receipt record is not DAG-CBOR: "); /* (err may be NULL) */
+        return rc;
+    }
     const ipvm_ipld_t *m = top->kind == IPVM_IPLD_MAP ? ipvm_ipld_map_get(top, "ipvm/receipt")
                                                       : NULL;
     if (m == NULL || m->kind != IPVM_IPLD_MAP)
@@ -180,8 +184,10 @@ int p2p_rc_workflow_check(const uint8_t *key, size_t klen, const uint8_t *p, siz
     if (ipvm_cid_from_bytes(&want, key, klen, NULL) != 0)
         return bad(err, "workflow record key is not a CID");
     int rc = ipvm_dagcbor_decode(p, n, a, &top, err);
-    if (rc)
-        return ipvm_error_prefix(err, "workflow record is not DAG-CBOR: ");
+    if (rc) {
+        ipvm_error_prefix(err, "workflow record is not DAG-CBOR: "); /* (err may be NULL) */
+        return rc;
+    }
     const ipvm_ipld_t *m = top->kind == IPVM_IPLD_MAP ? ipvm_ipld_map_get(top, "ipvm/workflow")
                                                       : NULL;
     if (m == NULL || m->kind != IPVM_IPLD_MAP)

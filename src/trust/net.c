@@ -113,8 +113,10 @@ int ipvm__verify_request_decode(const uint8_t *p, size_t len, ipvm_arena_t *a,
     *ucan = NULL;
     *ucan_len = 0;
     int rc = ipvm_dagcbor_decode(p, len, a, &v, err);
-    if (rc != 0)
-        return ipvm_error_prefix(err, "request: ");
+    if (rc != 0) {
+        ipvm_error_prefix(err, "request: "); /* (err may be NULL) */
+        return rc;
+    }
     const ipvm_ipld_t *task = v->kind == IPVM_IPLD_MAP ? ipvm_ipld_map_get(v, "task") : NULL;
     const ipvm_ipld_t *tok = v->kind == IPVM_IPLD_MAP ? ipvm_ipld_map_get(v, "ucan") : NULL;
     if (task == NULL || task->kind != IPVM_IPLD_MAP)

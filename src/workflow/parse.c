@@ -314,16 +314,20 @@ static int build_task(ipvm_arena_t *a, ipvm_task_t *t, const ipvm_ipld_t *v, ipv
     if (rc != 0)
         return rc;
     ipvm_buf_clear(scratch);
-    if ((rc = ipvm_dagcbor_encode(t->run, scratch, err)) != 0)
-        return ipvm_error_prefix(err, "task %zu: run: ", t->index);
+    if ((rc = ipvm_dagcbor_encode(t->run, scratch, err)) != 0) {
+        ipvm_error_prefix(err, "task %zu: run: ", t->index); /* (err may be NULL) */
+        return rc;
+    }
     if ((rc = ipvm_cid_create(&t->instruction, 1, IPVM_CODEC_DAG_CBOR, IPVM_MH_SHA3_256,
                               scratch->data, scratch->len)) != 0)
         return rc;
     ipvm_buf_clear(scratch);
     if ((rc = ipvm_buf_append(scratch, INVOCATION_PREFIX, sizeof INVOCATION_PREFIX)) != 0)
         return rc;
-    if ((rc = ipvm_dagcbor_encode(t->task, scratch, err)) != 0)
-        return ipvm_error_prefix(err, "task %zu: ", t->index);
+    if ((rc = ipvm_dagcbor_encode(t->task, scratch, err)) != 0) {
+        ipvm_error_prefix(err, "task %zu: ", t->index); /* (err may be NULL) */
+        return rc;
+    }
     if ((rc = ipvm_cid_create(&t->invocation, 1, IPVM_CODEC_DAG_CBOR, IPVM_MH_SHA3_256,
                               scratch->data, scratch->len)) != 0)
         return rc;
@@ -582,14 +586,18 @@ static int json_fn(const void *buf, size_t len, ipvm_arena_t *a, ipvm_ipld_t **o
                    ipvm_error_t *err)
 {
     int rc = ipvm_dagjson_decode(buf, len, a, out, err);
-    return rc ? ipvm_error_prefix(err, "the workflow is not valid DAG-JSON: ") : 0;
+    if (rc)
+        ipvm_error_prefix(err, "the workflow is not valid DAG-JSON: "); /* (err may be NULL) */
+    return rc;
 }
 
 static int cbor_fn(const void *buf, size_t len, ipvm_arena_t *a, ipvm_ipld_t **out,
                    ipvm_error_t *err)
 {
     int rc = ipvm_dagcbor_decode(buf, len, a, out, err);
-    return rc ? ipvm_error_prefix(err, "the workflow is not valid DAG-CBOR: ") : 0;
+    if (rc)
+        ipvm_error_prefix(err, "the workflow is not valid DAG-CBOR: "); /* (err may be NULL) */
+    return rc;
 }
 
 static int parse_with(decode_fn decode, const void *buf, size_t len,

@@ -176,8 +176,10 @@ int ipvm_receipt_decode(const uint8_t *cbor, size_t len, ipvm_arena_t *a, ipvm_r
 {
     ipvm_ipld_t *v = NULL;
     int rc = ipvm_dagcbor_decode(cbor, len, a, &v, err);
-    if (rc != 0)
-        return ipvm_error_prefix(err, "receipt: ");
+    if (rc != 0) {
+        ipvm_error_prefix(err, "receipt: "); /* (err may be NULL) */
+        return rc;
+    }
     return ipvm_receipt_from_ipld(v, a, out, err);
 }
 
