@@ -112,7 +112,7 @@ int ipvm_rpc_message_parse(const char *buf, size_t len, ipvm_arena_t *arena,
     }
     out->requests = ipvm_arena_calloc(arena, n ? n : 1, sizeof *out->requests);
     if (out->requests == NULL)
-        return IPVM_ENOMEM;
+        return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "out of memory");
     if (out->batch && n == 0) {
         /* JSON-RPC 2.0 §6: an empty array is one Invalid Request answered with one error. */
         out->batch = false;
@@ -228,7 +228,7 @@ int ipvm_rpc_json_to_bytes(const ipvm_ipld_t *v, ipvm_buf_t *out, ipvm_error_t *
     size_t start = out->len;
     int rc = ipvm_buf_reserve(out, v->u.list.len);
     if (rc)
-        return rc;
+        return ipvm_error_set(err, rc, IPVM_NO_OFFSET, "out of memory");
     for (size_t i = 0; i < v->u.list.len; i++) {
         const ipvm_ipld_t *x = v->u.list.items[i];
         if (x->kind != IPVM_IPLD_INT || x->u.integer.neg || x->u.integer.mag > 255) {
