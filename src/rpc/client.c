@@ -490,12 +490,22 @@ static size_t skip_string(const char *s, size_t i, size_t n, bool *esc)
     return 0;
 }
 
+/* The characters that matter inside a nested value outside strings (a run of others, such
+ * as a notification's array of byte numbers, is skipped in one tight loop). */
+static const unsigned char nest_char[256] = {['"'] = 1, ['{'] = 1, ['}'] = 1, ['['] = 1, [']'] = 1};
+
 /* The index after the value that starts at s[i], or 0 when it does not end. */
 static size_t skip_value(const char *s, size_t i, size_t n)
 {
     size_t depth = 0;
     bool esc = false;
     while (i < n) {
+        if (depth > 0) {
+            while (i < n && !nest_char[(unsigned char)s[i]])
+                i++;
+            if (i == n)
+                return 0;
+        }
         char ch = s[i];
         if (ch == '"') {
             if ((i = skip_string(s, i, n, &esc)) == 0 || depth == 0)
@@ -509,47 +519,69 @@ static size_t skip_value(const char *s, size_t i, size_t n)
                 return i; /* the end of a scalar: the enclosing object's close */
             if (--depth == 0)
                 return i + 1;
-        } else if (depth == 0 &&
-                   (ch == ',' || ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r')) {
-            return i;
+        } else if (ch == ',' || ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
+            return i; /* depth 0 here */
         }
         i++;
     }
     return 0;
 }
 
+/* One member of a top-level object: its key (without quotes) and its value's text. */
+typedef struct {
+    const char *key, *val;
+    size_t key_len, val_len;
+} member_t;
+
+/* Scans the member at json[*i] (just after '{' or ','): 1 with *m, 0 at the object's end,
+ * IPVM_EJSON when the scan cannot tell (malformed, or a key with escapes, which may spell any
+ * key: a decoder must tell). */
+static int member_next(const char *json, size_t len, size_t *i, member_t *m)
+{
+    size_t j = skip_ws(json, *i, len);
+    if (j < len && json[j] == '}')
+        return json[*i - 1] == ',' ? IPVM_EJSON : 0; /* no member after a comma */
+    bool esc = false;
+    size_t k0 = j + 1, e = j < len && json[j] == '"' ? skip_string(json, j, len, &esc) : 0;
+    if (e == 0 || esc)
+        return IPVM_EJSON;
+    j = skip_ws(json, e, len);
+    if (j >= len || json[j] != ':')
+        return IPVM_EJSON;
+    size_t v0 = skip_ws(json, j + 1, len), ve = v0 < len ? skip_value(json, v0, len) : 0;
+    if (ve == 0)
+        return IPVM_EJSON;
+    j = skip_ws(json, ve, len);
+    if (j >= len || (json[j] != ',' && json[j] != '}'))
+        return IPVM_EJSON;
+    *m = (member_t){json + k0, json + v0, e - 1 - k0, ve - v0};
+    *i = json[j] == ',' ? j + 1 : j;
+    return 1;
+}
+
+/* The index after the '{' that opens the object json, or 0 when it is not an object. */
+static size_t object_start(const char *json, size_t len)
+{
+    size_t i = skip_ws(json, 0, len);
+    return i < len && json[i] == '{' ? i + 1 : 0;
+}
+
 int ipvm_rpc_json_member(const char *json, size_t len, const char *key, const char **val,
                          size_t *val_len)
 {
-    size_t i = skip_ws(json, 0, len), klen = strlen(key);
-    if (i >= len || json[i] != '{')
+    size_t i = object_start(json, len), klen = strlen(key);
+    if (i == 0)
         return IPVM_EJSON;
-    i = skip_ws(json, i + 1, len);
-    if (i < len && json[i] == '}')
-        return IPVM_ENOENT;
-    for (;;) {
-        bool esc = false;
-        size_t k0 = i + 1, e = i < len && json[i] == '"' ? skip_string(json, i, len, &esc) : 0;
-        if (e == 0 || esc) /* a key with escapes may spell any key: a decoder must tell */
-            return IPVM_EJSON;
-        i = skip_ws(json, e, len);
-        if (i >= len || json[i] != ':')
-            return IPVM_EJSON;
-        size_t v0 = skip_ws(json, i + 1, len), ve = v0 < len ? skip_value(json, v0, len) : 0;
-        if (ve == 0)
-            return IPVM_EJSON;
-        if (e - 1 - k0 == klen && memcmp(json + k0, key, klen) == 0) {
-            *val = json + v0;
-            *val_len = ve - v0;
+    member_t m;
+    int rc;
+    while ((rc = member_next(json, len, &i, &m)) == 1) {
+        if (m.key_len == klen && memcmp(m.key, key, klen) == 0) {
+            *val = m.val;
+            *val_len = m.val_len;
             return 0;
         }
-        i = skip_ws(json, ve, len);
-        if (i < len && json[i] == '}')
-            return IPVM_ENOENT;
-        if (i >= len || json[i] != ',')
-            return IPVM_EJSON;
-        i = skip_ws(json, i + 1, len);
     }
+    return rc == 0 ? IPVM_ENOENT : rc;
 }
 
 /* What a message is, found by decoding it: the scan could not tell. */
@@ -570,22 +602,33 @@ static int kind_decoded(const char *text, size_t len, uint64_t *id)
     return kind;
 }
 
-/* 1: a response with an integer id (*id), 0: a notification (a method, no id), -1: neither. */
+/* 1: a response with an integer id (*id), 0: a notification (a method, no id), -1: neither.
+ * One pass over the members finds both. */
 static int msg_kind(const char *text, size_t len, uint64_t *id)
 {
-    const char *v;
-    size_t vl;
-    int rc = ipvm_rpc_json_member(text, len, "id", &v, &vl);
-    if (rc == IPVM_ENOENT) {
-        rc = ipvm_rpc_json_member(text, len, "method", &v, &vl);
-        if (rc == 0 || rc == IPVM_ENOENT)
-            return rc == 0 ? 0 : -1;
-    } else if (rc == 0) {
+    size_t i = object_start(text, len);
+    member_t m, idm = {0};
+    bool method = false, has_id = false;
+    int rc = i ? 1 : IPVM_EJSON;
+    while (rc == 1 && (rc = member_next(text, len, &i, &m)) == 1) {
+        if (m.key_len == 2 && memcmp(m.key, "id", 2) == 0) {
+            if (has_id)
+                rc = IPVM_EJSON; /* a repeated key: the decoder decides */
+            idm = m;
+            has_id = true;
+        } else if (m.key_len == 6 && memcmp(m.key, "method", 6) == 0) {
+            method = true;
+        }
+    }
+    if (rc == 0 && !has_id)
+        return method ? 0 : -1;
+    if (rc == 0) {
+        const char *v = idm.val;
+        size_t vl = idm.val_len, j = 0;
         uint64_t n = 0;
-        size_t i = 0;
-        for (; i < vl && i < 19 && v[i] >= '0' && v[i] <= '9'; i++)
-            n = n * 10 + (uint64_t)(v[i] - '0');
-        if (i == vl && vl > 0 && (v[0] != '0' || vl == 1)) {
+        for (; j < vl && j < 19 && v[j] >= '0' && v[j] <= '9'; j++)
+            n = n * 10 + (uint64_t)(v[j] - '0');
+        if (j == vl && vl > 0 && (v[0] != '0' || vl == 1)) {
             *id = n;
             return 1;
         }

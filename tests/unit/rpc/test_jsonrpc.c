@@ -194,6 +194,11 @@ IPVM_TEST(rpc, json_member)
     IPVM_ASSERT_STREQ(member_of("{\"a\":\"q\\\"},\\\\\",\"id\":4}", "id", b, sizeof b), "4");
     IPVM_ASSERT_STREQ(member_of("{\"a\":\"]}[{,\",\"id\":[1,\"]\"]}", "id", b, sizeof b),
                       "[1,\"]\"]");
+    /* nested runs of numbers are skipped fast, but brackets and strings in them still count */
+    IPVM_ASSERT_STREQ(member_of("{\"p\":{\"r\":[10, 20,[3,\"]\",{\"x\":\"}\"}] ,4]},\"id\":9}",
+                                "id", b, sizeof b),
+                      "9");
+    IPVM_ASSERT_STREQ(member_of("{\"p\":[[1,2],[3]]]}", "id", b, sizeof b), "!IPVM_EJSON");
     /* a key written with escapes may spell the key: the scan cannot tell */
     IPVM_ASSERT_STREQ(member_of("{\"i\\u0064\":5}", "id", b, sizeof b), "!IPVM_EJSON");
     /* odd ids come back as their text, for the caller to judge */
