@@ -147,7 +147,8 @@ typedef struct ipvm_error_s {
  * `return ipvm_error_set(err, IPVM_ECBOR, off, "...")`. */
 IPVM_EXTERN int ipvm_error_set(ipvm_error_t *err, int code, size_t offset, const char *fmt, ...)
     IPVM_PRINTF(4, 5);
-/* Prefixes the message already in `err` with more context ("task 3: "). Returns err->code. */
+/* Prefixes the message already in `err` with more context ("task 3: "). Returns err->code, which
+ * is 0 when err is NULL: return the inner call's code, not this (75c59de). */
 IPVM_EXTERN int ipvm_error_prefix(ipvm_error_t *err, const char *fmt, ...) IPVM_PRINTF(2, 3);
 IPVM_EXTERN void ipvm_error_clear(ipvm_error_t *err);
 /* Formats "reason (at byte N)" or just the reason, into a caller buffer. Returns buf. */
