@@ -170,6 +170,11 @@ int ipvm_test_timeout_ms(void)
     return (int)(s * 1000 * timeout_multiplier);
 }
 
+double ipvm_test_timeout_multiplier(void)
+{
+    return timeout_multiplier;
+}
+
 static void drain(int fd, ipvm_buf_t *b, bool *open_flag)
 {
     char tmp[65536];

@@ -146,6 +146,9 @@ const ipvm_ipld_t *ipvm_test_json(ipvm_arena_t *a, const ipvm_buf_t *b);
 const char *ipvm_test_hex(const void *p, size_t len);
 /* The test's timeout, in ms, after IPVM_TEST_TIMEOUT_MULTIPLIER. */
 int ipvm_test_timeout_ms(void);
+/* IPVM_TEST_TIMEOUT_MULTIPLIER (1 when unset): a test that bounds how late a deadline may fire
+ * scales its slack by it, so a loaded or sanitizer build is not a failure. */
+double ipvm_test_timeout_multiplier(void);
 
 /* Fuzz targets compiled into ipvm_tests are called through this table to replay corpora. */
 typedef int (*ipvm_fuzz_fn)(const uint8_t *data, size_t size);
