@@ -264,7 +264,7 @@ static void garbage_case(void *arg)
         break;
     }
     }
-    j->closed = raw_closed(&r, 3000);
+    j->closed = raw_closed(&r, (int)(3000 * ipvm_test_timeout_multiplier()));
     raw_close(&r);
     __atomic_store_n(&j->done, true, __ATOMIC_RELEASE);
 }
@@ -558,7 +558,7 @@ static void split_case(void *arg)
         off = cuts[i];
         uv_sleep(30);
     }
-    uint64_t end = ipvm_now_ns() + 5000000000ull;
+    uint64_t end = ipvm_now_ns() + (uint64_t)(5e9 * ipvm_test_timeout_multiplier());
     while (!j->echoed && ipvm_now_ns() < end) {
         if (!raw_read(&r, 1, 100))
             break;
@@ -620,7 +620,7 @@ static void bad_rpc_case(void *arg)
     const uint8_t lp[] = {4, 0xff, 0xff, 0xff, 0xff, 2, 0x0a, 0x00};
     raw_stream(&r, "/meshsub/1.1.0", lp, sizeof lp);
     ipvm_buf_t plain = IPVM_BUF_INIT;
-    uint64_t end = ipvm_now_ns() + 3000000000ull;
+    uint64_t end = ipvm_now_ns() + (uint64_t)(3e9 * ipvm_test_timeout_multiplier());
     while (!j->reset && ipvm_now_ns() < end) {
         if (!raw_read(&r, 1, 100))
             break;

@@ -72,7 +72,9 @@ void node_fixture_start(node_fixture_t *n, const char *data_dir, const char *con
         _exit(127);
     }
     n->pid = pid;
-    for (int i = 0; i < 1000; i++) {
+    /* 10 s, scaled: an ASan node on a loaded runner opens its store slowly */
+    int tries = (int)(1000 * ipvm_test_timeout_multiplier());
+    for (int i = 0; i < tries; i++) {
         if (read_url(n))
             return;
         int st;
@@ -85,13 +87,14 @@ void node_fixture_start(node_fixture_t *n, const char *data_dir, const char *con
         }
         sleep_ms(10);
     }
-    IPVM_ASSERT_MSG(false, "the node did not write node.json within 10 s");
+    IPVM_ASSERT_MSG(false, "the node did not write node.json within %d tries 10 ms apart", tries);
 }
 
 void node_fixture_stop(node_fixture_t *n, int timeout_ms)
 {
     IPVM_ASSERT(n->pid > 0);
     IPVM_ASSERT_EQ(kill((pid_t)n->pid, SIGTERM), 0);
+    timeout_ms = (int)(timeout_ms * ipvm_test_timeout_multiplier());
     int st = 0;
     for (int waited = 0;; waited += 5) {
         pid_t w = waitpid((pid_t)n->pid, &st, WNOHANG);

@@ -98,7 +98,8 @@ IPVM_TEST(rpc, node_sigterm_drain_and_resume)
     /* the script sent SIGTERM; the node must exit cleanly by itself */
     int st = 0;
     struct timespec ts = {0, 10000000};
-    for (int i = 0; i < 3000 && waitpid((pid_t)n.pid, &st, WNOHANG) == 0; i++)
+    int tries = (int)(3000 * ipvm_test_timeout_multiplier());
+    for (int i = 0; i < tries && waitpid((pid_t)n.pid, &st, WNOHANG) == 0; i++)
         nanosleep(&ts, NULL);
     IPVM_ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d after SIGTERM", st);
     n.pid = 0;

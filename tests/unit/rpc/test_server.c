@@ -379,7 +379,7 @@ IPVM_TEST(rpc, server_http_routes)
 static uint64_t take_one(ipvm_rpc_client_t *c, ipvm_buf_t *msg)
 {
     uint64_t id = 99;
-    uint64_t deadline = ipvm_now_ns() + 5000000000ull;
+    uint64_t deadline = ipvm_now_ns() + (uint64_t)(5e9 * ipvm_test_timeout_multiplier());
     int rc;
     while ((rc = ipvm_rpc_client_take(c, msg, &id)) == 0) {
         IPVM_ASSERT_LT(ipvm_now_ns(), deadline);
