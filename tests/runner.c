@@ -222,6 +222,8 @@ int ipvm_test_run(const char *const *argv, const char *const *env, const char *i
     }
     close(pin[1]);
     bool out_open = true, err_open = true;
+    /* a cap, never the point: a sanitizer build or a loaded runner gets more */
+    timeout_ms = (int)(timeout_ms * timeout_multiplier);
     uint64_t deadline = ipvm_now_ns() + (uint64_t)timeout_ms * 1000000u;
     int status = 0;
     bool killed = false;

@@ -128,8 +128,9 @@ const char *ipvm_test_vector(const char *rel);
 void ipvm_test_read_file(const char *path, ipvm_buf_t *out);
 /* Path of a built program ("ipvm") in the build directory. */
 const char *ipvm_test_bin(const char *name);
-/* Runs argv (argv[0] is a path) with stdin from `in` (may be NULL), waits at most timeout_ms,
- * captures stdout and stderr. Returns the exit status (128+signal when killed, -1 on a
+/* Runs argv (argv[0] is a path) with stdin from `in` (may be NULL), waits at most timeout_ms
+ * (times IPVM_TEST_TIMEOUT_MULTIPLIER; running longer fails the test), captures stdout and
+ * stderr. Returns the exit status (128+signal when killed, -1 on a
  * failure to run, which fails the test). `env` is an optional NULL-terminated list of
  * "NAME=value" to add. */
 int ipvm_test_run(const char *const *argv, const char *const *env, const char *in,
