@@ -108,7 +108,7 @@ static int on_busy(void *arg, int count)
     else if (now - s->busy_since >= (uint64_t)BUSY_TIMEOUT_MS * 1000000u)
         return 0;
     ipvm__store_gate_t *g = s->gate;
-    uint64_t until = now + BUSY_POLL_NS;
+    uint64_t until = now + (s->busy_poll_ns ? s->busy_poll_ns : BUSY_POLL_NS);
     struct timespec ts = {(time_t)(until / 1000000000u), (long)(until % 1000000000u)};
     if (g == NULL) {
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {
@@ -190,4 +190,9 @@ void ipvm__store_busy_counts(ipvm_store_t *s, unsigned long *woken, unsigned lon
 {
     *woken = s->busy_woken;
     *polled = s->busy_polled;
+}
+
+void ipvm__store_busy_set_poll(ipvm_store_t *s, uint64_t poll_ns)
+{
+    s->busy_poll_ns = poll_ns;
 }

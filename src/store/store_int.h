@@ -61,6 +61,7 @@ struct ipvm_store_s {
     unsigned long gen_seen;        /* the gate's generation before SQLite's last attempt */
     uint64_t busy_since;           /* ns, when the current wait started */
     unsigned long busy_woken, busy_polled; /* waits ended by a commit / by the poll timer */
+    uint64_t busy_poll_ns;         /* the longest single wait; 0: BUSY_POLL_NS (test hook) */
 };
 
 /* Returns the prepared statement, preparing it on first use. NULL and *rc set on failure. */
@@ -92,6 +93,9 @@ void ipvm__store_busy_end_write(ipvm_store_t *s);
  * finished (woken) and how many by the poll timer (polled). */
 IPVM_EXTERN void ipvm__store_busy_counts(ipvm_store_t *s, unsigned long *woken,
                                          unsigned long *polled);
+/* Test hook: sets this connection's longest single busy wait (0: the default, BUSY_POLL_NS).
+ * A long one makes a wait that ends early provably ended by a wake-up, not by the timer. */
+IPVM_EXTERN void ipvm__store_busy_set_poll(ipvm_store_t *s, uint64_t poll_ns);
 
 /* Migrates the open database to IPVM_STORE_SCHEMA (migrate.c). */
 int ipvm__store_migrate(ipvm_store_t *s, ipvm_error_t *err);

@@ -46,12 +46,16 @@ static void *hold(void *arg)
     return NULL;
 }
 
-/* Thread A holds the write lock 250 ms; B's BEGIN IMMEDIATE must enter right after A's commit.
- * SQLite's back-off (1, 2, 5, ... 100 ms sleeps) retried at 228 and 328 ms, ~78 ms late. */
+/* Thread A holds the write lock 250 ms; B's BEGIN IMMEDIATE must enter on A's commit's wake-up.
+ * SQLite's back-off (1, 2, 5, ... 100 ms sleeps) retried at 228 and 328 ms, ~78 ms late. B's
+ * longest single wait is set to 5 s, so B entering at all before 5 s, with no wait ended by the
+ * timer, shows that A's commit woke it; how soon is left to the scheduler (a loaded runner
+ * measured 42-66 ms, which a bound on lateness turned into a failure). */
 IPVM_TEST(store, busy_wakes_on_commit)
 {
     const char *path = fx_db_path("ipvm.db");
     ipvm_store_t *a = fx_open(path, 0), *b = fx_open(path, 0);
+    ipvm__store_busy_set_poll(b, 5000000000u);
     holder_t h = {.s = a};
     pthread_t t;
     IPVM_ASSERT_EQ(pthread_create(&t, NULL, hold, &h), 0);
@@ -66,10 +70,11 @@ IPVM_TEST(store, busy_wakes_on_commit)
     IPVM_ASSERT_EQ(h.rc, 0);
     IPVM_ASSERT(entered > h.commit_ns); /* B did wait for A */
     double late_ms = (double)(entered - h.commit_ns) / 1e6;
-    IPVM_ASSERT_LT(late_ms, 40.0);
+    IPVM_ASSERT_LT(late_ms, 2000.0); /* not the 5 s timer */
     unsigned long woken, polled;
     ipvm__store_busy_counts(b, &woken, &polled);
-    IPVM_ASSERT(woken + polled >= 1); /* through the busy handler */
+    IPVM_ASSERT(woken >= 1); /* through the busy handler, ended by A's commit */
+    IPVM_ASSERT_EQ(polled, 0ul); /* and no wait ended by the timer */
     ipvm_store_close(a);
     ipvm_store_close(b);
 }
