@@ -859,17 +859,21 @@ int ipvm_rpc_receipt_note_decode(const char *msg, size_t len, ipvm_arena_t *aren
     rc = ipvm_rpc_json_to_bytes(result, &bytes, err);
     if (rc) {
         ipvm_buf_dispose(&bytes);
-        return ipvm_error_prefix(err, "params.result: ");
+        ipvm_error_prefix(err, "params.result: "); /* (err may be NULL) */
+        return rc;
     }
     out->bytes = ipvm_arena_memdup(arena, bytes.data ? bytes.data : (const uint8_t *)"", bytes.len);
     out->bytes_len = bytes.len;
     ipvm_buf_dispose(&bytes);
     if (out->bytes == NULL)
-        return IPVM_ENOMEM;
+        return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET,
+                              "out of memory copying the notification's %zu bytes", out->bytes_len);
     ipvm_ipld_t *doc = NULL;
     rc = ipvm_dagjson_decode((const char *)out->bytes, out->bytes_len, arena, &doc, err);
-    if (rc)
-        return ipvm_error_prefix(err, "the notification document: ");
+    if (rc) {
+        ipvm_error_prefix(err, "the notification document: "); /* (err may be NULL) */
+        return rc;
+    }
     out->doc = doc;
     out->receipt = ipvm_ipld_map_get(doc, "receipt");
     const ipvm_ipld_t *meta = ipvm_ipld_map_get(doc, "metadata");

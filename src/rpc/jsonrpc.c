@@ -238,6 +238,7 @@ int ipvm_rpc_json_to_bytes(const ipvm_ipld_t *v, ipvm_buf_t *out, ipvm_error_t *
         }
         out->data[out->len++] = (uint8_t)x->u.integer.mag;
     }
-    out->data[out->len] = '\0';
+    if (out->data != NULL) /* (an empty array into an empty buffer allocates nothing) */
+        out->data[out->len] = '\0';
     return 0;
 }

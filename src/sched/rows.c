@@ -34,8 +34,8 @@ static int decode_blob(const uint8_t *p, size_t len, ipvm_arena_t *a, ipvm_ipld_
 {
     int rc = ipvm_dagcbor_decode(p, len, a, out, err);
     if (rc != 0)
-        return ipvm_error_prefix(err, "stored receipt: %s: ", what);
-    return 0;
+        ipvm_error_prefix(err, "stored receipt: %s: ", what); /* (err may be NULL) */
+    return rc;
 }
 
 /* Appends a CBOR head (major type, shortest length; RFC 8949 §3). */

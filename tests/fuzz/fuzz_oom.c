@@ -129,9 +129,7 @@ IPVM_FUZZ_TARGET(oom)
      * from one: the compact workflow parse falls back to the whole-document one) */
     bool same = rc == rc0 && strcmp(err.msg, want.msg) == 0 && fp.len == fp0.len &&
                 (fp.len == 0 || memcmp(fp.data, fp0.data, fp.len) == 0);
-    /* known gap: src/rpc/client.c returns IPVM_ENOMEM without a message when copying a
-     * notification's bytes fails (another helper's file this session; reported) */
-    bool msg_ok = err.code == IPVM_ENOMEM || (which == P_NOTE && err.code == 0);
+    bool msg_ok = err.code == IPVM_ENOMEM;
     if (!same && !(failed && rc == IPVM_ENOMEM && msg_ok)) {
         fprintf(stderr, "parser %d: rc %d (%s) with the (%u+1)th allocation failing%s; %d (%s) "
                         "without\n", which, rc, err.msg, data[1], failed ? "" : " (none did)",

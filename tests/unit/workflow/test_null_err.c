@@ -91,3 +91,28 @@ IPVM_TEST(workflow, decoders_fail_without_err)
         }
     }
 }
+
+/* The same for the client's notification decoder: a params.result that is not a byte array, and
+ * bytes that are not a DAG-JSON document, fail alike with and without err. */
+IPVM_TEST(workflow, note_decode_fails_without_err)
+{
+    static const char *const bad[] = {
+        "{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":{\"subscription\":\"s\",\"result\":\"x\"}}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":{\"subscription\":\"s\",\"result\":[300]}}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":{\"subscription\":\"s\",\"result\":[123]}}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":{\"subscription\":\"s\",\"result\":[]}}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ipvm_arena_t a;
+        ipvm_arena_init(&a);
+        ipvm_error_t err;
+        ipvm_error_clear(&err);
+        ipvm_rpc_receipt_note_t note;
+        int with = ipvm_rpc_receipt_note_decode(bad[i], strlen(bad[i]), &a, &note, &err);
+        int without = ipvm_rpc_receipt_note_decode(bad[i], strlen(bad[i]), &a, &note, NULL);
+        IPVM_ASSERT_MSG(with < 0 && err.code == with && err.msg[0], "input %zu: %d (%s)", i, with,
+                        err.msg);
+        IPVM_ASSERT_MSG(without == with, "input %zu: %d without err, %d with (%s)", i, without,
+                        with, err.msg);
+        ipvm_arena_dispose(&a);
+    }
+}
