@@ -24,7 +24,7 @@ typedef struct job_s {
     uint8_t *cbor;           /* resumed: the stored DAG-CBOR of the workflow */
     size_t cbor_len;
     char *name;
-    ipvm_rpc_call_t *call; /* NULL when resumed (nobody waits) or answered on the loop */
+    ipvm_rpc_call_t *call; /* NULL when resumed (nobody waits) or once answered */
     ipvm_workflow_t *wf;   /* parsed and admitted on the loop (admit_on_loop), else NULL */
     void *auth;            /* what that admission returned */
     bool needs_store;      /* the loop's parse met an outside await: the runner parses */
@@ -55,9 +55,9 @@ struct ipvm_rpc_workflows_s {
     _Atomic size_t active; /* queued + running */
     size_t queued;
     bool draining, stop;
-    size_t nstarted;           /* runs started on the loop whose on_done has not finished */
+    size_t nstarted;             /* runs started on the loop whose on_done has not finished */
     pthread_cond_t started_cond; /* signalled when nstarted drops to 0 */
-    job_t *shead, *stail;      /* admitted on the loop, waiting for one of those to end */
+    job_t *shead, *stail;        /* admitted on the loop, waiting for one of those to end */
     size_t squeued;
     pthread_t *threads;
     unsigned nthreads;
@@ -261,7 +261,8 @@ static int post_event(job_t *j, int kind, const ipvm_buf_t *json, char *note, si
     p->note_len = note_len;
     snprintf(p->cid, sizeof p->cid, "%s", j->cid);
     p->event = ipvm_strndup((const char *)json->data, json->len);
-    if ((note || (kind == 2 && j->call)) && p->event && (p->topic = ipvm_strdup(j->topic)) == NULL) {
+    if ((note || (kind == 2 && j->call)) && p->event &&
+        (p->topic = ipvm_strdup(j->topic)) == NULL) {
         ipvm_free(p->event);
         p->event = NULL;
     }
@@ -392,8 +393,8 @@ static void on_event(const ipvm_sched_event_t *ev, void *data)
     ipvm_buf_clear(&j->buf);
     switch (ev->kind) {
     case IPVM_SCHED_WORKFLOW_STARTED:
-        if (j->wf) /* accepted on the loop, which published this event then */
-            break;
+        /* the workflow is stored "running" now: the accept travels with this event, so a
+         * client is answered only for a workflow a restart resumes, even after kill -9 */
         if (workflow_event(j, ev->workflow, &j->buf) == 0)
             (void)post_event(j, 2, &j->buf, NULL, 0);
         break;
@@ -612,6 +613,12 @@ static void job_done(int rc, ipvm_sched_result_t *res, const ipvm_error_t *err, 
     (void)res;
     job_t *j = data;
     ipvm_rpc_workflows_t *w = j->w;
+    if (j->call) /* no event came: the run failed (or was cancelled) before it was stored */
+        post_reject(j, rc == IPVM_ECANCELED ? IPVM_RPC_SERVER_BUSY : IPVM_RPC_INTERNAL_ERROR,
+                    "not able to run workflow %s: %s", j->cid,
+                    rc == IPVM_ECANCELED ? "the node is shutting down; submit it again"
+                    : err->msg[0]        ? err->msg
+                                         : ipvm_strerror(rc));
     ipvm_store_t *st;
     if (rc == IPVM_ECANCELED && (st = store_lock(w)) != NULL) {
         /* Stopped by a drain: keep it "running" so the next start resumes it. */
@@ -669,8 +676,8 @@ static void start_now(ipvm_rpc_workflows_t *w, job_t *j)
     ipvm_error_clear(&err);
     if (ipvm_sched_start(w->opts.sched, j->wf, &ro, &j->arena, &j->res, job_done, j, &err) == 0)
         return;
-    /* its client was told it is subscribed: it gets nothing more (and the log says why) */
     ipvm_log(IPVM_LOG_ERROR, "rpc", "workflow %s (%s) dropped: %s", j->cid, j->name, err.msg);
+    post_reject(j, IPVM_RPC_INTERNAL_ERROR, "not able to run workflow %s: %s", j->cid, err.msg);
     ipvm_metric_add(w->m_running, -1);
     pthread_mutex_lock(&w->lock);
     running_remove(w, j);
@@ -861,8 +868,8 @@ static int admit_on_loop(ipvm_rpc_workflows_t *w, job_t *j)
     void *auth = NULL;
     if (w->opts.admit &&
         (rc = w->opts.admit(w->opts.admit_data, wf, j->name, j->submission, &auth, &err)) != 0) {
-        ipvm_rpc_call_fail(j->call, IPVM_RPC_SERVER_BUSY, "not able to run workflow %s: %s",
-                           j->cid, err.msg[0] ? err.msg : ipvm_strerror(rc));
+        ipvm_rpc_call_fail(j->call, IPVM_RPC_SERVER_BUSY, "not able to run workflow %s: %s", j->cid,
+                           err.msg[0] ? err.msg : ipvm_strerror(rc));
         j->call = NULL;
         return 1;
     }
@@ -906,43 +913,20 @@ static int m_subscribe_run(ipvm_rpc_call_t *call, const ipvm_ipld_t *params, voi
         job_free(j);
         return 0;
     }
-    /* Accepted here: the answer and the workflow's node event leave now, before the runner
-     * can post a receipt (the loop delivers those after this handler). j belongs to the
-     * runners once queued, so what is sent after is built before. */
-    post_t *ev = NULL;
-    char topic[sizeof j->topic];
-    if (j->wf) {
-        ipvm_buf_t b = IPVM_BUF_INIT;
-        ev = ipvm_calloc(1, sizeof *ev);
-        if (ev == NULL || workflow_event(j, j->wf, &b) != 0 ||
-            (ev->event = (char *)ipvm_buf_take(&b, NULL)) == NULL) {
-            ipvm_buf_dispose(&b);
-            ipvm_free(ev);
-            job_free(j);
-            ipvm_rpc_call_fail(call, IPVM_RPC_INTERNAL_ERROR, "out of memory");
-            return 0;
-        }
-        ev->w = w;
-        ev->kind = 2;
-        snprintf(ev->cid, sizeof ev->cid, "%s", j->cid);
-        snprintf(topic, sizeof topic, "%s", j->topic);
-        j->call = NULL;
-    }
+    /* Not answered here, even when admitted here: the answer travels with the workflow's
+     * first event (on_event), which comes once the run has stored it "running", so a
+     * workflow a client was answered for is resumed by a restart, even after kill -9 (a run
+     * waiting for a slot has stored nothing yet). j belongs to the runners (or the
+     * scheduler) once queued or started. */
     int rc = j->wf ? start_job(w, j) : enqueue(w, j);
     if (rc != 0) {
         job_free(j);
-        if (ev)
-            post_free(ev);
         if (rc == IPVM_ENOMEM)
             ipvm_rpc_call_fail(call, IPVM_RPC_INTERNAL_ERROR, "out of memory");
         else
             ipvm_rpc_call_fail(call, IPVM_RPC_SERVER_BUSY,
                                "not able to run workflow: the node is shutting down");
         return 0;
-    }
-    if (ev) {
-        (void)ipvm_rpc_call_subscribe(call, topic, NULL);
-        on_post(w->server, ev); /* publishes the event, remembers it, frees ev */
     }
     return 0;
 }
@@ -1212,6 +1196,8 @@ void ipvm_rpc_workflows_free(ipvm_rpc_workflows_t *w)
     pthread_mutex_unlock(&w->lock);
     while (sq) {
         job_t *n = sq->next;
+        if (sq->call)
+            ipvm_rpc_call_fail(sq->call, IPVM_RPC_SERVER_BUSY, "the node is shutting down");
         job_free(sq);
         atomic_fetch_sub(&w->active, 1);
         sq = n;

@@ -4,6 +4,7 @@
 #include "node_fixture.h"
 
 #include <errno.h>
+#include <sqlite3.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,155 @@ IPVM_TEST(rpc, node_sigterm_drain_and_resume)
     IPVM_ASSERT_OK(ipvm_file_read(n.log, &log, NULL));
     IPVM_ASSERT_STRCONTAINS((char *)log.data, "resuming 1 workflow that was running");
     ipvm_buf_dispose(&log);
+    node_fixture_stop(&n, 20000);
+}
+
+/* One integer from the node's database, opened read-only (the node is dead or stopped): the
+ * query's first column, with ?1 bound to `arg` when it is not NULL. */
+static int64_t db_int(const char *db, const char *q, const char *arg)
+{
+    sqlite3 *h = NULL;
+    IPVM_ASSERT_MSG(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK, "open %s: %s",
+                    db, h ? sqlite3_errmsg(h) : "out of memory");
+    sqlite3_busy_timeout(h, 10000);
+    sqlite3_stmt *st = NULL;
+    IPVM_ASSERT_MSG(sqlite3_prepare_v2(h, q, -1, &st, NULL) == SQLITE_OK, "%s: %s", q,
+                    sqlite3_errmsg(h));
+    if (arg)
+        IPVM_ASSERT(sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT) == SQLITE_OK);
+    IPVM_ASSERT_MSG(sqlite3_step(st) == SQLITE_ROW, "%s: %s", q, sqlite3_errmsg(h));
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+/* How many times `needle` occurs in the file at path. */
+static int count_in_file(const char *path, const char *needle)
+{
+    ipvm_buf_t b = IPVM_BUF_INIT;
+    IPVM_ASSERT_OK(ipvm_file_read(path, &b, NULL));
+    int k = 0;
+    for (const char *p = (const char *)b.data; p && (p = strstr(p, needle)) != NULL; p++)
+        k++;
+    ipvm_buf_dispose(&b);
+    return k;
+}
+
+/* The daemon killed with SIGKILL mid-workflow at a few moments, restarted on the same data dir
+ * each time (node.runners = 1). A round submits one chain of 1,000 tasks (parsed by a runner)
+ * and kills after its first receipt or a few more; or four chains of
+ * 250 at once (parsed on the loop; each waits for the one slot, and is answered when it starts
+ * and has stored itself "running") and kills after the first's answer or its first receipt.
+ * After each kill, every receipt the client was told about is in the database and no
+ * instruction has two receipts; every workflow that was answered and not finished is still
+ * "running" (or complete: its last receipts committed after the client's last notification),
+ * so the restart resumes them with no client resubmitting (as after SIGTERM) and
+ * they complete with one receipt per task; a client subscribing then gets every receipt, the
+ * reported ones replayed and unchanged. The client reads notifications slower than the node
+ * makes them, so a kill lands later than asked; one that came after every answered workflow
+ * had finished (in the store) tests no resume: that round runs again with new chains (at most 5
+ * times). */
+IPVM_TEST(rpc, node_sigkill_and_resume)
+{
+    enum { ROUNDS = 4, TRIES = 5 };
+    static const struct {
+        int n, count, after;
+    } rounds[ROUNDS] = {{1000, 1, 1}, {250, 4, 0}, {1000, 1, 10}, {250, 4, 1}};
+    const char *dir = node_fixture_dir("kill", false);
+    char data_dir[4096], db[4200], reported[4200];
+    snprintf(data_dir, sizeof data_dir, "%s", dir);
+    snprintf(db, sizeof db, "%s/ipvm.db", data_dir);
+    snprintf(reported, sizeof reported, "%s/reported.txt", ipvm_test_tmpdir());
+    node_fixture_add(data_dir, "homestar/wasm/example_test.wasm");
+    const char *extra[] = {"--set", "node.runners=1", NULL};
+    node_fixture_t n;
+    node_fixture_start(&n, data_dir, extra);
+    ipvm_buf_t out = IPVM_BUF_INIT;
+    int64_t total = 0; /* receipts of the workflows completed so far */
+    int restarts = 0, seq = 0;
+    for (int round = 0, tries = 0; round < ROUNDS; tries++) {
+        IPVM_ASSERT_MSG(tries < TRIES,
+                        "round %d: %d kills in a row came after the workflows had "
+                        "finished",
+                        round + 1, TRIES);
+        /* new chains each time (their own values, so their own instructions), one store */
+        int tasks = rounds[round].n, count = rounds[round].count;
+        char nbuf[16], base[32], cbuf[16], k[16], pid[32], rbuf[16];
+        snprintf(nbuf, sizeof nbuf, "%d", tasks);
+        snprintf(base, sizeof base, "%d", 10000 * (++seq));
+        snprintf(cbuf, sizeof cbuf, "%d", count);
+        snprintf(k, sizeof k, "%d", rounds[round].after);
+        snprintf(pid, sizeof pid, "%ld", n.pid);
+        const char *submit[] = {"submit", n.url, nbuf, base, cbuf, k, pid, NULL};
+        node_fixture_script("kill.mjs", submit, 60000, &out);
+        int st = 0;
+        IPVM_ASSERT(waitpid((pid_t)n.pid, &st, 0) == (pid_t)n.pid);
+        IPVM_ASSERT_MSG(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %d: not killed", st);
+        n.pid = 0;
+        const char *text = (const char *)out.data;
+        const char *summary = strstr(text, "kill: ");
+        IPVM_ASSERT(summary != NULL);
+        printf("round %d: %.*s\n", round + 1, (int)strcspn(summary, "\n"), summary);
+        /* every receipt that was reported is on disk, once; every answered workflow that had
+         * not finished is "running" */
+        int nrep = 0, unfinished = 0;
+        bool missed = false;
+        for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+            char word[128];
+            missed |= strncmp(p, "missed", 6) == 0;
+            if (strncmp(p, "unfinished ", 11) == 0) {
+                IPVM_ASSERT(sscanf(p + 11, "%127s", word) == 1);
+                IPVM_ASSERT_MSG(
+                    db_int(db,
+                           "SELECT count(*) FROM workflows WHERE name = ?1 AND (status = "
+                           "'running' OR (status = 'completed' AND num_tasks = (SELECT count(*) "
+                           "FROM workflows_receipts WHERE workflow_cid = workflows.cid)))",
+                           word) == 1,
+                    "round %d: workflow %s was answered and not finished, but it is neither "
+                    "'running' nor complete in the store after the kill: a restart would not "
+                    "resume it",
+                    round + 1, word);
+                unfinished++;
+            }
+            if (strncmp(p, "reported ", 9) != 0)
+                continue;
+            IPVM_ASSERT(sscanf(p + 9, "%127s", word) == 1);
+            IPVM_ASSERT_MSG(db_int(db, "SELECT count(*) FROM receipts WHERE cid = ?1", word) == 1,
+                            "round %d: receipt %s was reported but is not in the store", round + 1,
+                            word);
+            nrep++;
+        }
+        IPVM_ASSERT(nrep >= rounds[round].after);
+        IPVM_ASSERT_EQ(db_int(db,
+                              "SELECT count(*) FROM (SELECT instruction FROM receipts GROUP BY "
+                              "instruction HAVING count(*) > 1)",
+                              NULL),
+                       0);
+        int64_t running =
+            db_int(db, "SELECT count(*) FROM workflows WHERE status = 'running'", NULL);
+        IPVM_ASSERT(running >= unfinished && running <= count);
+        ipvm_error_t err;
+        IPVM_ASSERT_OK(ipvm_file_write_atomic(reported, out.data, out.len, &err));
+        /* the restart resumes them, with nobody resubmitting; then every receipt comes */
+        node_fixture_start(&n, data_dir, extra);
+        snprintf(rbuf, sizeof rbuf, "%lld", (long long)running);
+        const char *check[] = {"check", n.url, nbuf, base, cbuf, reported, rbuf, NULL};
+        node_fixture_script("kill.mjs", check, 120000, &out);
+        IPVM_ASSERT_STRCONTAINS((char *)out.data, "kill: all passed");
+        restarts += running > 0;
+        IPVM_ASSERT_EQ(count_in_file(n.log, "resuming "), restarts);
+        total += (int64_t)tasks * count;
+        IPVM_ASSERT_EQ(db_int(db, "SELECT count(*) FROM receipts", NULL), total);
+        IPVM_ASSERT_EQ(db_int(db, "SELECT count(DISTINCT instruction) FROM receipts", NULL), total);
+        IPVM_ASSERT_EQ(
+            db_int(db, "SELECT count(*) FROM workflows WHERE status != 'completed'", NULL), 0);
+        if (!missed && running > 0) {
+            round++;
+            tries = -1;
+        }
+    }
+    ipvm_buf_dispose(&out);
     node_fixture_stop(&n, 20000);
 }
 
