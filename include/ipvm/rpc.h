@@ -207,7 +207,10 @@ typedef struct ipvm_rpc_server_opts_s {
 } ipvm_rpc_server_opts_t;
 
 /* Creates the server on `loop` (a uv_loop_t *, borrowed: it must outlive the server) and starts
- * listening. Errors: IPVM_EIO with err naming the address when the port cannot be bound.
+ * listening. Errors: IPVM_EIO with err naming the address, why (e.g. address already in
+ * use) and what to change, when the port cannot be bound. After a failure, what
+ * was opened on the loop (lws's handles) closes there: run the loop until it has no more handles
+ * before closing it (uv_run), as after ipvm_rpc_server_close.
  * Thread: the loop thread, and so are all the functions below except those marked otherwise. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_server_new(void *loop, const ipvm_rpc_server_opts_t *opts,
                                                     ipvm_rpc_server_t **out, ipvm_error_t *err);

@@ -350,8 +350,6 @@ int ipvm_node_main(const ipvm_node_opts_t *o)
         char msg[600];
         snprintf(msg, sizeof msg, "ipvm: error: cannot start the node: %s\n",
                  err.msg[0] ? err.msg : ipvm_strerror(rc));
-        if (o->detach)
-            ipvm_node_ready(false, msg);
         fputs(msg, stderr);
         if (n->loop_ready) {
             n->shutting_down = true;
@@ -360,6 +358,9 @@ int ipvm_node_main(const ipvm_node_opts_t *o)
             (void)uv_loop_close(&n->loop);
             unlink(n->pid_path);
         }
+        /* after the teardown: once the waiting parent exits, `ipvm node status` finds no node */
+        if (o->detach)
+            ipvm_node_ready(false, msg);
         ipvm_metrics_free(n->metrics);
         ipvm_config_free(n->cfg);
         return 1; /* IPVM_EXIT_FAIL */

@@ -5,11 +5,15 @@
  * connections, their bounded send queues and the close sequence. */
 #include "rpc_int.h"
 
+#include <errno.h>
+#include <netdb.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define FRAGMENT 65536     /* bytes per WebSocket frame we send */
 #define WRITES_PER_TURN 64 /* messages written per writable callback, for fairness */
@@ -494,6 +498,8 @@ static void server_free(ipvm_rpc_server_t *s)
     ipvm_free(s);
 }
 
+static void on_closer(uv_timer_t *h);
+
 static const lws_retry_bo_t *retry_policy(ipvm_rpc_server_t *s, lws_retry_bo_t *r)
 {
     memset(r, 0, sizeof *r);
@@ -501,6 +507,55 @@ static const lws_retry_bo_t *retry_policy(ipvm_rpc_server_t *s, lws_retry_bo_t *
     r->secs_since_valid_ping = (uint16_t)(ping > 65000 ? 65000 : ping);
     r->secs_since_valid_hangup = (uint16_t)(r->secs_since_valid_ping + (ping ? ping : 1));
     return r;
+}
+
+/* Why host:port cannot be bound, for the error message: lws only logs its bind's errno. Binds a
+ * socket of our own (SO_REUSEADDR, as lws sets) and says what the kernel said; "" when that
+ * bind succeeds (the holder went away in between) or the address does not resolve. */
+static void bind_failure_reason(const char *host, int port, char *out, size_t size)
+{
+    snprintf(out, size, "%s", "");
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if (getaddrinfo(host, service, &hints, &ai) != 0 || ai == NULL)
+        return;
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd >= 0) {
+        int one = 1;
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
+            snprintf(out, size, "%s",
+                     errno == EADDRINUSE ? "address already in use" : strerror(errno));
+        close(fd);
+    }
+    freeaddrinfo(ai);
+}
+
+/* The error for a listen socket lws could not open: the address, why, and what to do. */
+static int listen_error(const ipvm_rpc_server_t *s, ipvm_error_t *err)
+{
+    char why[128];
+    bind_failure_reason(s->host, s->opts.port, why, sizeof why);
+    const char *fmt = strchr(s->host, ':') ? "[%s]:%d" : "%s:%d";
+    char addr[300];
+    snprintf(addr, sizeof addr, fmt, s->host, s->opts.port);
+    if (strcmp(why, "address already in use") == 0)
+        return ipvm_error_set(
+            err, IPVM_EIO, IPVM_NO_OFFSET,
+            "cannot listen on %s: address already in use (is another node "
+            "running on it? check with 'ipvm node status --data-dir DIR'; or pick "
+            "another port with --port N, rpc.port in ipvm.conf or IPVM_RPC_PORT; "
+            "0 picks a free one)",
+            addr);
+    return ipvm_error_set(err, IPVM_EIO, IPVM_NO_OFFSET,
+                          "cannot listen on %s%s%s (pick another address with --host/--port, "
+                          "rpc.host/rpc.port in ipvm.conf or IPVM_RPC_HOST/IPVM_RPC_PORT)",
+                          addr, why[0] ? ": " : "", why);
 }
 
 int ipvm_rpc_server_new(void *loop_, const ipvm_rpc_server_opts_t *opts, ipvm_rpc_server_t **out,
@@ -541,21 +596,31 @@ int ipvm_rpc_server_new(void *loop_, const ipvm_rpc_server_opts_t *opts, ipvm_rp
     info.fd_limit_per_thread = (unsigned)(s->opts.max_clients + 64);
     info.server_string = "ipvm";
     info.count_threads = 1;
-    s->ctx = lws_create_context(&info);
-    if (s->ctx == NULL) {
-        server_free(s);
-        return ipvm_error_set(err, IPVM_EIO, IPVM_NO_OFFSET,
-                              "cannot listen on %s:%d (in use? try another rpc.port)",
-                              opts && opts->host ? opts->host : "127.0.0.1", opts ? opts->port : 0);
-    }
-    s->vhost = lws_get_vhost_by_name(s->ctx, "default");
-    s->port = s->vhost ? lws_get_vhost_listen_port(s->vhost) : s->opts.port;
+    /* before lws, so that a failed start closes them with the rest (on_closer) */
     uv_async_init(loop, &s->async, on_async);
     s->async.data = s;
     uv_prepare_init(loop, &s->prepare);
     s->prepare.data = s;
-    uv_prepare_start(&s->prepare, on_prepare);
     uv_unref((uv_handle_t *)&s->prepare); /* it never keeps the loop alive */
+    s->ctx = lws_create_context(&info);
+    s->vhost = s->ctx ? lws_get_vhost_by_name(s->ctx, "default") : NULL;
+    if (s->vhost == NULL) {
+        /* With a foreign libuv loop, lws 4.1 returns the context even when the default vhost
+         * failed (its listen socket could not be bound: FAIL_UPON_UNABLE_TO_BIND), after it
+         * began destroying it itself (context.c fail_clean_pipes, fatal_exit_defer): its handles
+         * are closing on our loop and their callbacks still use the context. So neither s nor
+         * the context is freed here: on_closer finishes lws's destroy (its second phase) and
+         * frees s once the loop has run, as for a normal close. The caller's loop must run. */
+        rc = listen_error(s, err);
+        s->closing = true;
+        s->ctx_destroying = true; /* lws_create_context's own lws_context_destroy (or no ctx) */
+        uv_timer_init(loop, &s->closer);
+        s->closer.data = s;
+        uv_timer_start(&s->closer, on_closer, 0, 2);
+        return rc;
+    }
+    s->port = lws_get_vhost_listen_port(s->vhost);
+    uv_prepare_start(&s->prepare, on_prepare);
     *out = s;
     return 0;
 }

@@ -355,3 +355,56 @@ IPVM_TEST(rpc, node_cli_lifecycle)
     ipvm_buf_dispose(&o);
     ipvm_buf_dispose(&e);
 }
+
+/* A second node on a port another node holds fails its start (exit 1, the address and what to
+ * do next), in the foreground and with --detach, without a crash on its way out, and leaves the
+ * first node serving and stoppable. lws 4.1 returns a context with no listener when the bind
+ * fails; the node used to print "node started" and run without an API. */
+IPVM_TEST(rpc, node_start_port_in_use)
+{
+    node_fixture_t a;
+    node_fixture_start(&a, NULL, NULL);
+    char port[16], want[64], other[4096];
+    snprintf(port, sizeof port, "%d", a.port);
+    snprintf(want, sizeof want, "cannot listen on 127.0.0.1:%d: address already in use", a.port);
+    snprintf(other, sizeof other, "%s/other", ipvm_test_tmpdir());
+    ipvm_buf_t o = IPVM_BUF_INIT, e = IPVM_BUF_INIT;
+    const char *fg[] = {"node", "start", "--port", port, NULL};
+    const char *bg[] = {"node", "start", "--port", port, "--detach", NULL};
+    const char *const *starts[] = {fg, bg};
+    for (size_t i = 0; i < 2; i++) {
+        int st = ipvm_test_ipvm(other, starts[i], 20000, &o, &e);
+        IPVM_ASSERT_MSG(st == 1, "start %zu: exit %d, stdout:\n%s\nstderr:\n%s", i, st,
+                        (char *)o.data, (char *)e.data);
+        IPVM_ASSERT_STRCONTAINS((char *)e.data, want);
+        IPVM_ASSERT_STRCONTAINS((char *)e.data, "ipvm node status");
+        IPVM_ASSERT_STRCONTAINS((char *)e.data, "--port N, rpc.port in ipvm.conf or IPVM_RPC_PORT");
+        IPVM_ASSERT(strstr((char *)o.data, "node started") == NULL);
+        IPVM_ASSERT(strstr((char *)e.data, "node started") == NULL);
+    }
+    /* the failed node left nothing that says it runs */
+    const char *status[] = {"node", "status", NULL};
+    IPVM_ASSERT_EQ(ipvm_test_ipvm(other, status, 10000, &o, &e), 3);
+    IPVM_ASSERT_STRCONTAINS((char *)o.data, "no node is running");
+    /* the same data dir is refused by the pid lock, before any port, and changes no file */
+    IPVM_ASSERT_EQ(ipvm_test_ipvm(a.data_dir, fg, 20000, &o, &e), 1);
+    IPVM_ASSERT_STRCONTAINS((char *)e.data, "already running");
+    /* the first node still serves, and its node.json and pid file still find it */
+    char pid[32];
+    snprintf(pid, sizeof pid, "(pid %ld)", a.pid);
+    IPVM_ASSERT_EQ(ipvm_test_ipvm(a.data_dir, status, 10000, &o, &e), 0);
+    IPVM_ASSERT_STRCONTAINS((char *)o.data, pid);
+    IPVM_ASSERT_STRCONTAINS((char *)o.data, "{\"healthy\":true}");
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", a.port);
+    IPVM_ASSERT_STRCONTAINS((char *)o.data, url);
+    const char *stop[] = {"node", "stop", NULL};
+    IPVM_ASSERT_EQ(ipvm_test_ipvm(a.data_dir, stop, 30000, &o, &e), 0);
+    IPVM_ASSERT_STRCONTAINS((char *)e.data, "node stopped");
+    int st = 0;
+    IPVM_ASSERT_EQ(waitpid((pid_t)a.pid, &st, 0), (pid_t)a.pid);
+    IPVM_ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the first node exited with %d", st);
+    a.pid = 0;
+    ipvm_buf_dispose(&o);
+    ipvm_buf_dispose(&e);
+}
