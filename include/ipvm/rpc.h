@@ -404,6 +404,11 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_client_call(ipvm_rpc_client_t *c, const
                                                      const char *params_json, int timeout_ms,
                                                      ipvm_buf_t *result, int *rpc_code,
                                                      ipvm_error_t *err);
+/* After ipvm_rpc_client_call answered IPVM_ERPC with *rpc_code IPVM_RPC_OVERSIZED_REQUEST (the
+ * node refused the request as over its rpc.max_message and closed the connection; so also when
+ * it only closed with WebSocket code 1009): *sent the request's size in bytes, *limit the
+ * node's limit in bytes (0 when the node did not say). */
+IPVM_EXTERN void ipvm_rpc_client_oversized(const ipvm_rpc_client_t *c, size_t *sent, size_t *limit);
 /* Waits for the next notification (its whole JSON text into `msg`: the buffer it was received
  * in replaces msg's, whose memory is freed; so for ipvm_rpc_client_take). IPVM_ETIMEDOUT,
  * IPVM_ECLOSED when the server closed. */

@@ -74,6 +74,13 @@ static void on_node_event(remote_t *r, const ipvm_ipld_t *ev)
         if (t && t->kind == IPVM_IPLD_FLOAT)
             r->rows[task].time_ns = (uint64_t)(t->u.f * 1e6);
     } else if (ipvm_ipld_is_str(type, "workflow_done")) {
+        /* Ours only when it counts no more receipts than came: another run of the same
+         * workflow (the one a restarted node resumed, say) ends on the same stream, and ours
+         * sends every receipt before its end */
+        uint64_t ex = 0, rp = 0; /* its failed ones are among these */
+        if (ipvm_ipld_get_u64(ipvm_ipld_map_get(ev, "executed"), &ex) == 0 &&
+            ipvm_ipld_get_u64(ipvm_ipld_map_get(ev, "replayed"), &rp) == 0 && ex + rp > r->settled)
+            return;
         const ipvm_ipld_t *st = ipvm_ipld_map_get(ev, "status");
         const ipvm_ipld_t *el = ipvm_ipld_map_get(ev, "elapsed_ms");
         snprintf(r->status, sizeof r->status, "%s",
@@ -103,6 +110,43 @@ static void unquote(const ipvm_buf_t *b, char *out, size_t len)
 {
     size_t n = b->len >= 2 ? b->len - 2 : 0;
     snprintf(out, len, "%.*s", (int)n, b->len >= 2 ? (const char *)b->data + 1 : "");
+}
+
+/* n bytes for a person: "3.2 MB", "1 MiB" (a limit set with a suffix), "900 bytes". */
+static const char *size_str(size_t n, char *out, size_t len)
+{
+    if (n >= (1u << 20) && n % (1u << 20) == 0)
+        snprintf(out, len, "%zu MiB", n >> 20);
+    else if (n >= 1024 && n % 1024 == 0 && n < (1u << 20))
+        snprintf(out, len, "%zu KiB", n >> 10);
+    else if (n >= 1000000)
+        snprintf(out, len, "%.1f MB", (double)n / 1e6);
+    else if (n >= 1000)
+        snprintf(out, len, "%.1f kB", (double)n / 1e3);
+    else
+        snprintf(out, len, "%zu bytes", n);
+    return out;
+}
+
+/* The node closed the connection on a workflow message over its rpc.max_message: what to do. */
+static int fail_oversized(remote_t *r, const ipvm_run_remote_t *a)
+{
+    size_t sent = 0, limit = 0;
+    ipvm_rpc_client_oversized(r->client, &sent, &limit);
+    char s1[32], s2[32], lim[64] = "";
+    size_t mib = 1;
+    while (mib < 4096 && (mib << 20) < sent + sent / 4) /* room for a little growth */
+        mib *= 2;
+    if (limit)
+        snprintf(lim, sizeof lim, " = %s", size_str(limit, s2, sizeof s2));
+    return ipvm_cli_fail(r->cli, IPVM_ETOOBIG,
+                         "the node refused the workflow: its %s message (%zu tasks) is over the "
+                         "node's limit (rpc.max_message%s); raise rpc.max_message in the "
+                         "node's config (ipvm node init documents it), e.g. max_message = %zuM "
+                         "under [rpc], or start it with --set rpc.max_message=%zuM or "
+                         "IPVM_RPC_MAX_MESSAGE=%zuM, and restart the node; or run the workflow "
+                         "here, without a node: ipvm run %s",
+                         size_str(sent, s1, sizeof s1), r->wf->ntasks, lim, mib, mib, mib, a->file);
 }
 
 static int submit(remote_t *r, const ipvm_run_remote_t *a, const ipvm_buf_t *json)
@@ -148,12 +192,30 @@ static int submit(remote_t *r, const ipvm_run_remote_t *a, const ipvm_buf_t *jso
         unquote(&res, r->run_sub, sizeof r->run_sub);
     ipvm_buf_dispose(&res);
     ipvm_buf_dispose(&params);
+    if (rc == IPVM_ERPC && code == IPVM_RPC_OVERSIZED_REQUEST)
+        return fail_oversized(r, a);
     if (rc == IPVM_ERPC)
         return ipvm_cli_fail(r->cli, 0, "the node refused the workflow: %s%s", err.msg,
                              code == IPVM_RPC_SERVER_BUSY ? " (try again later)" : "");
     if (rc)
         return ipvm_cli_fail(r->cli, rc, "%s", err.msg);
     return 0;
+}
+
+/* The node went away mid-run (it stopped, crashed or was killed): what was received, what the
+ * node kept, and what to do next. */
+static int fail_closed(remote_t *r, const char *why)
+{
+    size_t n = r->wf->ntasks;
+    ipvm_progress_clear(&r->progress);
+    return ipvm_cli_fail(
+        r->cli, IPVM_ECLOSED,
+        "%s in the middle of the run, after %zu of %zu receipts (%zu task%s without one); the "
+        "receipts the node reported are kept in its store: check 'ipvm node status' and the "
+        "node's log (DATA_DIR/node.log for a detached node) for why it stopped, start it again "
+        "with 'ipvm node start' (it resumes the run unless node.resume = false), then run the "
+        "same workflow again: the receipts it has replay and only the rest run",
+        why, r->settled, n, n - r->settled, n - r->settled == 1 ? "" : "s");
 }
 
 /* Waits for every task's receipt, or the end of the run, or the timeout. */
@@ -182,6 +244,10 @@ static int collect(remote_t *r, uint64_t timeout_ms)
         int n = ipvm_rpc_client_next(r->client, wait, &msg, &err);
         if (n == IPVM_ETIMEDOUT && (r->done_seen || grace))
             break;
+        if (n == IPVM_ECLOSED) {
+            rc = fail_closed(r, err.msg);
+            break;
+        }
         if (n != 0 && n != IPVM_ETIMEDOUT) {
             rc = ipvm_cli_fail(r->cli, n, "%s", err.msg);
             break;

@@ -35,6 +35,8 @@ struct ipvm_rpc_client_s {
     struct lws *wsi; /* NULL until established and after close */
     bool established, closed;
     char why[256];         /* why it closed or failed */
+    unsigned close_code;   /* the node's WebSocket close code (1009: message too large), or 0 */
+    size_t sent_len;       /* bytes of the last message sent */
     outmsg_t *head, *tail; /* to send */
     size_t off;
     ipvm_buf_t tx;               /* LWS_PRE bytes, then the request being sent (reused) */
@@ -169,6 +171,7 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         if (len >= 2) {
             const unsigned char *p = in;
+            c->close_code = (unsigned)(p[0] << 8 | p[1]);
             snprintf(c->why, sizeof c->why, "the node closed the connection (%u%s%.*s)",
                      (unsigned)(p[0] << 8 | p[1]), len > 2 ? ": " : "", (int)(len - 2),
                      (const char *)p + 2);
@@ -728,8 +731,10 @@ static int send_requests(ipvm_rpc_client_t *c, const ipvm_rpc_client_req_t *reqs
     }
     if (rc == 0 && batch)
         rc = ipvm_buf_append_byte(req, ']');
-    if (rc == 0)
+    if (rc == 0) {
+        c->sent_len = req->len - LWS_PRE;
         rc = client_send(c);
+    }
     if (c->tx.cap > (1u << 20)) /* a big workflow's memory is not kept */
         ipvm_buf_dispose(&c->tx);
     if (rc)
@@ -778,6 +783,47 @@ int ipvm_rpc_client_take(ipvm_rpc_client_t *c, ipvm_buf_t *msg, uint64_t *id)
     return 1;
 }
 
+/* The node's refusal of a request as too large, once it closed: the error it sent first (id
+ * null, code -32007, "request is over the limit of N bytes (rpc.max_message)", server.c's
+ * conn_receive) into msg, N into c's limit; or, without that answer, its close code 1009.
+ * False when the close was not that. */
+static bool oversized(const ipvm_rpc_client_t *c, char *msg, size_t len, size_t *limit)
+{
+    *limit = 0;
+    for (inmsg_t *m = c->inbox; m; m = m->next) {
+        const char *t = (const char *)m->text.data, *e, *v;
+        size_t el, vl;
+        if (m->kind != -1 || ipvm_rpc_json_member(t, m->text.len, "error", &e, &el) != 0 ||
+            ipvm_rpc_json_member(e, el, "code", &v, &vl) != 0 || vl != 6 ||
+            memcmp(v, "-32007", 6) != 0)
+            continue;
+        ipvm_arena_t a;
+        ipvm_arena_init(&a);
+        ipvm_ipld_t *doc = NULL;
+        const ipvm_ipld_t *s = NULL;
+        if (ipvm_dagjson_decode(e, el, &a, &doc, NULL) == 0)
+            s = ipvm_ipld_map_get(doc, "message");
+        snprintf(msg, len, "%s", s && s->kind == IPVM_IPLD_STRING ? s->u.str.ptr : "too large");
+        const char *at = strstr(msg, "limit of ");
+        if (at)
+            *limit = (size_t)strtoull(at + 9, NULL, 10);
+        ipvm_arena_dispose(&a);
+        return true;
+    }
+    if (c->close_code != LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE)
+        return false;
+    snprintf(msg, len, "%s", c->why);
+    return true;
+}
+
+void ipvm_rpc_client_oversized(const ipvm_rpc_client_t *c, size_t *sent, size_t *limit)
+{
+    char msg[256];
+    *sent = c->sent_len;
+    if (!oversized(c, msg, sizeof msg, limit))
+        *limit = 0;
+}
+
 int ipvm_rpc_client_call(ipvm_rpc_client_t *c, const char *method, const char *params_json,
                          int timeout_ms, ipvm_buf_t *result, int *rpc_code, ipvm_error_t *err)
 {
@@ -787,6 +833,14 @@ int ipvm_rpc_client_call(ipvm_rpc_client_t *c, const char *method, const char *p
         return rc;
     inmsg_t *m = NULL;
     rc = wait_for(c, id, timeout_ms, &m);
+    char why[256];
+    size_t limit = 0;
+    if (rc == IPVM_ECLOSED && oversized(c, why, sizeof why, &limit)) {
+        if (rpc_code)
+            *rpc_code = IPVM_RPC_OVERSIZED_REQUEST;
+        return ipvm_error_set(err, IPVM_ERPC, IPVM_NO_OFFSET, "%d: %s (a %zu-byte request)",
+                              IPVM_RPC_OVERSIZED_REQUEST, why, c->sent_len);
+    }
     if (rc)
         return ipvm_error_set(err, rc, IPVM_NO_OFFSET, "%s: %s", method,
                               rc == IPVM_ETIMEDOUT ? "no answer in time" : c->why);
