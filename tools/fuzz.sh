@@ -5,6 +5,8 @@
 # corpus in BUILD/corpus/<target>/ so the committed one stays small (add an input to it by
 # hand when it covers something new). Crashes land in tests/fuzz/crashes/; replay one with
 #   BUILD/fuzz_<target> tests/fuzz/crashes/<file>
+# A target with a dictionary tests/fuzz/dict/<target>.dict (text formats) is run with it; wasm
+# modules and component types may grow to 16 KiB (libFuzzer's default cap is 4 KiB).
 # Usage: tools/fuzz.sh [BUILD] [SECONDS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,9 +21,12 @@ for bin in "$build"/fuzz_*; do
   seeds=tests/fuzz/corpus/$target
   work=$build/corpus/$target
   mkdir -p "$seeds" "$work"
+  extra=()
+  [ -f tests/fuzz/dict/$target.dict ] && extra+=(-dict=tests/fuzz/dict/$target.dict)
+  case $target in wasm_module|component_type) extra+=(-max_len=16384) ;; esac
   echo "== $target: fuzzing for ${secs}s (seeds: $(ls "$seeds" | wc -l) files, working corpus: $work)"
   if ! ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} "$bin" -max_total_time="$secs" \
-        -print_final_stats=1 -artifact_prefix=tests/fuzz/crashes/"$target"- \
+        -print_final_stats=1 -artifact_prefix=tests/fuzz/crashes/"$target"- ${extra[@]+"${extra[@]}"} \
         "$work" "$seeds" 2>&1 | tail -n 12; then
     status=1
   fi
