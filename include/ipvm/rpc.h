@@ -204,13 +204,18 @@ typedef struct ipvm_rpc_server_opts_s {
     size_t max_subscriptions;     /* per client (0: 4096) */
     ipvm_metrics_t *metrics;      /* borrowed; the registry served at /metrics (may be NULL) */
     const char *node_name;        /* shown by the dashboard (copied; NULL: "ipvm") */
+    const char *socket_path;      /* also serve on this Unix-domain socket (copied; NULL, "": no) */
+    unsigned socket_mode;         /* the socket file's mode (0: 0600, the owner only) */
 } ipvm_rpc_server_opts_t;
 
 /* Creates the server on `loop` (a uv_loop_t *, borrowed: it must outlive the server) and starts
  * listening. Errors: IPVM_EIO with err naming the address, why (e.g. address already in
- * use) and what to change, when the port cannot be bound. After a failure, what
- * was opened on the loop (lws's handles) closes there: run the loop until it has no more handles
- * before closing it (uv_run), as after ipvm_rpc_server_close.
+ * use) and what to change, when the port cannot be bound. With socket_path, the same API is
+ * served on that socket too: a stale socket file there (nobody listening) is replaced; a live
+ * one (IPVM_EIO), a file that is not a socket (IPVM_EEXIST) or a path too long (IPVM_EINVAL)
+ * fails the start, the file left as it was. The file is removed when the server closes.
+ * After a failure, what was opened on the loop (lws's handles) closes there: run the loop until
+ * it has no more handles before closing it (uv_run), as after ipvm_rpc_server_close.
  * Thread: the loop thread, and so are all the functions below except those marked otherwise. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_server_new(void *loop, const ipvm_rpc_server_opts_t *opts,
                                                     ipvm_rpc_server_t **out, ipvm_error_t *err);
@@ -391,8 +396,11 @@ IPVM_EXTERN void ipvm_node_exec_free(ipvm_node_exec_t *x);
  * thread. */
 typedef struct ipvm_rpc_client_s ipvm_rpc_client_t;
 
-/* Connects to "ws://host:port[/path]" within timeout_ms. Errors: IPVM_EINVAL (bad URL),
- * IPVM_ECLOSED (refused or closed; err says to start the node), IPVM_ETIMEDOUT. */
+/* Connects to "ws://host:port[/path]", or "unix:///path/to/socket" (a node's rpc.socket), within
+ * timeout_ms. Errors: IPVM_EINVAL (bad URL; for unix: the path is not a socket or too long),
+ * IPVM_ECLOSED (refused or closed, or nobody listens on the socket; err says to start the
+ * node), IPVM_ENOENT (no socket file), IPVM_EACCES (the socket's mode denies this user),
+ * IPVM_ETIMEDOUT. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_rpc_client_connect(const char *url, int timeout_ms,
                                                         ipvm_rpc_client_t **out, ipvm_error_t *err);
 IPVM_EXTERN void ipvm_rpc_client_free(ipvm_rpc_client_t *c);

@@ -47,6 +47,7 @@ static int node_start(ipvm_cli_t *cli, int argc, char **argv)
         {"--workers", "node.workers"}, {"--name", "node.name"},
         {"--fuel", "limits.fuel"},     {"--memory", "limits.memory"},
         {"--time", "limits.time"},     {"--max-clients", "rpc.max_clients"},
+        {"--socket", "rpc.socket"},
     };
     int status = IPVM_EXIT_OK;
     for (int i = 1; i < argc && status == IPVM_EXIT_OK; i++) {
@@ -90,8 +91,10 @@ static int node_start(ipvm_cli_t *cli, int argc, char **argv)
 
 /* ---- status / stop ------------------------------------------------------------------------ */
 
-/* Reads DATA_DIR/node.json into url (the API address) and *started_ms. */
-bool ipvm__node_read_info(const char *data_dir, char *url, size_t len, uint64_t *started_ms)
+/* Reads DATA_DIR/node.json into url (the API address), *started_ms and, when socket is not
+ * NULL, the rpc.socket path ("" when the node has none). */
+static bool read_info(const char *data_dir, char *url, size_t len, uint64_t *started_ms,
+                      char *socket, size_t socket_len)
 {
     char info[4096];
     ipvm_node_paths(data_dir, NULL, info, NULL);
@@ -109,11 +112,19 @@ bool ipvm__node_read_info(const char *data_dir, char *url, size_t len, uint64_t 
             }
             if (ipvm_ipld_get_u64(ipvm_ipld_map_get(v, "started_ms"), started_ms) != 0)
                 *started_ms = 0;
+            const ipvm_ipld_t *sk = ipvm_ipld_map_get(v, "socket");
+            if (socket && sk && sk->kind == IPVM_IPLD_STRING)
+                snprintf(socket, socket_len, "%s", sk->u.str.ptr);
         }
         ipvm_arena_dispose(&a);
     }
     ipvm_buf_dispose(&b);
     return ok;
+}
+
+bool ipvm__node_read_info(const char *data_dir, char *url, size_t len, uint64_t *started_ms)
+{
+    return read_info(data_dir, url, len, started_ms, NULL, 0);
 }
 
 static long running_pid(const char *data_dir)
@@ -137,9 +148,9 @@ static int node_status(ipvm_cli_t *cli, int argc, char **argv)
                    cli->data_dir);
         return 3; /* like LSB status: program is not running */
     }
-    char url[512] = "";
+    char url[512] = "", sock[4096] = "";
     uint64_t started = 0;
-    bool have_url = ipvm__node_read_info(cli->data_dir, url, sizeof url, &started);
+    bool have_url = read_info(cli->data_dir, url, sizeof url, &started, sock, sizeof sock);
     ipvm_buf_t health = IPVM_BUF_INIT, node = IPVM_BUF_INIT;
     ipvm_error_t err;
     ipvm_error_clear(&err);
@@ -155,15 +166,18 @@ static int node_status(ipvm_cli_t *cli, int argc, char **argv)
     }
     uint64_t up = started ? (ipvm_wall_ms() - started) / 1000 : 0;
     if (cli->json) {
-        printf("{\"running\":true,\"pid\":%ld,\"rpc\":%s%s%s,\"uptime_s\":%llu,\"health\":%s,"
-               "\"node\":%s}\n",
+        printf("{\"running\":true,\"pid\":%ld,\"rpc\":%s%s%s,\"socket\":%s%s%s,\"uptime_s\":%llu,"
+               "\"health\":%s,\"node\":%s}\n",
                pid, have_url ? "\"" : "", have_url ? url : "null", have_url ? "\"" : "",
+               sock[0] ? "\"" : "", sock[0] ? sock : "null", sock[0] ? "\"" : "",
                (unsigned long long)up, rc == 0 ? (char *)health.data : "null",
                rc == 0 ? (char *)node.data : "null");
     } else {
         printf("ipvm: node running (pid %ld), up %llus\n", pid, (unsigned long long)up);
         if (have_url)
             printf("  API        %s\n  dashboard  http%s/\n", url, url + 2);
+        if (sock[0])
+            printf("  socket     unix://%s (ipvm run --node unix://%s)\n", sock, sock);
         if (rc == 0)
             printf("  health     %s\n  node       %s\n", (char *)health.data, (char *)node.data);
         else if (have_url)
@@ -342,9 +356,9 @@ static int cmd_node_run(ipvm_cli_t *cli, int argc, char **argv)
 const ipvm_cmd_t ipvm_cmd_node = {
     "node", "run the node daemon: JSON-RPC API, /health, /metrics, dashboard",
     "Usage: ipvm node start [--detach] [--config FILE] [--host ADDR] [--port N]\n"
-    "                       [--workers N] [--name NAME] [--fuel N] [--memory BYTES]\n"
-    "                       [--time DURATION] [--max-clients N] [--set SECTION.KEY=VALUE]...\n"
-    "                       [--no-resume]\n"
+    "                       [--socket PATH] [--workers N] [--name NAME] [--fuel N]\n"
+    "                       [--memory BYTES] [--time DURATION] [--max-clients N]\n"
+    "                       [--set SECTION.KEY=VALUE]... [--no-resume]\n"
     "       ipvm node stop [--timeout SECONDS] [--force]\n"
     "       ipvm node status\n"
     "       ipvm node init [--force] [-o FILE] [--print]\n"
@@ -356,6 +370,9 @@ const ipvm_cmd_t ipvm_cmd_node = {
     "WebSocket at ws://127.0.0.1:1337 (subscribe_run_workflow, health, metrics, node,\n"
     "rpc_discover, subscribe_network_events), plus plain HTTP on the same port: GET /health,\n"
     "GET /metrics (Prometheus) and GET / (a live dashboard for a browser).\n"
+    "--socket PATH (rpc.socket) serves the same on a Unix-domain socket file as well, mode\n"
+    "0600 (rpc.socket_mode): local clients of the node's user connect with\n"
+    "ipvm run --node unix:///PATH.\n"
     "\n"
     "  start     run the node in the foreground (Ctrl-C or SIGTERM stops it: running tasks\n"
     "            finish, and the next start resumes the workflows that were running);\n"
@@ -377,6 +394,8 @@ const ipvm_cmd_t ipvm_cmd_node = {
     "Examples:\n"
     "  ipvm node init && ipvm node start --detach\n"
     "  ipvm run --node ws://127.0.0.1:1337 workflow.json\n"
+    "  ipvm node start --socket /run/user/$UID/ipvm.sock &&\n"
+    "    ipvm run --node unix:///run/user/$UID/ipvm.sock workflow.json\n"
     "  curl -s http://127.0.0.1:1337/metrics\n"
     "  ipvm node stop\n",
     cmd_node_run};

@@ -147,6 +147,24 @@ static int load_config(ipvm_node_t *n, const ipvm_node_opts_t *o, ipvm_error_t *
     return rc;
 }
 
+/* A relative rpc.socket is taken from the directory the node starts in: made absolute before
+ * --detach moves the node to / (process.c), and so shown in node.json. */
+static int absolute_socket(ipvm_node_t *n, ipvm_error_t *err)
+{
+    const char *sock = ipvm_config_str(n->cfg, "rpc", "socket");
+    if (sock == NULL || sock[0] == '\0' || sock[0] == '/' || sock[0] == '@')
+        return 0;
+    char cwd[PATH_MAX], abs[PATH_MAX + 256], origin[600];
+    if (getcwd(cwd, sizeof cwd) == NULL)
+        return ipvm_error_set(err, IPVM_EIO, IPVM_NO_OFFSET,
+                              "rpc.socket %s is relative and the current directory is "
+                              "unknown (%s): give an absolute path",
+                              sock, strerror(errno));
+    snprintf(abs, sizeof abs, "%s/%s", cwd, sock);
+    snprintf(origin, sizeof origin, "%s", ipvm_config_origin(n->cfg, "rpc", "socket"));
+    return ipvm_config_set(n->cfg, "rpc.socket", abs, origin, err);
+}
+
 static int prepare_dirs(ipvm_node_t *n, const ipvm_node_opts_t *o, ipvm_error_t *err)
 {
     const char *dir = ipvm_config_str(n->cfg, "node", "data_dir");
@@ -165,7 +183,7 @@ static int prepare_dirs(ipvm_node_t *n, const ipvm_node_opts_t *o, ipvm_error_t 
     const char *log = ipvm_config_str(n->cfg, "node", "log_file");
     if (log && *log)
         snprintf(n->log_path, sizeof n->log_path, "%s", log);
-    return 0;
+    return absolute_socket(n, err);
 }
 
 /* node.json: how clients and `ipvm node status` find this node. */
@@ -183,6 +201,12 @@ static int write_info(ipvm_node_t *n, ipvm_error_t *err)
         rc = ipvm_json_append_str(&b, url, strlen(url));
     else if (rc == 0)
         rc = ipvm_buf_append_str(&b, "null");
+    const char *sock = ipvm_config_str(n->cfg, "rpc", "socket");
+    if (rc == 0 && n->rpc && sock && *sock) {
+        rc = ipvm_buf_append_str(&b, ",\"socket\":");
+        if (rc == 0)
+            rc = ipvm_json_append_str(&b, sock, strlen(sock));
+    }
     if (rc == 0)
         rc = ipvm_buf_append_str(&b, ",\"name\":");
     const char *name = ipvm_config_str(n->cfg, "node", "name");
@@ -314,20 +338,24 @@ static int node_init(ipvm_node_t *n, const ipvm_node_opts_t *o, ipvm_error_t *er
 
 static void ready_line(ipvm_node_t *n, const ipvm_node_opts_t *o)
 {
-    char line[PATH_MAX + 1024];
+    char line[3 * PATH_MAX + 1024];
     char url[300] = "(API disabled)";
     if (n->rpc) {
         const char *host = ipvm_config_str(n->cfg, "rpc", "host");
         snprintf(url, sizeof url, strchr(host, ':') ? "ws://[%s]:%d" : "ws://%s:%d", host,
                  ipvm_rpc_server_port(n->rpc));
     }
+    const char *sock = ipvm_config_str(n->cfg, "rpc", "socket");
+    char also[PATH_MAX + 64] = "";
+    if (n->rpc && sock && *sock)
+        snprintf(also, sizeof also, o->json ? ",\"socket\":\"%s\"" : " and unix://%s", sock);
     if (o->json)
-        snprintf(line, sizeof line, "{\"pid\":%ld,\"rpc\":\"%s\",\"data_dir\":\"%s\"}\n",
-                 (long)getpid(), url, n->data_dir);
+        snprintf(line, sizeof line, "{\"pid\":%ld,\"rpc\":\"%s\"%s,\"data_dir\":\"%s\"}\n",
+                 (long)getpid(), url, also, n->data_dir);
     else
         snprintf(line, sizeof line,
-                 "ipvm: node started (pid %ld), API at %s, dashboard at http%s/, data in %s\n",
-                 (long)getpid(), url, n->rpc ? url + 2 : "", n->data_dir);
+                 "ipvm: node started (pid %ld), API at %s%s, dashboard at http%s/, data in %s\n",
+                 (long)getpid(), url, also, n->rpc ? url + 2 : "", n->data_dir);
     if (o->detach)
         ipvm_node_ready(true, line);
     else if (!o->quiet || o->json)

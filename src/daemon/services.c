@@ -64,11 +64,32 @@ typedef struct {
     void (*done)(ipvm_node_t *);
 } rpc_svc_t;
 
+/* rpc.socket_mode: an octal mode of permission bits only. */
+static int socket_mode(const ipvm_config_t *c, unsigned *out, ipvm_error_t *err)
+{
+    const char *v = ipvm_config_str(c, "rpc", "socket_mode");
+    unsigned m = 0;
+    size_t i = 0;
+    for (; v && v[i] >= '0' && v[i] <= '7' && m <= 0777; i++)
+        m = m * 8 + (unsigned)(v[i] - '0');
+    if (v == NULL || i == 0 || v[i] != '\0' || m > 0777 || (m & 0600) != 0600)
+        return ipvm_error_set(err, IPVM_EINVAL, IPVM_NO_OFFSET,
+                              "%s: rpc.socket_mode: '%s' is not an octal file mode that lets "
+                              "the owner read and write (e.g. 0600, or 0660 for the group too)",
+                              ipvm_config_origin(c, "rpc", "socket_mode"), v ? v : "");
+    *out = m;
+    return 0;
+}
+
 static int rpc_start(ipvm_node_t *n, void **state, ipvm_error_t *err)
 {
     const ipvm_config_t *c = ipvm_node_config(n);
     if (!ipvm_config_bool(c, "rpc", "enable"))
         return 0;
+    unsigned mode = 0;
+    int rc = socket_mode(c, &mode, err);
+    if (rc)
+        return rc;
     rpc_svc_t *st = ipvm_calloc(1, sizeof *st);
     if (st == NULL)
         return IPVM_ENOMEM;
@@ -84,7 +105,9 @@ static int rpc_start(ipvm_node_t *n, void **state, ipvm_error_t *err)
         (unsigned)((ipvm_config_int(c, "rpc", "handshake_timeout") + 999) / 1000);
     o.metrics = ipvm_node_metrics(n);
     o.node_name = ipvm_config_str(c, "node", "name");
-    int rc = ipvm_rpc_server_new(ipvm_node_loop(n), &o, &st->server, err);
+    o.socket_path = ipvm_config_str(c, "rpc", "socket");
+    o.socket_mode = mode;
+    rc = ipvm_rpc_server_new(ipvm_node_loop(n), &o, &st->server, err);
     if (rc) {
         ipvm_free(st);
         return rc;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #define CLIENT_MAX_MESSAGE (512u << 20)
 
@@ -46,6 +47,8 @@ struct ipvm_rpc_client_s {
     uint64_t next_id;
     char host[300], path[512];
     int port;
+    char unix_path[512]; /* unix:// URL: the socket file ("" for ws://) */
+    char address[520];   /* what lws connects to: host, or "+" and the socket file */
 };
 
 static int msg_kind(const char *text, size_t len, uint64_t *id);
@@ -255,14 +258,39 @@ static bool is_established(ipvm_rpc_client_t *c)
     return c->established;
 }
 
+/* "unix:///path/to/socket": the node's rpc.socket; the WebSocket path is "/". */
+static int parse_unix_url(ipvm_rpc_client_t *c, const char *url, ipvm_error_t *err)
+{
+    const char *path = url + 7;
+    struct sockaddr_un sa;
+    if (*path == '\0')
+        return ipvm_error_set(err, IPVM_EINVAL, IPVM_NO_OFFSET,
+                              "'%s': no socket path (e.g. unix:///run/user/1000/ipvm.sock)", url);
+    if (strlen(path) >= sizeof sa.sun_path)
+        return ipvm_error_set(err, IPVM_EINVAL, IPVM_NO_OFFSET,
+                              "'%s': the socket path is %zu bytes, over the %zu a socket address "
+                              "holds; use a shorter path (a symbolic link to its directory)",
+                              url, strlen(path), sizeof sa.sun_path - 1);
+    snprintf(c->unix_path, sizeof c->unix_path, "%s", path);
+    /* compat: lws 4.1 client connect3.c - an address starting with '+' is an AF_UNIX path */
+    snprintf(c->address, sizeof c->address, "+%s", path);
+    snprintf(c->host, sizeof c->host, "localhost");
+    snprintf(c->path, sizeof c->path, "/");
+    c->port = 0;
+    return 0;
+}
+
 static int parse_url(ipvm_rpc_client_t *c, const char *url, ipvm_error_t *err)
 {
     const char *p = url;
+    if (strncmp(p, "unix://", 7) == 0)
+        return parse_unix_url(c, url, err);
     if (strncmp(p, "ws://", 5) == 0)
         p += 5;
     else if (strstr(p, "://") != NULL)
         return ipvm_error_set(err, IPVM_EINVAL, IPVM_NO_OFFSET,
-                              "'%s': only ws:// URLs are supported (e.g. ws://127.0.0.1:1337)",
+                              "'%s': only ws:// and unix:// URLs are supported (e.g. "
+                              "ws://127.0.0.1:1337, unix:///run/user/1000/ipvm.sock)",
                               url);
     const char *slash = strchr(p, '/');
     size_t hl = slash ? (size_t)(slash - p) : strlen(p);
@@ -287,6 +315,7 @@ static int parse_url(ipvm_rpc_client_t *c, const char *url, ipvm_error_t *err)
         h[strcspn(h, "]")] = '\0';
     }
     snprintf(c->host, sizeof c->host, "%s", h);
+    snprintf(c->address, sizeof c->address, "%s", h);
     snprintf(c->path, sizeof c->path, "%s", slash ? slash : "/");
     return 0;
 }
@@ -372,7 +401,7 @@ static int client_open(ipvm_rpc_client_t *c, const char *url, int timeout_ms, ip
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof ci);
     ci.context = c->hub->ctx;
-    ci.address = c->host;
+    ci.address = c->address;
     ci.port = c->port;
     ci.path = c->path;
     ci.host = c->host;
@@ -390,6 +419,8 @@ static int client_open(ipvm_rpc_client_t *c, const char *url, int timeout_ms, ip
         return 0;
     char why[256];
     snprintf(why, sizeof why, "%s", c->why[0] ? c->why : "no answer");
+    if (c->unix_path[0] && rc != IPVM_ETIMEDOUT)
+        return ipvm__rpc_unix_connect_error(url, c->unix_path, why, err);
     return ipvm_error_set(err, rc == IPVM_ETIMEDOUT ? IPVM_ETIMEDOUT : IPVM_ECLOSED, IPVM_NO_OFFSET,
                           "cannot reach the node at %s (%s); is it running? Start one "
                           "with 'ipvm node start'",

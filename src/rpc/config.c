@@ -56,6 +56,15 @@ static const ipvm_conf_key_t ipvm_node_conf_keys[] = {
      "Address the API listens on. Anything but loopback exposes the node to the network.", 0, 0},
     {"rpc", "port", IPVM_CONF_INT, "1337",
      "TCP port of the API (Homestar's webserver port; 0 picks a free one).", 0, 65535},
+    {"rpc", "socket", IPVM_CONF_STRING, NULL,
+     "Also serve the API (the same JSON-RPC over WebSocket, /health, /metrics, dashboard) on "
+     "this Unix-domain socket file, for local clients: ipvm run --node unix:///PATH. A relative "
+     "path is taken from the directory the node starts in. A stale socket file there is "
+     "replaced; one another node listens on fails the start. Removed when the node stops. "
+     "Unset: TCP only.", 0, 0},
+    {"rpc", "socket_mode", IPVM_CONF_STRING, "0600",
+     "File mode of rpc.socket, in octal: who may connect. 0600 allows the node's user only; "
+     "0660 also its group.", 0, 0},
     {"rpc", "max_clients", IPVM_CONF_INT, "1024",
      "WebSocket clients connected at once; more are refused during the handshake.", 1, 1000000},
     {"rpc", "max_message", IPVM_CONF_INT, "8M",

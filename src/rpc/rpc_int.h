@@ -10,6 +10,8 @@
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
+#include <time.h>
 #include <uv.h>
 
 typedef struct conn_s conn_t;
@@ -103,8 +105,14 @@ struct ipvm_rpc_server_s {
     uv_loop_t *loop;
     struct lws_context *ctx; /* set to NULL by lws when fully destroyed (info.pcontext) */
     struct lws_vhost *vhost;
+    struct lws_vhost *unix_vhost; /* on opts.socket_path (unixsock.c), or NULL */
     ipvm_rpc_server_opts_t opts;
     char *host, *node_name;
+    char *socket_path; /* heap, NULL: no socket */
+    bool unix_bound;   /* the file at socket_path is ours: remove it at the end */
+    dev_t unix_dev;    /* its device and inode, to tell it from a successor's */
+    ino_t unix_ino;
+    struct timespec unix_ctime;
     int port;
     method_t *methods;
     size_t nmethods, capmethods;
@@ -134,6 +142,20 @@ struct ipvm_rpc_server_s {
     /* metrics (NULL when no registry) */
     ipvm_metric_t *m_clients, *m_requests, *m_errors, *m_notes, *m_note_bytes, *m_dropped;
 };
+
+/* unixsock.c */
+/* Listens on s->socket_path with a vhost like `tcp` (after the stale-file checks). */
+int ipvm__rpc_unix_listen(ipvm_rpc_server_t *s, const struct lws_context_creation_info *tcp,
+                          ipvm_error_t *err);
+/* Removes the socket file if it is still the one this server bound. */
+void ipvm__rpc_unix_remove(ipvm_rpc_server_t *s);
+/* What is at path: 0 a listening socket, IPVM_ENOENT nothing, IPVM_EINVAL not a socket,
+ * IPVM_ECLOSED a socket nobody listens on, IPVM_EACCES not ours to connect to, IPVM_ETOOBIG
+ * a path over sun_path, IPVM_EIO anything else. */
+int ipvm__rpc_unix_probe(const char *path);
+/* The client's error for a failed connect to unix socket `path` (of `url`): why, what next. */
+int ipvm__rpc_unix_connect_error(const char *url, const char *path, const char *why,
+                                 ipvm_error_t *err);
 
 /* server.c */
 int ipvm__rpc_conn_send(conn_t *c, const char *text, size_t len);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The node's API server: one libwebsockets context on the node's libuv loop (a "foreign" loop
  * in lws terms, so the daemon has exactly one loop), one vhost on host:port serving plain HTTP
- * (http.c) and JSON-RPC over WebSocket (RFC 6455) on the same port. This file owns the
+ * (http.c) and JSON-RPC over WebSocket (RFC 6455) on the same port, and with rpc.socket a second
+ * one on a Unix-domain socket that serves the same (unixsock.c). This file owns the
  * connections, their bounded send queues and the close sequence. */
 #include "rpc_int.h"
 
@@ -453,6 +454,8 @@ static void apply_defaults(ipvm_rpc_server_opts_t *o)
         o->handshake_timeout_s = 10;
     if (o->max_subscriptions == 0)
         o->max_subscriptions = 4096;
+    if (o->socket_mode == 0)
+        o->socket_mode = 0600;
 }
 
 static int server_alloc(uv_loop_t *loop, const ipvm_rpc_server_opts_t *opts,
@@ -467,14 +470,18 @@ static int server_alloc(uv_loop_t *loop, const ipvm_rpc_server_opts_t *opts,
     apply_defaults(&s->opts);
     s->host = ipvm_strdup(s->opts.host ? s->opts.host : "127.0.0.1");
     s->node_name = ipvm_strdup(s->opts.node_name ? s->opts.node_name : "ipvm");
-    if (s->host == NULL || s->node_name == NULL) {
+    bool want_socket = s->opts.socket_path && s->opts.socket_path[0];
+    s->socket_path = want_socket ? ipvm_strdup(s->opts.socket_path) : NULL;
+    if (s->host == NULL || s->node_name == NULL || (want_socket && s->socket_path == NULL)) {
         ipvm_free(s->host);
         ipvm_free(s->node_name);
+        ipvm_free(s->socket_path);
         ipvm_free(s);
         return IPVM_ENOMEM;
     }
     s->opts.host = s->host;
     s->opts.node_name = s->node_name;
+    s->opts.socket_path = s->socket_path;
     s->started_ms = ipvm_wall_ms();
     pthread_mutex_init(&s->pub_lock, NULL);
     register_metrics(s);
@@ -492,6 +499,8 @@ static void server_free(ipvm_rpc_server_t *s)
         s->pubq = n;
     }
     pthread_mutex_destroy(&s->pub_lock);
+    ipvm__rpc_unix_remove(s); /* lws closed its listen socket: the file goes too */
+    ipvm_free(s->socket_path);
     ipvm_free(s->methods);
     ipvm_free(s->host);
     ipvm_free(s->node_name);
@@ -620,6 +629,15 @@ int ipvm_rpc_server_new(void *loop_, const ipvm_rpc_server_opts_t *opts, ipvm_rp
         return rc;
     }
     s->port = lws_get_vhost_listen_port(s->vhost);
+    if (s->socket_path && (rc = ipvm__rpc_unix_listen(s, &info, err)) != 0) {
+        /* the context and its TCP vhost are whole: closed the normal way, with no callback */
+        s->closing = true;
+        s->close_deadline_ns = 0;
+        uv_timer_init(loop, &s->closer);
+        s->closer.data = s;
+        uv_timer_start(&s->closer, on_closer, 0, 2);
+        return rc;
+    }
     uv_prepare_start(&s->prepare, on_prepare);
     *out = s;
     return 0;
