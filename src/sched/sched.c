@@ -70,6 +70,7 @@ int ipvm_sched_new(const ipvm_sched_opts_t *opts, ipvm_sched_t **out, ipvm_error
         pthread_mutex_init(&s->glock, NULL);
         s->gq_tail = &s->gq;
         s->ginit = true;
+        ipvm__sched_stall_init(s);
     }
     if (rc != 0) {
         ipvm_free(s->db_path_copy);

@@ -96,6 +96,10 @@ struct ipvm_sched_s {
     ipvm__run_t *gq, **gq_tail;    /* runs whose batches wait for the next group */
     ipvm_store_t *gstore;          /* the group's connection (the committing writer's) */
     uint64_t gcommits, gbatches;   /* group transactions and the batches in them so far */
+    /* the test-only stall of the writers (writer.c), set once by ipvm_sched_new */
+    bool stall_on;                 /* IPVM_TEST_STALL_AFTER_RECEIPTS is set */
+    int stall_fd;                  /* IPVM_TEST_STALL_FD, -1 if unset */
+    uint64_t stall_left;           /* receipts to commit before the stall (under glock) */
 };
 /* Stops the timer thread of started runs (ipvm_sched_free). */
 void ipvm__sched_timer_stop(ipvm_sched_t *s);
@@ -107,6 +111,8 @@ void ipvm__sched_writers(ipvm_sched_t *s, uint64_t *created, size_t *parked);
 
 /* How many group transactions were committed so far and how many runs' batches they held. */
 void ipvm__sched_groups(ipvm_sched_t *s, uint64_t *commits, uint64_t *batches);
+/* Reads the test-only stall of the writers from the environment (writer.c; ipvm_sched_new). */
+void ipvm__sched_stall_init(ipvm_sched_t *s);
 
 /* A store handle for one run (opened on first use, kept for the next run). */
 int ipvm__sched_store_take(ipvm_sched_t *s, ipvm_store_t **out, ipvm_error_t *err);

@@ -11,7 +11,11 @@
 #include "run_int.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The group's connection appends receipts and links and reads nothing back: the index pages
  * it inserts into fit in 4 MiB, and the rest of a 16 MiB cache would only hold pages written
@@ -151,6 +155,64 @@ void ipvm__sched_groups(ipvm_sched_t *s, uint64_t *commits, uint64_t *batches)
     pthread_mutex_unlock(&s->glock);
 }
 
+/* ---- a stall for crash tests ----------------------------------------------------------------
+ * Test-only (sched/crash_safety kills `ipvm run` at known moments in the middle of its
+ * commits): with IPVM_TEST_STALL_AFTER_RECEIPTS=k in the environment, once the writers of this
+ * process have committed k receipts (the batch that would pass k is cut to end there) the
+ * writer writes one byte to the descriptor IPVM_TEST_STALL_FD names, if set, and blocks for
+ * ever: those k receipts are durable, the rest of the run is not. The environment is read
+ * once, by ipvm_sched_new; unset, the stall costs each commit one test of a bool. */
+static long env_number(const char *name, long dflt, long max)
+{
+    const char *v = getenv(name);
+    if (v == NULL)
+        return dflt;
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n > max) {
+        ipvm_log(IPVM_LOG_WARN, "sched", "%s=%s is not a number from 0 to %ld: ignored",
+                 name, v, max);
+        return dflt;
+    }
+    return n;
+}
+
+void ipvm__sched_stall_init(ipvm_sched_t *s)
+{
+    long k = env_number("IPVM_TEST_STALL_AFTER_RECEIPTS", -1, LONG_MAX);
+    s->stall_on = k >= 0;
+    s->stall_left = k >= 0 ? (uint64_t)k : 0;
+    s->stall_fd = (int)env_number("IPVM_TEST_STALL_FD", -1, INT_MAX);
+    if (s->stall_on)
+        ipvm_log(IPVM_LOG_WARN, "sched",
+                 "test stall: the writers stop for ever after %ld receipts "
+                 "(IPVM_TEST_STALL_AFTER_RECEIPTS is set; unset it outside tests)", k);
+}
+
+/* Cuts run's batch at the stall; returns true when the writer must stall once it committed
+ * what is left of the batch (nothing, when the last commit reached the stall). */
+static bool stall_cut(ipvm__run_t *run)
+{
+    ipvm_sched_t *s = run->s;
+    pthread_mutex_lock(&s->glock);
+    bool stall = s->stall_left <= run->wbatch->n;
+    if (stall)
+        run->wbatch->n = (size_t)s->stall_left;
+    s->stall_left -= run->wbatch->n;
+    pthread_mutex_unlock(&s->glock);
+    return stall;
+}
+
+static void stall_forever(ipvm_sched_t *s)
+{
+    if (s->stall_fd >= 0 && write(s->stall_fd, "s", 1) != 1)
+        ipvm_log(IPVM_LOG_WARN, "sched", "test stall: cannot write to IPVM_TEST_STALL_FD=%d: %s",
+                 s->stall_fd, strerror(errno));
+    for (;;)
+        pause(); /* until the test's SIGKILL */
+}
+
 /* ---- one run ---------------------------------------------------------------------------------
  * The coordinator hands every receipt finished since the last commit to the writer, which
  * commits them durably (in the scheduler's next group commit, above) while tasks keep running;
@@ -163,7 +225,11 @@ static bool commit_one(ipvm__run_t *run)
 {
     /* (run->wbatch was written before the hand-off under the writer's lock) */
     uint64_t t0 = ipvm_now_ns();
-    group_commit(run);
+    bool stall = run->s->stall_on && stall_cut(run);
+    if (!stall || run->wbatch->n > 0) /* (a batch cut at the stall may be empty) */
+        group_commit(run);
+    if (stall)
+        stall_forever(run->s);
     uint64_t dt = ipvm_now_ns() - t0;
     pthread_mutex_lock(&run->lock);
     run->w_done = true;
