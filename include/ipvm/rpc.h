@@ -186,6 +186,9 @@ IPVM_EXTERN const char *ipvm_config_origin(const ipvm_config_t *c, const char *s
 /* Writes the documented template: every registered section and key, each commented out with
  * its doc, type and default (what `ipvm node init` writes). */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_config_write_template(ipvm_buf_t *out);
+/* Writes one line per registered key: "section.key", its default and its environment variable,
+ * under a heading line (the list `ipvm node start --help` shows). */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_config_write_keys(ipvm_buf_t *out);
 /* Writes the effective settings as INI, each with its origin as a comment. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_config_dump(const ipvm_config_t *c, ipvm_buf_t *out);
 

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "daemon/daemon.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -27,7 +28,47 @@ static const char *arg_value(int argc, char **argv, int *i, const char *name)
     return NULL;
 }
 
+/* The usage error for an argument a subcommand did not take: a flag of `valued` (NULL-ended)
+ * given last, without its value, says so rather than "unknown". */
+static int bad_arg(ipvm_cli_t *cli, const ipvm_cmd_t *sub, const char *arg,
+                   const char *const *valued)
+{
+    for (size_t i = 0; valued && valued[i]; i++)
+        if (strcmp(arg, valued[i]) == 0)
+            return ipvm_cli_usage(cli, sub, "%s: %s needs a value", sub->name, arg);
+    return ipvm_cli_usage(cli, sub, "%s: unknown argument '%s'", sub->name, arg);
+}
+
+/* The flags of `node start` that set one key each; `node start --help` lists them from here. */
+static const struct {
+    const char *flag, *key, *value;
+} shortcuts[] = {
+    {"--host", "rpc.host", "ADDR"},          {"--port", "rpc.port", "N"},
+    {"--workers", "node.workers", "N"},      {"--name", "node.name", "NAME"},
+    {"--fuel", "limits.fuel", "N"},          {"--memory", "limits.memory", "BYTES"},
+    {"--time", "limits.time", "DURATION"},   {"--max-clients", "rpc.max_clients", "N"},
+    {"--socket", "rpc.socket", "PATH"},
+};
+#define NSHORTCUTS (sizeof shortcuts / sizeof shortcuts[0])
+
+static void register_service_keys(void)
+{
+    for (size_t i = 0; i < ipvm_node_nservices; i++)
+        if (ipvm_node_services[i] && ipvm_node_services[i]->keys)
+            ipvm_config_register(ipvm_node_services[i]->keys);
+}
+
 /* ---- start -------------------------------------------------------------------------------- */
+
+static const ipvm_cmd_t sub_start, sub_stop, sub_status, sub_init, sub_config;
+
+static int start_bad_arg(ipvm_cli_t *cli, const char *arg)
+{
+    const char *valued[NSHORTCUTS + 3] = {"--config", "--set"};
+    for (size_t k = 0; k < NSHORTCUTS; k++)
+        valued[k + 2] = shortcuts[k].flag;
+    return bad_arg(cli, &sub_start, arg, valued);
+}
 
 static int node_start(ipvm_cli_t *cli, int argc, char **argv)
 {
@@ -40,20 +81,11 @@ static int node_start(ipvm_cli_t *cli, int argc, char **argv)
     size_t nowned = 0;
     if (sets == NULL || owned == NULL)
         return ipvm_cli_fail(cli, IPVM_ENOMEM, "out of memory");
-    static const struct {
-        const char *flag, *key;
-    } shortcuts[] = {
-        {"--host", "rpc.host"},        {"--port", "rpc.port"},
-        {"--workers", "node.workers"}, {"--name", "node.name"},
-        {"--fuel", "limits.fuel"},     {"--memory", "limits.memory"},
-        {"--time", "limits.time"},     {"--max-clients", "rpc.max_clients"},
-        {"--socket", "rpc.socket"},
-    };
     int status = IPVM_EXIT_OK;
     for (int i = 1; i < argc && status == IPVM_EXIT_OK; i++) {
         const char *v;
         bool matched = false;
-        for (size_t k = 0; k < sizeof shortcuts / sizeof shortcuts[0] && !matched; k++) {
+        for (size_t k = 0; k < NSHORTCUTS && !matched; k++) {
             if ((v = arg_value(argc, argv, &i, shortcuts[k].flag)) != NULL) {
                 size_t len = strlen(shortcuts[k].key) + strlen(v) + 2;
                 char *s = malloc(len);
@@ -76,8 +108,7 @@ static int node_start(ipvm_cli_t *cli, int argc, char **argv)
         else if (strcmp(argv[i], "--no-resume") == 0)
             sets[o.nsets++] = "node.resume=false";
         else
-            status =
-                ipvm_cli_usage(cli, &ipvm_cmd_node, "node start: unknown argument '%s'", argv[i]);
+            status = start_bad_arg(cli, argv[i]);
     }
     o.sets = sets;
     if (status == IPVM_EXIT_OK)
@@ -134,21 +165,67 @@ static long running_pid(const char *data_dir)
     return ipvm_node_pidfile_holder(pid);
 }
 
+/* The pid a pid file names that no node holds (one killed with -9 left it), or 0. */
+static long stale_pid(const char *data_dir)
+{
+    char path[4096], buf[32] = {0};
+    ipvm_node_paths(data_dir, path, NULL, NULL);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    long pid = fgets(buf, sizeof buf, f) ? strtol(buf, NULL, 10) : 0;
+    fclose(f);
+    return pid > 0 ? pid : 0;
+}
+
+static void print_json_str(const char *s)
+{
+    ipvm_buf_t b = IPVM_BUF_INIT;
+    if (ipvm_json_append_str(&b, s, strlen(s)) == 0)
+        fwrite(b.data, 1, b.len, stdout);
+    else
+        fputs("null", stdout);
+    ipvm_buf_dispose(&b);
+}
+
+/* What `status` and `stop` say when no node holds the pid file: text on stderr (status: on
+ * stdout, it is the answer) or, with --json, {"running":false,...} with `extra` fields. */
+static void say_not_running(ipvm_cli_t *cli, FILE *text, const char *extra, const char *next)
+{
+    long stale = stale_pid(cli->data_dir);
+    if (cli->json) {
+        printf("{%s\"running\":false,\"data_dir\":", extra);
+        print_json_str(cli->data_dir);
+        if (stale)
+            printf(",\"stale_pid\":%ld", stale);
+        printf("}\n");
+        return;
+    }
+    if (cli->quiet && text == stderr)
+        return;
+    fprintf(text, "ipvm: no node is running with data directory %s\n", cli->data_dir);
+    if (stale)
+        fprintf(text,
+                "(%s/node.pid names pid %ld, but no node holds its lock: a node that was\n"
+                "killed left it behind; it is harmless, and the next start replaces it)\n",
+                cli->data_dir, stale);
+    if (next)
+        fputs(next, text);
+}
+
 static int node_status(ipvm_cli_t *cli, int argc, char **argv)
 {
     if (argc > 1)
-        return ipvm_cli_usage(cli, &ipvm_cmd_node, "node status: unexpected '%s'", argv[1]);
+        return ipvm_cli_usage(cli, &sub_status, "node status: unexpected '%s'", argv[1]);
     long pid = running_pid(cli->data_dir);
     if (pid == 0) {
-        if (cli->json)
-            printf("{\"running\":false,\"data_dir\":\"%s\"}\n", cli->data_dir);
-        else
-            printf("ipvm: no node is running with data directory %s\n"
-                   "Start one with 'ipvm node start' (or --detach for the background).\n",
-                   cli->data_dir);
+        say_not_running(cli, stdout, "",
+                        "Start one with 'ipvm node start' (or --detach for the background).\n");
         return 3; /* like LSB status: program is not running */
     }
-    char url[512] = "", sock[4096] = "";
+    char url[512] = "", sock[4096] = "", pidtext[32] = "unknown";
+    if (pid > 0)
+        snprintf(pidtext, sizeof pidtext, "%ld", pid);
     uint64_t started = 0;
     bool have_url = read_info(cli->data_dir, url, sizeof url, &started, sock, sizeof sock);
     ipvm_buf_t health = IPVM_BUF_INIT, node = IPVM_BUF_INIT;
@@ -166,14 +243,25 @@ static int node_status(ipvm_cli_t *cli, int argc, char **argv)
     }
     uint64_t up = started ? (ipvm_wall_ms() - started) / 1000 : 0;
     if (cli->json) {
-        printf("{\"running\":true,\"pid\":%ld,\"rpc\":%s%s%s,\"socket\":%s%s%s,\"uptime_s\":%llu,"
-               "\"health\":%s,\"node\":%s}\n",
-               pid, have_url ? "\"" : "", have_url ? url : "null", have_url ? "\"" : "",
-               sock[0] ? "\"" : "", sock[0] ? sock : "null", sock[0] ? "\"" : "",
-               (unsigned long long)up, rc == 0 ? (char *)health.data : "null",
-               rc == 0 ? (char *)node.data : "null");
+        printf("{\"running\":true,\"pid\":%s,\"rpc\":", pid > 0 ? pidtext : "null");
+        if (have_url)
+            print_json_str(url);
+        else
+            fputs("null", stdout);
+        fputs(",\"socket\":", stdout);
+        if (sock[0])
+            print_json_str(sock);
+        else
+            fputs("null", stdout);
+        printf(",\"uptime_s\":%llu,\"health\":%s,\"node\":%s", (unsigned long long)up,
+               rc == 0 ? (char *)health.data : "null", rc == 0 ? (char *)node.data : "null");
+        if (rc != 0 && have_url) {
+            fputs(",\"error\":", stdout);
+            print_json_str(err.msg);
+        }
+        printf("}\n");
     } else {
-        printf("ipvm: node running (pid %ld), up %llus\n", pid, (unsigned long long)up);
+        printf("ipvm: node running (pid %s), up %llus\n", pidtext, (unsigned long long)up);
         if (have_url)
             printf("  API        %s\n  dashboard  http%s/\n", url, url + 2);
         if (sock[0])
@@ -194,24 +282,35 @@ static int node_stop(ipvm_cli_t *cli, int argc, char **argv)
     double wait_s = 60;
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if (strcmp(argv[i], "--force") == 0)
+        char *end = NULL;
+        if (strcmp(argv[i], "--force") == 0) {
             force = true;
-        else if ((v = arg_value(argc, argv, &i, "--timeout")) != NULL)
-            wait_s = atof(v);
-        else
-            return ipvm_cli_usage(cli, &ipvm_cmd_node, "node stop: unknown argument '%s'", argv[i]);
+        } else if ((v = arg_value(argc, argv, &i, "--timeout")) != NULL) {
+            wait_s = strtod(v, &end);
+            if (end == v || *end || !(wait_s >= 0 && wait_s <= 86400))
+                return ipvm_cli_usage(cli, &sub_stop,
+                                      "node stop: --timeout '%s' is not a number of seconds "
+                                      "(0 to 86400, e.g. --timeout 30)",
+                                      v);
+        } else {
+            static const char *const valued[] = {"--timeout", NULL};
+            return bad_arg(cli, &sub_stop, argv[i], valued);
+        }
     }
     long pid = running_pid(cli->data_dir);
     if (pid == 0) {
-        if (!cli->quiet)
-            fprintf(stderr, "ipvm: no node is running with data directory %s\n", cli->data_dir);
-        return IPVM_EXIT_OK;
+        say_not_running(cli, stderr, "\"stopped\":false,", NULL);
+        return IPVM_EXIT_OK; /* like LSB stop: stopping a stopped service succeeds */
     }
     if (pid < 0)
-        return ipvm_cli_fail(cli, 0, "a node holds %s/node.pid but its pid is unreadable",
-                             cli->data_dir);
+        return ipvm_cli_fail(cli, 0,
+                             "a node holds %s/node.pid but the pid in it is unreadable; find "
+                             "it with 'fuser %s/node.pid' and stop it with kill",
+                             cli->data_dir, cli->data_dir);
     if (kill((pid_t)pid, force ? SIGKILL : SIGTERM) != 0)
-        return ipvm_cli_fail(cli, 0, "cannot signal pid %ld: %s", pid, strerror(errno));
+        return ipvm_cli_fail(cli, 0, "cannot signal the node (pid %ld): %s%s", pid,
+                             strerror(errno),
+                             errno == EPERM ? "; it runs as another user: stop it as that user" : "");
     if (!cli->quiet && !force)
         fprintf(stderr, "ipvm: stopping the node (pid %ld): running tasks finish first...\n", pid);
     uint64_t deadline = ipvm_now_ns() + (uint64_t)(wait_s * 1e9);
@@ -247,11 +346,9 @@ static int node_init_cmd(ipvm_cli_t *cli, int argc, char **argv)
                  (v = arg_value(argc, argv, &i, "--output")) != NULL)
             out = v;
         else
-            return ipvm_cli_usage(cli, &ipvm_cmd_node, "node init: unknown argument '%s'", argv[i]);
+            return bad_arg(cli, &sub_init, argv[i], (const char *const[]){"-o", "--output", NULL});
     }
-    for (size_t i = 0; i < ipvm_node_nservices; i++)
-        if (ipvm_node_services[i] && ipvm_node_services[i]->keys)
-            ipvm_config_register(ipvm_node_services[i]->keys);
+    register_service_keys();
     ipvm_buf_t b = IPVM_BUF_INIT;
     if (ipvm_config_write_template(&b) != 0)
         return ipvm_cli_fail(cli, IPVM_ENOMEM, "out of memory");
@@ -303,12 +400,9 @@ static int node_config(ipvm_cli_t *cli, int argc, char **argv)
         if ((v = arg_value(argc, argv, &i, "--config")) != NULL)
             file = v;
         else
-            return ipvm_cli_usage(cli, &ipvm_cmd_node, "node config: unknown argument '%s'",
-                                  argv[i]);
+            return bad_arg(cli, &sub_config, argv[i], (const char *const[]){"--config", NULL});
     }
-    for (size_t i = 0; i < ipvm_node_nservices; i++)
-        if (ipvm_node_services[i] && ipvm_node_services[i]->keys)
-            ipvm_config_register(ipvm_node_services[i]->keys);
+    register_service_keys();
     char path[4096];
     snprintf(path, sizeof path, "%s/ipvm.conf", cli->data_dir);
     extern char **environ;
@@ -330,27 +424,183 @@ static int node_config(ipvm_cli_t *cli, int argc, char **argv)
     return rc ? ipvm_cli_fail(cli, rc, "%s", err.msg[0] ? err.msg : ipvm_strerror(rc)) : 0;
 }
 
+/* ---- help ---------------------------------------------------------------------------------- */
+
+static const char START_HELP[] =
+    "Usage: ipvm node start [--detach] [--config FILE] [--no-resume] [FLAG VALUE]...\n"
+    "                       [--set SECTION.KEY=VALUE]...\n"
+    "\n"
+    "Runs the node of this data directory in the foreground: the JSON-RPC API over WebSocket,\n"
+    "GET /health, GET /metrics and the dashboard on one port (ws://127.0.0.1:1337 unless set).\n"
+    "Ctrl-C or SIGTERM ('ipvm node stop') drains: running tasks finish (up to\n"
+    "node.shutdown_timeout), then the node exits 0; a second signal exits at once. The next\n"
+    "start resumes the workflows that were running, as it does after kill -9. One node per data\n"
+    "directory: a second start on the same one is refused, naming the pid of the first.\n"
+    "\n"
+    "Options:\n"
+    "  --detach, -d          run in the background: returns once the node serves, printing its\n"
+    "                        address (or why it could not start); its log goes to node.log\n"
+    "  --config FILE         read settings from FILE (it must exist) instead of\n"
+    "                        DATA_DIR/ipvm.conf (read when it exists)\n"
+    "  --no-resume           leave unfinished workflows alone (node.resume = false)\n"
+    "  --set SECTION.KEY=VALUE\n"
+    "                        any setting below, e.g. --set rpc.idle_timeout=5m\n";
+
+static const char START_HELP_END[] =
+    "\n"
+    "Settings, lowest priority first: the defaults above, the config file, the environment\n"
+    "variables, then flags. 'ipvm node init' writes the file with each setting's description;\n"
+    "'ipvm node config' shows the values in effect and where each comes from. Sizes take k, M or\n"
+    "G (powers of 1024); durations take ms, s, m or h. --port 0 picks a free port.\n"
+    "\n"
+    "Files in DATA_DIR: ipvm.conf (settings), node.pid (locked while the node runs), node.json\n"
+    "(its pid and API address, for 'ipvm node status' and clients), node.log (the log of a\n"
+    "detached node), ipvm.db and blocks/ (receipts, workflows, modules).\n"
+    "\n"
+    "Output: a line 'ipvm: node started (pid N), API at URL, ...' on stderr once the node serves\n"
+    "(stdout with --detach); with --json {\"pid\", \"rpc\", \"data_dir\"} on stdout, and errors as\n"
+    "{\"error\": {\"code\", \"reason\", \"message\"}} on stdout as well as in words on stderr.\n"
+    "\n"
+    "Exit status: 0 after a clean stop (or, with --detach, once the node serves), 1 when the node\n"
+    "cannot start (the message says why and what to change) or left on a second signal, 2 for a\n"
+    "bad command line.\n";
+
+/* START_HELP with the flags (from `shortcuts`) and every setting (from the config tables). */
+static int start_help(void)
+{
+    register_service_keys();
+    ipvm_buf_t b = IPVM_BUF_INIT;
+    int rc = ipvm_buf_append_str(&b, START_HELP);
+    for (size_t k = 0; rc == 0 && k < NSHORTCUTS; k++) {
+        char flag[64], env[64];
+        snprintf(flag, sizeof flag, "%s %s", shortcuts[k].flag, shortcuts[k].value);
+        snprintf(env, sizeof env, "IPVM_%s", shortcuts[k].key);
+        for (char *p = env + 5; *p; p++)
+            *p = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+        rc = ipvm_buf_printf(&b, "  %-21s sets %s (%s)\n", flag, shortcuts[k].key, env);
+    }
+    if (rc == 0)
+        rc = ipvm_buf_append_str(&b, "\nSettings ([section] key in ipvm.conf):\n");
+    if (rc == 0)
+        rc = ipvm_config_write_keys(&b);
+    if (rc == 0)
+        rc = ipvm_buf_append_str(&b, START_HELP_END);
+    if (rc == 0)
+        rc = ipvm_buf_append_byte(&b, '\0');
+    if (rc) {
+        ipvm_buf_dispose(&b);
+        fputs(START_HELP, stdout);
+        return IPVM_EXIT_OK;
+    }
+    ipvm_cmd_t whole = sub_start;
+    whole.help = (const char *)b.data;
+    ipvm_cli_help(&whole);
+    ipvm_buf_dispose(&b);
+    return IPVM_EXIT_OK;
+}
+
+static const ipvm_cmd_t sub_start = {"node start", "run the node", START_HELP, node_start};
+
+static const ipvm_cmd_t sub_stop = {
+    "node stop", "stop the node",
+    "Usage: ipvm node stop [--timeout SECONDS] [--force]\n"
+    "\n"
+    "Stops the node of this data directory (the process holding the lock on DATA_DIR/node.pid)\n"
+    "with SIGTERM and waits until it has exited: running tasks finish first, for up to the\n"
+    "node's node.shutdown_timeout, and the workflows still unfinished resume at the next start.\n"
+    "\n"
+    "Options:\n"
+    "  --timeout SECONDS   how long to wait for the exit (default 60)\n"
+    "  --force             SIGKILL at once: tasks that were running run again at the next start\n"
+    "\n"
+    "Output: 'ipvm: node stopped' on stderr; with --json {\"stopped\": true, \"pid\": N}, or\n"
+    "{\"stopped\": false, \"running\": false, \"data_dir\": DIR} when no node was running.\n"
+    "\n"
+    "Exit status: 0 when the node stopped or none was running (stopping a stopped node\n"
+    "succeeds, as for LSB init scripts), 1 when it is still running after --timeout or cannot\n"
+    "be signalled, 2 for a bad command line.\n",
+    node_stop};
+
+static const ipvm_cmd_t sub_status = {
+    "node status", "is a node running",
+    "Usage: ipvm node status\n"
+    "\n"
+    "Says whether a node runs with this data directory (the lock on DATA_DIR/node.pid, so a pid\n"
+    "file left by a killed node is not mistaken for one), its pid, uptime and API address (from\n"
+    "DATA_DIR/node.json), and asks it for its health and its node info over the API.\n"
+    "\n"
+    "Output: a few lines on stdout; with --json one object:\n"
+    "  {\"running\": true, \"pid\", \"rpc\", \"socket\", \"uptime_s\", \"health\", \"node\"}, plus\n"
+    "  \"error\" when the API does not answer;\n"
+    "  {\"running\": false, \"data_dir\"}, plus \"stale_pid\" when a pid file was left behind.\n"
+    "\n"
+    "Exit status: 0 running and answering, 1 running but its API does not answer (the reason is\n"
+    "shown), 2 bad command line, 3 not running (as LSB status).\n",
+    node_status};
+
+static const ipvm_cmd_t sub_init = {
+    "node init", "write ipvm.conf",
+    "Usage: ipvm node init [--force] [-o FILE] [--print]\n"
+    "\n"
+    "Writes DATA_DIR/ipvm.conf with every setting of the node, each commented out with its\n"
+    "default, its description and its environment variable: remove a '#' to change one.\n"
+    "\n"
+    "Options:\n"
+    "  --force, -f         overwrite the file if it exists (without it, an existing file is\n"
+    "                      left as it is and the command fails)\n"
+    "  -o, --output FILE   write FILE instead (use it with 'ipvm node start --config FILE')\n"
+    "  --print             write the template to stdout, no file\n"
+    "\n"
+    "Output: the path written; with --json {\"config\": PATH}.\n"
+    "Exit status: 0 written, 1 the file exists (without --force) or cannot be written, 2 bad\n"
+    "command line.\n",
+    node_init_cmd};
+
+static const ipvm_cmd_t sub_config = {
+    "node config", "the settings in effect",
+    "Usage: ipvm node config [--config FILE]\n"
+    "\n"
+    "Prints the settings a node started now would use (defaults, DATA_DIR/ipvm.conf or --config\n"
+    "FILE, then IPVM_<SECTION>_<KEY> variables) as INI, each with where it comes from. A bad\n"
+    "file or variable fails as 'ipvm node start' would, naming FILE:LINE and the key.\n"
+    "\n"
+    "Exit status: 0, 1 for a bad setting, 2 for a bad command line.\n",
+    node_config};
+
+static const ipvm_cmd_t sub_peers = {
+    "node peers", "the node's peers",
+    "Usage: ipvm node peers\n"
+    "\n"
+    "Asks the running node of this data directory for its libp2p peers: peer id, address,\n"
+    "direction, agent and ping time (with --json, the node's answer as it is).\n"
+    "Exit status: 0, 1 when no node runs or it does not answer.\n",
+    ipvm__node_peers};
+
+static const ipvm_cmd_t sub_id = {
+    "node id", "this node's peer id",
+    "Usage: ipvm node id\n"
+    "\n"
+    "Prints this data directory's libp2p peer id (base58 and CID forms; the key is made on\n"
+    "first use) and, when the node runs, the multiaddrs others can dial. See the [p2p]\n"
+    "settings in 'ipvm node start --help'.\n",
+    ipvm__node_id};
+
 static int cmd_node_run(ipvm_cli_t *cli, int argc, char **argv)
 {
-    if (argc < 2 || ipvm_cli_wants_help(argc, argv))
-        return argc < 2 ? ipvm_cli_usage(cli, &ipvm_cmd_node, "node: which subcommand?")
-                        : ipvm_cli_help(&ipvm_cmd_node);
-    const char *sub = argv[1];
-    if (strcmp(sub, "start") == 0)
-        return node_start(cli, argc - 1, argv + 1);
-    if (strcmp(sub, "stop") == 0)
-        return node_stop(cli, argc - 1, argv + 1);
-    if (strcmp(sub, "status") == 0)
-        return node_status(cli, argc - 1, argv + 1);
-    if (strcmp(sub, "init") == 0)
-        return node_init_cmd(cli, argc - 1, argv + 1);
-    if (strcmp(sub, "config") == 0)
-        return node_config(cli, argc - 1, argv + 1);
-    if (strcmp(sub, "peers") == 0) /* node_p2p.c (p2p engineer) */
-        return ipvm__node_peers(cli, argc - 1, argv + 1);
-    if (strcmp(sub, "id") == 0)
-        return ipvm__node_id(cli, argc - 1, argv + 1);
-    return ipvm_cli_usage(cli, &ipvm_cmd_node, "node: unknown subcommand '%s'", sub);
+    static const ipvm_cmd_t *const subs[] = {&sub_start,  &sub_stop,  &sub_status, &sub_init,
+                                             &sub_config, &sub_peers, &sub_id};
+    if (argc < 2)
+        return ipvm_cli_usage(cli, &ipvm_cmd_node, "node: which subcommand?");
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        if (strcmp(argv[1], subs[i]->name + 5) != 0)
+            continue;
+        if (ipvm_cli_wants_help(argc - 1, argv + 1))
+            return subs[i] == &sub_start ? start_help() : ipvm_cli_help(subs[i]);
+        return subs[i]->run(cli, argc - 1, argv + 1);
+    }
+    if (ipvm_cli_wants_help(argc, argv))
+        return ipvm_cli_help(&ipvm_cmd_node);
+    return ipvm_cli_usage(cli, &ipvm_cmd_node, "node: unknown subcommand '%s'", argv[1]);
 }
 
 const ipvm_cmd_t ipvm_cmd_node = {
@@ -386,6 +636,9 @@ const ipvm_cmd_t ipvm_cmd_node = {
     "  peers     the running node's libp2p peers: id, address, direction, agent, ping\n"
     "  id        this node's peer id (base58 and CID forms) and, when it runs, the\n"
     "            multiaddrs others can dial ([p2p] settings: listen, bootstrap, mdns...)\n"
+    "\n"
+    "'ipvm node SUBCOMMAND --help' gives each one's options, output and exit status; 'ipvm\n"
+    "node start --help' lists every setting with its default and environment variable.\n"
     "\n"
     "Settings, lowest priority first: defaults, the config file (DATA_DIR/ipvm.conf or\n"
     "--config), environment variables IPVM_<SECTION>_<KEY> (e.g. IPVM_RPC_PORT=8080), then\n"

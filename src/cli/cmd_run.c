@@ -88,6 +88,18 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+/* An option of HELP given last, without its value. */
+static bool needs_value(const char *o)
+{
+    static const char *const valued[] = {
+        "--name", "--ipfs-api", "--gateway", "--timeout", "--threads", "--fuel", "--memory",
+        "--time-limit", "--tier", "--save", "--ucan", "--key", "--node"};
+    for (size_t i = 0; i < sizeof valued / sizeof valued[0]; i++)
+        if (strcmp(o, valued[i]) == 0)
+            return true;
+    return false;
+}
+
 static int parse_args(ipvm_cli_t *cli, int argc, char **argv, run_args_t *a)
 {
     memset(a, 0, sizeof *a);
@@ -126,6 +138,8 @@ static int parse_args(ipvm_cli_t *cli, int argc, char **argv, run_args_t *a)
         else if (strcmp(o, "--tier") == 0 && v &&
                  (strcmp(v, "tcc") == 0 || strcmp(v, "gcc") == 0 || strcmp(v, "both") == 0))
             a->tier = v[0] == 't' ? 0 : v[0] == 'g' ? 2 : 1;
+        else if (v == NULL && needs_value(o))
+            return ipvm_cli_usage(cli, &ipvm_cmd_run, "%s needs a value", o);
         else if (o[0] == '-' && o[1] != '\0')
             return ipvm_cli_usage(cli, &ipvm_cmd_run, "%s: unknown option or bad value '%s'", o,
                                   v ? v : "");

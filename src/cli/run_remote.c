@@ -4,9 +4,12 @@
  * event stream for this workflow (subscribe_node_events [cid]) adds fuel, time and the end of
  * the run, which Homestar's notifications do not carry. */
 #include "run_remote.h"
+#include "daemon/daemon.h"
 #include "run_table.h"
 
 #include <string.h>
+
+bool ipvm__node_read_info(const char *data_dir, char *url, size_t len, uint64_t *started_ms);
 
 typedef struct {
     ipvm_cli_t *cli;
@@ -304,8 +307,46 @@ static int show(remote_t *r, const ipvm_run_remote_t *a, int collected)
     return status;
 }
 
+/* The dashboard's http:// address names the API's port too: say which URL was meant. */
+static int check_url(ipvm_cli_t *cli, const char *url)
+{
+    const char *rest = NULL;
+    if (strncmp(url, "http://", 7) == 0)
+        rest = url + 7;
+    else if (strncmp(url, "https://", 8) == 0)
+        rest = url + 8;
+    if (rest == NULL)
+        return 0;
+    return ipvm_cli_fail(cli, IPVM_EINVAL,
+                         "--node %s is the node's HTTP address (the dashboard, /health and "
+                         "/metrics); its JSON-RPC API is on the same port over WebSocket: "
+                         "--node ws://%.*s",
+                         url, (int)strcspn(rest, "/"), rest);
+}
+
+/* After a failed connect: where the node of this data directory is, or that none runs. */
+static void local_hint(ipvm_cli_t *cli, const char *url, char *out, size_t len)
+{
+    char pid[4096], here[512] = "";
+    uint64_t started = 0;
+    ipvm_node_paths(cli->data_dir, pid, NULL, NULL);
+    out[0] = '\0';
+    if (ipvm_node_pidfile_holder(pid) == 0)
+        snprintf(out, len,
+                 "; no node runs with data directory %s either: start one with 'ipvm node start "
+                 "--detach', or run the workflow here, without --node",
+                 cli->data_dir);
+    else if (ipvm__node_read_info(cli->data_dir, here, sizeof here, &started) &&
+             strcmp(here, url) != 0)
+        snprintf(out, len, "; the node of data directory %s is at %s: use --node %s",
+                 cli->data_dir, here, here);
+}
+
 int ipvm_cli_run_remote(ipvm_cli_t *cli, const ipvm_run_remote_t *a)
 {
+    int bad = check_url(cli, a->url);
+    if (bad)
+        return bad;
     ipvm_buf_t json = IPVM_BUF_INIT;
     int status = ipvm_cli_read_input(cli, a->file, &json);
     if (status)
@@ -338,7 +379,10 @@ int ipvm_cli_run_remote(ipvm_cli_t *cli, const ipvm_run_remote_t *a)
         r.rows[i].source = "node";
     }
     if (ipvm_rpc_client_connect(a->url, 5000, &r.client, &err) != 0) {
-        status = ipvm_cli_fail(cli, err.code, "%s", err.msg);
+        char hint[4300] = "";
+        if (err.code == IPVM_ECLOSED || err.code == IPVM_ETIMEDOUT)
+            local_hint(cli, a->url, hint, sizeof hint);
+        status = ipvm_cli_fail(cli, err.code, "%s%s", err.msg, hint);
         goto done;
     }
     ipvm_progress_init(&r.progress, cli);

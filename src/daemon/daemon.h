@@ -90,5 +90,7 @@ long ipvm_node_pidfile_holder(const char *path);
 int ipvm_node_detach(const char *log_path, ipvm_error_t *err);
 /* Tells the waiting parent (if detached) that the node is up (msg) or failed (ok = false). */
 void ipvm_node_ready(bool ok, const char *msg);
+/* The same with, for a failure, a line the parent prints on stdout (the --json error). */
+void ipvm_node_ready_failed(bool ok, const char *msg, const char *json);
 
 #endif

@@ -363,6 +363,26 @@ static void ready_line(ipvm_node_t *n, const ipvm_node_opts_t *o)
     fflush(stdout);
 }
 
+/* {"error": {"code", "reason", "message"}} and a newline, as the CLI's --json errors. */
+static int error_json(int rc, const char *msg, ipvm_buf_t *out)
+{
+    size_t n = strlen(msg);
+    while (n > 0 && msg[n - 1] == '\n')
+        n--;
+    int r = ipvm_buf_printf(out, "{\"error\":{\"code\":\"%s\",\"reason\":", ipvm_err_name(rc));
+    if (r == 0)
+        r = ipvm_json_append_str(out, ipvm_strerror(rc), strlen(ipvm_strerror(rc)));
+    if (r == 0)
+        r = ipvm_buf_append_str(out, ",\"message\":");
+    if (r == 0)
+        r = ipvm_json_append_str(out, msg, n);
+    if (r == 0)
+        r = ipvm_buf_append_str(out, "}}\n");
+    if (r == 0)
+        r = ipvm_buf_append_byte(out, '\0');
+    return r;
+}
+
 int ipvm_node_main(const ipvm_node_opts_t *o)
 {
     static ipvm_node_t node; /* one per process; signal handlers reach it through data */
@@ -379,6 +399,9 @@ int ipvm_node_main(const ipvm_node_opts_t *o)
         snprintf(msg, sizeof msg, "ipvm: error: cannot start the node: %s\n",
                  err.msg[0] ? err.msg : ipvm_strerror(rc));
         fputs(msg, stderr);
+        ipvm_buf_t json = IPVM_BUF_INIT;
+        if (o->json && error_json(rc, msg + 13, &json) == 0 && !o->detach)
+            fputs((const char *)json.data, stdout);
         if (n->loop_ready) {
             n->shutting_down = true;
             stop_next(n);
@@ -388,7 +411,8 @@ int ipvm_node_main(const ipvm_node_opts_t *o)
         }
         /* after the teardown: once the waiting parent exits, `ipvm node status` finds no node */
         if (o->detach)
-            ipvm_node_ready(false, msg);
+            ipvm_node_ready_failed(false, msg, json.len ? (const char *)json.data : NULL);
+        ipvm_buf_dispose(&json);
         ipvm_metrics_free(n->metrics);
         ipvm_config_free(n->cfg);
         return 1; /* IPVM_EXIT_FAIL */

@@ -74,7 +74,7 @@ long ipvm_node_pidfile_holder(const char *path)
 /* The parent's side: wait for the child's one line, print it, exit with its status. */
 static void parent_wait(int fd, pid_t child)
 {
-    char buf[1024];
+    char buf[4096];
     size_t len = 0;
     ssize_t n;
     while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
@@ -86,9 +86,12 @@ static void parent_wait(int fd, pid_t child)
         fputs(buf + 1, stdout);
         exit(0);
     }
+    size_t text = len > 1 ? strlen(buf + 1) + 1 : 0; /* "-" text, then "\0" json (--json) */
     if (len > 1)
         fprintf(stderr, "%s", buf + 1);
-    else
+    if (len > text + 1)
+        fputs(buf + text + 1, stdout);
+    if (len <= 1)
         fprintf(stderr, "ipvm: error: the node exited before it was ready; see its log\n");
     exit(1);
 }
@@ -134,9 +137,16 @@ int ipvm_node_detach(const char *log_path, ipvm_error_t *err)
 
 void ipvm_node_ready(bool ok, const char *msg)
 {
+    ipvm_node_ready_failed(ok, msg, NULL);
+}
+
+void ipvm_node_ready_failed(bool ok, const char *msg, const char *json)
+{
     if (ready_fd < 0)
         return;
     dprintf(ready_fd, "%c%s", ok ? '+' : '-', msg);
+    if (!ok && json)
+        dprintf(ready_fd, "%c%s", '\0', json);
     close(ready_fd);
     ready_fd = -1;
 }

@@ -331,6 +331,49 @@ static void suggest(const ipvm_config_t *c, const char *section, const char *key
         snprintf(out, len, "; see 'ipvm node init --print' for every key");
 }
 
+/* "; did you mean [rpc]?" when a section is close to `section`, then every section there is. */
+static void suggest_section(const ipvm_config_t *c, const char *section, char *out, size_t len)
+{
+    const char *best = NULL, *last = "";
+    size_t bd = 3;
+    char list[256] = "";
+    size_t ll = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        const char *s = c->e[i].k->section;
+        if (strcmp(s, last) == 0)
+            continue;
+        last = s;
+        size_t d = distance(s, section);
+        if (d < bd) {
+            bd = d;
+            best = s;
+        }
+        if (ll < sizeof list)
+            ll += (size_t)snprintf(list + ll, sizeof list - ll, "%s[%s]", ll ? ", " : "", s);
+    }
+    if (best)
+        snprintf(out, len, "; did you mean [%s]? (the sections: %s)", best, list);
+    else
+        snprintf(out, len, "; the sections are %s", list);
+}
+
+/* "; did you mean rpc.port?" when a key is close, else the keys [section] has. */
+static void suggest_key(const ipvm_config_t *c, const char *section, const char *key, char *out,
+                        size_t len)
+{
+    suggest(c, section, key, out, len);
+    if (strstr(out, "did you mean") != NULL)
+        return;
+    size_t n = (size_t)snprintf(out, len, "; the keys of [%s] are", section);
+    const char *sep = " ";
+    for (size_t i = 0; i < c->n && n < len; i++) {
+        if (strcmp(c->e[i].k->section, section) == 0) {
+            n += (size_t)snprintf(out + n, len - n, "%s%s", sep, c->e[i].k->key);
+            sep = ", ";
+        }
+    }
+}
+
 /* ---- the INI reader (inih) ------------------------------------------------------------------ */
 
 typedef struct pending_s {
@@ -346,7 +389,7 @@ typedef struct {
     const char *p, *end; /* the text still to read */
     int line;            /* line the reader last returned */
     int err_line;        /* first error, 0 = none */
-    char msg[300];
+    char msg[400];
     pending_t *pend;
     size_t npend, cap;
     bool oom;
@@ -406,18 +449,20 @@ static const char *unquote(const char *v, char *buf, size_t len)
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
     load_t *L = user;
-    char hint[96], why[160], qbuf[1024];
+    char hint[300], why[160], qbuf[1024];
     if (*section == '\0') {
         load_fail(L, "'%s' is outside any [section]; put it under its section (e.g. [rpc])", name);
         return 0;
     }
     entry_t *e = find(L->c, section, strlen(section), name);
     if (e == NULL) {
-        suggest(L->c, section, name, hint, sizeof hint);
-        if (!has_section(L->c, section, strlen(section)))
+        if (!has_section(L->c, section, strlen(section))) {
+            suggest_section(L->c, section, hint, sizeof hint);
             load_fail(L, "unknown section [%s]%s", section, hint);
-        else
+        } else {
+            suggest_key(L->c, section, name, hint, sizeof hint);
             load_fail(L, "unknown key '%s' in [%s]%s", name, section, hint);
+        }
         return 0;
     }
     value = unquote(value, qbuf, sizeof qbuf);
@@ -503,9 +548,9 @@ int ipvm_config_load_env(ipvm_config_t *c, char *const *envp, ipvm_error_t *err)
         char origin[160];
         snprintf(origin, sizeof origin, "env %.*s", (int)(eq - var), var);
         if (e == NULL) {
-            char hint[96];
+            char hint[300];
             *us = '\0';
-            suggest(c, name, us + 1, hint, sizeof hint);
+            suggest_key(c, name, us + 1, hint, sizeof hint);
             return ipvm_error_set(err, IPVM_EINVAL, IPVM_NO_OFFSET, "%s: no key '%s' in [%s]%s",
                                   origin, us + 1, name, hint);
         }
@@ -528,9 +573,15 @@ int ipvm_config_set(ipvm_config_t *c, const char *name, const char *value, const
                               "%s: '%s' is not section.key (e.g. rpc.port)", origin, name);
     entry_t *e = find(c, name, (size_t)(sep - name), sep + 1);
     if (e == NULL) {
-        char hint[96], sec[64];
+        char hint[300], sec[64];
         snprintf(sec, sizeof sec, "%.*s", (int)(sep - name), name);
-        suggest(c, sec, sep + 1, hint, sizeof hint);
+        if (has_section(c, sec, strlen(sec))) {
+            suggest_key(c, sec, sep + 1, hint, sizeof hint);
+        } else {
+            suggest(c, sec, sep + 1, hint, sizeof hint); /* trus.mode: trust.mode */
+            if (strstr(hint, "did you mean") == NULL)
+                suggest_section(c, sec, hint, sizeof hint);
+        }
         return ipvm_error_set(err, IPVM_EINVAL, IPVM_NO_OFFSET, "%s: no setting %s%s", origin, name,
                               hint);
     }
@@ -650,6 +701,22 @@ int ipvm_config_write_template(ipvm_buf_t *out)
                 rc = ipvm_buf_printf(out, "# (%s; environment: %s)\n#%s =%s%s\n\n",
                                      conf_type_name(k->type), env, k->key, k->def ? " " : "",
                                      k->def ? k->def : "");
+        }
+    }
+    return rc;
+}
+
+int ipvm_config_write_keys(ipvm_buf_t *out)
+{
+    register_builtin();
+    int rc = ipvm_buf_printf(out, "  %-28s %-11s %s\n", "setting", "default", "environment");
+    for (size_t t = 0; rc == 0 && t < ntables; t++) {
+        for (const ipvm_conf_key_t *k = tables[t]; rc == 0 && k->section; k++) {
+            char name[128], env[128];
+            snprintf(name, sizeof name, "%s.%s", k->section, k->key);
+            env_name(k, env, sizeof env);
+            const char *def = k->def == NULL ? "(unset)" : *k->def ? k->def : "\"\"";
+            rc = ipvm_buf_printf(out, "  %-28s %-11s %s\n", name, def, env);
         }
     }
     return rc;

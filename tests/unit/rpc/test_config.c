@@ -107,6 +107,47 @@ IPVM_TEST(rpc, config_errors)
     ipvm_config_free(c);
 }
 
+/* An unknown section or key names what there is: the close one, else every section or every
+ * key of the section; the same from a flag and from the environment. */
+IPVM_TEST(rpc, config_error_hints)
+{
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"[rcp]\nport = 1\n", "f.conf:2: unknown section [rcp]; did you mean [rpc]?"},
+        {"[zzzzzzzz]\nport = 1\n", "the sections are [node], [rpc], [limits], [resources]"},
+        {"[rpc]\nbogus = 1\n", "the keys of [rpc] are enable, host, port, socket"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ipvm_config_t *c = fresh();
+        ipvm_error_t err;
+        ipvm_error_clear(&err);
+        IPVM_ASSERT_ERR(ipvm_config_load_text(c, cases[i].text, "f.conf", &err), IPVM_EINVAL);
+        IPVM_ASSERT_STRCONTAINS(err.msg, cases[i].want);
+        ipvm_config_free(c);
+    }
+    ipvm_config_t *c = fresh();
+    ipvm_error_t err;
+    IPVM_ASSERT_ERR(ipvm_config_set(c, "rpx.port", "1", "flag", &err), IPVM_EINVAL);
+    IPVM_ASSERT_STRCONTAINS(err.msg, "did you mean rpc.port?");
+    IPVM_ASSERT_ERR(ipvm_config_set(c, "zzzzzzzz.qqqqqqqq", "1", "flag", &err), IPVM_EINVAL);
+    IPVM_ASSERT_STRCONTAINS(err.msg, "the sections are [node], [rpc]");
+    IPVM_ASSERT_ERR(ipvm_config_set(c, "limits.zzzzzzzz", "1", "flag", &err), IPVM_EINVAL);
+    IPVM_ASSERT_STRCONTAINS(err.msg, "the keys of [limits] are fuel, memory, time");
+    char *env[] = {"IPVM_NODE_ZZZZZZZZ=1", NULL};
+    IPVM_ASSERT_ERR(ipvm_config_load_env(c, env, &err), IPVM_EINVAL);
+    IPVM_ASSERT_STRCONTAINS(err.msg, "the keys of [node] are data_dir, name, workers");
+    /* the list `node start --help` shows: each key with its default and variable */
+    ipvm_buf_t b = IPVM_BUF_INIT;
+    IPVM_ASSERT_OK(ipvm_config_write_keys(&b));
+    IPVM_ASSERT_OK(ipvm_buf_append_byte(&b, '\0'));
+    const char *keys = (const char *)b.data;
+    IPVM_ASSERT_STRCONTAINS(keys, "  rpc.port                     1337        IPVM_RPC_PORT\n");
+    IPVM_ASSERT_STRCONTAINS(keys, "  node.data_dir                (unset)     IPVM_NODE_DATA_DIR\n");
+    ipvm_buf_dispose(&b);
+    ipvm_config_free(c);
+}
+
 IPVM_TEST(rpc, config_template_roundtrip)
 {
     ipvm_buf_t t = IPVM_BUF_INIT;
