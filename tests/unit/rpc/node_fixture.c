@@ -41,9 +41,12 @@ static bool read_url(node_fixture_t *n)
 void node_fixture_start(node_fixture_t *n, const char *data_dir, const char *const *extra)
 {
     static int seq;
+    char dir[4096] = ""; /* data_dir may be n->data_dir: a restart */
+    if (data_dir)
+        snprintf(dir, sizeof dir, "%s", data_dir);
     memset(n, 0, sizeof *n);
     if (data_dir)
-        snprintf(n->data_dir, sizeof n->data_dir, "%s", data_dir);
+        snprintf(n->data_dir, sizeof n->data_dir, "%s", dir);
     else
         snprintf(n->data_dir, sizeof n->data_dir, "%s/node%d", ipvm_test_tmpdir(), seq++);
     snprintf(n->log, sizeof n->log, "%s.log", n->data_dir);
@@ -209,4 +212,13 @@ const char *node_fixture_dir(const char *name, bool fast)
         snprintf(path, sizeof path, "%s/%s", ipvm_test_tmpdir(), name);
     }
     return path;
+}
+
+void node_fixture_start_example(node_fixture_t *n, const char *name, bool fast,
+                                const char *const *extra)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", node_fixture_dir(name, fast));
+    node_fixture_add(dir, "homestar/wasm/example_test.wasm");
+    node_fixture_start(n, dir, extra);
 }

@@ -16,8 +16,14 @@ typedef struct node_fixture_s {
 } node_fixture_t;
 
 /* Starts a node with extra arguments for `node start` (NULL-terminated, may be NULL) in
- * data_dir (NULL: a new directory under the test's tmpdir). Waits until it serves. */
+ * data_dir (NULL: a new directory under the test's tmpdir; n->data_dir: the same again). Waits
+ * until it serves. */
 void node_fixture_start(node_fixture_t *n, const char *data_dir, const char *const *extra);
+/* A node on a new data dir node_fixture_dir(name, fast) whose blockstore holds Homestar's
+ * example_test.wasm, the module of the fixture workflows. n->data_dir names the dir, so
+ * node_fixture_start(n, n->data_dir, extra) restarts the node on it. */
+void node_fixture_start_example(node_fixture_t *n, const char *name, bool fast,
+                                const char *const *extra);
 /* Adds a file to the blockstore of data_dir (`ipvm add`), as a node's modules are. */
 void node_fixture_add(const char *data_dir, const char *vector);
 /* A data dir for a node under the test's tmpdir; on /dev/shm when it exists and `fast`, for

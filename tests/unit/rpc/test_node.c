@@ -47,10 +47,8 @@ static void remove_tree(const char *dir)
 
 IPVM_TEST(rpc, node_interop_homestar)
 {
-    const char *dir = node_fixture_dir("interop", false);
-    node_fixture_add(dir, "homestar/wasm/example_test.wasm");
     node_fixture_t n;
-    node_fixture_start(&n, dir, NULL);
+    node_fixture_start_example(&n, "interop", false, NULL);
     char vectors[4096];
     snprintf(vectors, sizeof vectors, "%s/tests/vectors", IPVM_SOURCE_DIR);
     const char *args[] = {n.url, vectors, NULL};
@@ -63,13 +61,9 @@ IPVM_TEST(rpc, node_interop_homestar)
 
 IPVM_TEST(rpc, node_load_200_clients)
 {
-    const char *dir = node_fixture_dir("load", true);
-    char data_dir[4096];
-    snprintf(data_dir, sizeof data_dir, "%s", dir);
-    node_fixture_add(data_dir, "homestar/wasm/example_test.wasm");
     node_fixture_t n;
     const char *extra[] = {"--set", "node.max_workflows=20000", NULL};
-    node_fixture_start(&n, data_dir, extra);
+    node_fixture_start_example(&n, "load", true, extra);
     char pid[32];
     snprintf(pid, sizeof pid, "%ld", n.pid);
     const char *args[] = {n.url, "200", "50", "1", pid, NULL};
@@ -79,17 +73,13 @@ IPVM_TEST(rpc, node_load_200_clients)
     IPVM_ASSERT_STRCONTAINS((char *)out.data, "load: all passed");
     ipvm_buf_dispose(&out);
     node_fixture_stop(&n, 30000);
-    remove_tree(data_dir);
+    remove_tree(n.data_dir);
 }
 
 IPVM_TEST(rpc, node_sigterm_drain_and_resume)
 {
-    const char *dir = node_fixture_dir("resume", false);
-    char data_dir[4096];
-    snprintf(data_dir, sizeof data_dir, "%s", dir);
-    node_fixture_add(data_dir, "homestar/wasm/example_test.wasm");
     node_fixture_t n;
-    node_fixture_start(&n, data_dir, NULL);
+    node_fixture_start_example(&n, "resume", false, NULL);
     char pid[32];
     snprintf(pid, sizeof pid, "%ld", n.pid);
     ipvm_buf_t out = IPVM_BUF_INIT;
@@ -105,7 +95,7 @@ IPVM_TEST(rpc, node_sigterm_drain_and_resume)
     IPVM_ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d after SIGTERM", st);
     n.pid = 0;
     /* a restart resumes the workflow; then every receipt replays */
-    node_fixture_start(&n, data_dir, NULL);
+    node_fixture_start(&n, n.data_dir, NULL);
     const char *check[] = {"check", n.url, "1000", NULL};
     node_fixture_script("resume.mjs", check, 120000, &out);
     IPVM_ASSERT_STRCONTAINS((char *)out.data, "all 1000 receipts replayed");
@@ -169,15 +159,12 @@ IPVM_TEST(rpc, node_sigkill_and_resume)
     static const struct {
         int n, count, after;
     } rounds[ROUNDS] = {{1000, 1, 1}, {250, 4, 0}, {1000, 1, 10}, {250, 4, 1}};
-    const char *dir = node_fixture_dir("kill", false);
-    char data_dir[4096], db[4200], reported[4200];
-    snprintf(data_dir, sizeof data_dir, "%s", dir);
-    snprintf(db, sizeof db, "%s/ipvm.db", data_dir);
-    snprintf(reported, sizeof reported, "%s/reported.txt", ipvm_test_tmpdir());
-    node_fixture_add(data_dir, "homestar/wasm/example_test.wasm");
+    char db[4200], reported[4200];
     const char *extra[] = {"--set", "node.runners=1", NULL};
     node_fixture_t n;
-    node_fixture_start(&n, data_dir, extra);
+    node_fixture_start_example(&n, "kill", false, extra);
+    snprintf(db, sizeof db, "%s/ipvm.db", n.data_dir);
+    snprintf(reported, sizeof reported, "%s/reported.txt", ipvm_test_tmpdir());
     ipvm_buf_t out = IPVM_BUF_INIT;
     int64_t total = 0; /* receipts of the workflows completed so far */
     int restarts = 0, seq = 0;
@@ -245,7 +232,7 @@ IPVM_TEST(rpc, node_sigkill_and_resume)
         ipvm_error_t err;
         IPVM_ASSERT_OK(ipvm_file_write_atomic(reported, out.data, out.len, &err));
         /* the restart resumes them, with nobody resubmitting; then every receipt comes */
-        node_fixture_start(&n, data_dir, extra);
+        node_fixture_start(&n, n.data_dir, extra);
         snprintf(rbuf, sizeof rbuf, "%lld", (long long)running);
         const char *check[] = {"check", n.url, nbuf, base, cbuf, reported, rbuf, NULL};
         node_fixture_script("kill.mjs", check, 120000, &out);
@@ -270,12 +257,8 @@ IPVM_TEST(rpc, node_dashboard_in_chromium)
 {
     if (access("/usr/bin/chromium", X_OK) != 0)
         IPVM_ASSERT_MSG(false, "/usr/bin/chromium is missing: run tools/deps.sh (make test does)");
-    const char *dir = node_fixture_dir("dash", false);
-    char data_dir[4096];
-    snprintf(data_dir, sizeof data_dir, "%s", dir);
-    node_fixture_add(data_dir, "homestar/wasm/example_test.wasm");
     node_fixture_t n;
-    node_fixture_start(&n, data_dir, NULL);
+    node_fixture_start_example(&n, "dash", false, NULL);
     char shot[4200], profile[4200], wf[4096];
     /* IPVM_DASHBOARD_SCREENSHOT keeps the picture somewhere to look at */
     const char *keep = getenv("IPVM_DASHBOARD_SCREENSHOT");

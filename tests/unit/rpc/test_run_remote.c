@@ -113,12 +113,8 @@ static long long metric(ipvm_rpc_client_t *c, const char *name)
 
 IPVM_TEST(rpc, run_remote_node_killed)
 {
-    const char *dir = node_fixture_dir("killed", false);
-    char data_dir[4096];
-    snprintf(data_dir, sizeof data_dir, "%s", dir);
-    node_fixture_add(data_dir, "homestar/wasm/example_test.wasm");
     node_fixture_t n;
-    node_fixture_start(&n, data_dir, NULL);
+    node_fixture_start_example(&n, "killed", false, NULL);
     /* 20,000 tasks in 4 chains: seconds of receipts */
     char wf[4200];
     snprintf(wf, sizeof wf, "%s", gen_workflow("20000.json", "4", "5000", "1"));
@@ -193,7 +189,7 @@ IPVM_TEST(rpc, run_remote_node_killed)
 
     /* restarted on the same data dir (it resumes the run), the same workflow completes, and
      * what the node had reported before the kill comes back as replayed */
-    node_fixture_start(&n, data_dir, NULL);
+    node_fixture_start(&n, n.data_dir, NULL);
     const char *again[] = {ipvm_test_bin("ipvm"), "run", "--json", "--node", n.url, wf, NULL};
     int rc = ipvm_test_run(again, NULL, NULL, 120000, &o, &e);
     IPVM_ASSERT_OK(ipvm_buf_reserve(&e, 1));
