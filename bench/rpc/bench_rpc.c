@@ -10,11 +10,16 @@
  *
  *   bench_rpc [--workflows N] [--tasks T] [--clients K] [--dir DIR] [--node IPVM]
  *             [--image-workflows N] [--no-fixtures] [--no-pipeline] [--no-batch]
+ *             [--transport tcp|unix|both]
  *
  * The headline has three RPC rows: strict (each workflow's unsubscribe answered before the next
  * subscribe is sent), pipelined (the unsubscribe and the next subscribe sent back to back,
  * as an event-driven JSON-RPC client may; --no-pipeline leaves that row out) and batched (the
  * two as one JSON-RPC batch, one message each way; --no-batch leaves it out).
+ * --transport says where the clients connect: tcp (the default: 127.0.0.1, loopback TCP), unix
+ * (the node's rpc.socket, a Unix-domain socket) or both, whose rounds alternate on the one
+ * node (embedded, then each RPC row over TCP and over the socket) so that each row has its
+ * TCP and unix figures from the same conditions.
  *
  * After the headline (the add_one chains) come extra rows, on a node of their own, for
  * Homestar's fixture workflows (tests/vectors/homestar/workflows: add-one with --workflows and
@@ -47,11 +52,17 @@ typedef struct {
     bool fixtures;          /* the fixture rows */
     bool pipeline;          /* the headline's pipelined RPC row */
     bool batch;             /* the headline's batched RPC row */
+    unsigned transports;    /* TCP_ROWS | UNIX_ROWS: where the headline's clients connect */
     char dir[4096];
     const char *node; /* the ipvm program to start */
 } cfg_t;
 
-static cfg_t cfg = {800, 2, 8, 2, true, true, true, "", IPVM_BINARY_DIR "/ipvm"};
+#define TCP_ROWS 1u
+#define UNIX_ROWS 2u
+
+static cfg_t cfg = {800, 2, 8, 2, true, true, true, TCP_ROWS, "", IPVM_BINARY_DIR "/ipvm"};
+
+static const char *const transport_name[2] = {"TCP", "unix socket"};
 
 static void die(const char *what, const ipvm_error_t *err)
 {
@@ -697,7 +708,9 @@ static long rss_of(pid_t pid)
     return kb;
 }
 
-static pid_t start_node(const char *data_dir, char *url, size_t len)
+/* Starts the node on 127.0.0.1 and an ephemeral port, and on the socket `sock` too when it is
+ * not NULL. */
+static pid_t start_node(const char *data_dir, const char *sock, char *url, size_t len)
 {
     char info[4400];
     snprintf(info, sizeof info, "%s/node.json", data_dir);
@@ -711,8 +724,12 @@ static pid_t start_node(const char *data_dir, char *url, size_t len)
         close_range(3, ~0U, 0);
         if (freopen("/dev/null", "w", stdout) == NULL || freopen("/dev/null", "w", stderr) == NULL)
             _exit(126);
-        execl(cfg.node, "ipvm", "--data-dir", data_dir, "node", "start", "--port", "0", "--set",
-              "node.gcc_tier=0", "-q", (char *)NULL);
+        if (sock)
+            execl(cfg.node, "ipvm", "--data-dir", data_dir, "node", "start", "--port", "0",
+                  "--socket", sock, "--set", "node.gcc_tier=0", "-q", (char *)NULL);
+        else
+            execl(cfg.node, "ipvm", "--data-dir", data_dir, "node", "start", "--port", "0", "--set",
+                  "node.gcc_tier=0", "-q", (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 2000; i++) {
@@ -747,23 +764,40 @@ static result_t median(const result_t *v, int n)
     return s[n / 2];
 }
 
-/* The row's rounds, embedded, RPC strict and (when p) RPC pipelined alternating, after a
- * warm-up workflow on each side. */
-static void run_rounds(embedded_t *m, const char *url, uint64_t base0, result_t *e, result_t *r,
-                       result_t *p, result_t *b)
+/* The RPC rows of one transport: strict, pipelined, batched, each round's. */
+typedef struct {
+    result_t r[ROUNDS], p[ROUNDS], b[ROUNDS];
+} rows_t;
+
+/* The row's rounds after a warm-up workflow on each side: embedded, then RPC strict, pipelined
+ * (when pipe) and batched (when batch), each over every transport that has a URL in url[]
+ * (TCP, unix; NULL: not run), alternating. Every run has workflows of its own (base). */
+static void run_rounds(embedded_t *m, const char *const url[2], uint64_t base0, result_t *e,
+                       rows_t rows[2], bool pipe, bool batch)
 {
     emb_t warm = {m->s, 0, 1, base0 + 1900000000ull, (double[1]){0}, 0};
     emb_main(&warm);
     /* compiles the module in the node */
-    (void)run_rpc_n(url, base0 + 2000000000ull, 1, 1, STRICT);
+    for (int t = 0; t < 2; t++)
+        if (url[t])
+            (void)run_rpc_n(url[t], base0 + 2000000000ull + (uint64_t)t, 1, 1, STRICT);
     for (int k = 0; k < load->rounds; k++) {
         uint64_t base = base0 + 100000000ull + (uint64_t)k * 10000000ull;
         e[k] = run_embedded(m, base, load->clients, load->workflows);
-        r[k] = run_rpc_n(url, base + 500000000ull, load->clients, load->workflows, STRICT);
-        if (p)
-            p[k] = run_rpc_n(url, base + 700000000ull, load->clients, load->workflows, PIPELINED);
-        if (b)
-            b[k] = run_rpc_n(url, base + 800000000ull, load->clients, load->workflows, BATCHED);
+        static const uint64_t off[2][3] = {{500000000ull, 700000000ull, 800000000ull},
+                                           {600000000ull, 750000000ull, 850000000ull}};
+        for (int t = 0; t < 2; t++)
+            if (url[t])
+                rows[t].r[k] =
+                    run_rpc_n(url[t], base + off[t][0], load->clients, load->workflows, STRICT);
+        for (int t = 0; t < 2 && pipe; t++)
+            if (url[t])
+                rows[t].p[k] =
+                    run_rpc_n(url[t], base + off[t][1], load->clients, load->workflows, PIPELINED);
+        for (int t = 0; t < 2 && batch; t++)
+            if (url[t])
+                rows[t].b[k] =
+                    run_rpc_n(url[t], base + off[t][2], load->clients, load->workflows, BATCHED);
     }
 }
 
@@ -788,7 +822,7 @@ static void fixture_rows(embedded_t *m, const char *data_dir)
     char url[256], info[4400];
     snprintf(info, sizeof info, "%s/node.json", data_dir);
     (void)unlink(info); /* the headline's node's */
-    node_pid = start_node(data_dir, url, sizeof url);
+    node_pid = start_node(data_dir, NULL, url, sizeof url);
     printf("\nHomestar's fixture workflows (extra rows, not the headline; each run with its own "
            "nonces, so every task executes):\n\n"
            "| workflow | workflows x tasks | clients | rounds | embedded time | RPC time | time "
@@ -799,9 +833,11 @@ static void fixture_rows(embedded_t *m, const char *data_dir)
             continue;
         fixture_open(l);
         load = l;
-        result_t e[ROUNDS], r[ROUNDS];
-        run_rounds(m, url, (uint64_t)(i + 1) * 10000000000ull, e, r, NULL, NULL);
-        result_t em = median(e, l->rounds), rm = median(r, l->rounds);
+        result_t e[ROUNDS];
+        static rows_t fx[2];
+        const char *urls[2] = {url, NULL}; /* over TCP */
+        run_rounds(m, urls, (uint64_t)(i + 1) * 10000000000ull, e, fx, false, false);
+        result_t em = median(e, l->rounds), rm = median(fx[0].r, l->rounds);
         printf("| %s | %zu x %zu | %u | %d | %.3f s | %.3f s | %.2fx | %.2f ms | %.2f ms |\n",
                l->label, rm.receipts / l->tasks, l->tasks, l->clients, l->rounds, em.secs, rm.secs,
                rm.secs / em.secs, em.p50 * 1e3, rm.p50 * 1e3);
@@ -835,10 +871,20 @@ static void parse_args(int argc, char **argv)
             cfg.pipeline = false;
         else if (strcmp(argv[i], "--no-batch") == 0)
             cfg.batch = false;
-        else {
+        else if (strcmp(argv[i], "--transport") == 0 && v) {
+            i++;
+            cfg.transports = strcmp(v, "tcp") == 0    ? TCP_ROWS
+                             : strcmp(v, "unix") == 0 ? UNIX_ROWS
+                             : strcmp(v, "both") == 0 ? TCP_ROWS | UNIX_ROWS
+                                                      : 0;
+            if (cfg.transports == 0) {
+                fprintf(stderr, "bench_rpc: --transport %s: expected tcp, unix or both\n", v);
+                exit(2);
+            }
+        } else {
             fprintf(stderr, "usage: bench_rpc [--workflows N] [--tasks T] [--clients K] "
                             "[--dir DIR] [--node IPVM] [--image-workflows N] [--no-fixtures] "
-                            "[--no-pipeline] [--no-batch]\n");
+                            "[--no-pipeline] [--no-batch] [--transport tcp|unix|both]\n");
             exit(2);
         }
     }
@@ -851,12 +897,12 @@ static void parse_args(int argc, char **argv)
     }
 }
 
-static void print_rpc(const char *label, const result_t *rm)
+static void print_rpc(int t, const char *label, const result_t *rm)
 {
-    printf("| JSON-RPC over WebSocket, %s (%u connections, 1 client thread) | %zu | %.2f s | %.0f "
-           "| %.2f ms | %.2f ms |\n",
-           label, cfg.clients, rm->receipts, rm->secs, (double)rm->receipts / rm->secs,
-           rm->p50 * 1e3, rm->p99 * 1e3);
+    printf("| JSON-RPC over WebSocket on %s, %s (%u connections, 1 client thread) | %zu | %.2f s "
+           "| %.0f | %.2f ms | %.2f ms |\n",
+           transport_name[t], label, cfg.clients, rm->receipts, rm->secs,
+           (double)rm->receipts / rm->secs, rm->p50 * 1e3, rm->p99 * 1e3);
 }
 
 static void print_ratios(const char *label, const result_t *rm, const result_t *em,
@@ -877,39 +923,68 @@ static void print_ratios(const char *label, const result_t *rm, const result_t *
     printf("\n");
 }
 
-/* The headline's table: embedded, RPC strict, RPC pipelined (p) and batched (b), when run.
- * The node's CPU and context switches are of its whole life (nru), so of every RPC row. */
-static void print_headline(const result_t *e, const result_t *r, const result_t *p,
-                           const result_t *b, const struct rusage *nru)
+/* The headline's table: embedded, then RPC strict, pipelined and batched (when run) on each
+ * transport run. The node's CPU and context switches are of its whole life (nru), so of every
+ * RPC row. */
+static void print_headline(const result_t *e, const rows_t rows[2], const struct rusage *nru)
 {
-    size_t node_receipts = cfg.tasks, emb_receipts = 0, rpc_receipts = 0; /* + the warm-up */
-    long emb_csw = 0, cli_csw = 0, pip_csw = 0, bat_csw = 0;
+    size_t node_receipts = cfg.tasks, emb_receipts = 0; /* + the warm-up */
+    long emb_csw = 0, csw[2][3] = {{0}};
     for (int k = 0; k < ROUNDS; k++) {
-        node_receipts += r[k].receipts + (p ? p[k].receipts : 0) + (b ? b[k].receipts : 0);
-        rpc_receipts += r[k].receipts;
         emb_receipts += e[k].receipts;
         emb_csw += e[k].csw_self;
-        cli_csw += r[k].csw_self;
-        pip_csw += p ? p[k].csw_self : 0;
-        bat_csw += b ? b[k].csw_self : 0;
+        for (int t = 0; t < 2; t++) {
+            if (!(cfg.transports & (1u << t)))
+                continue;
+            node_receipts += rows[t].r[k].receipts + (cfg.pipeline ? rows[t].p[k].receipts : 0) +
+                             (cfg.batch ? rows[t].b[k].receipts : 0);
+            csw[t][0] += rows[t].r[k].csw_self;
+            csw[t][1] += cfg.pipeline ? rows[t].p[k].csw_self : 0;
+            csw[t][2] += cfg.batch ? rows[t].b[k].csw_self : 0;
+        }
     }
-    result_t em = median(e, ROUNDS), rm = median(r, ROUNDS), pm = p ? median(p, ROUNDS) : rm;
-    result_t bm = b ? median(b, ROUNDS) : rm;
+    result_t em = median(e, ROUNDS), med[2][3];
+    for (int t = 0; t < 2; t++) {
+        med[t][0] = median(rows[t].r, ROUNDS);
+        med[t][1] = median(rows[t].p, ROUNDS);
+        med[t][2] = median(rows[t].b, ROUNDS);
+    }
+    static const char *const mode_label[3] = {
+        "strict: unsubscribe answered, then next subscribe",
+        "pipelined: unsubscribe + next subscribe together",
+        "batched: unsubscribe + next subscribe in one JSON-RPC batch"};
+    static const char *const mode_name[3] = {"strict", "pipelined", "batched"};
+    bool on[3] = {true, cfg.pipeline, cfg.batch};
     printf("| path | receipts | time | receipts/s | latency p50 | latency p99 |\n"
            "|---|---|---|---|---|---|\n");
     printf("| embedded (ipvm_sched_run, %u threads) | %zu | %.2f s | %.0f | %.2f ms | %.2f ms |\n",
            cfg.clients, em.receipts, em.secs, (double)em.receipts / em.secs, em.p50 * 1e3,
            em.p99 * 1e3);
-    print_rpc("strict: unsubscribe answered, then next subscribe", &rm);
-    if (p)
-        print_rpc("pipelined: unsubscribe + next subscribe together", &pm);
-    if (b)
-        print_rpc("batched: unsubscribe + next subscribe in one JSON-RPC batch", &bm);
-    print_ratios("strict", &rm, &em, r, e, cli_csw, (double)rpc_receipts);
-    if (p)
-        print_ratios("pipelined", &pm, &em, p, e, pip_csw, (double)rpc_receipts);
-    if (b)
-        print_ratios("batched", &bm, &em, b, e, bat_csw, (double)rpc_receipts);
+    for (int m = 0; m < 3; m++)
+        for (int t = 0; t < 2; t++)
+            if (on[m] && (cfg.transports & (1u << t)))
+                print_rpc(t, mode_label[m], &med[t][m]);
+    for (int m = 0; m < 3; m++) {
+        for (int t = 0; t < 2; t++) {
+            if (!on[m] || !(cfg.transports & (1u << t)))
+                continue;
+            const rows_t *rt = &rows[t];
+            const result_t *all = m == 0 ? rt->r : m == 1 ? rt->p : rt->b;
+            char label[64];
+            snprintf(label, sizeof label, "%s (%s)", mode_name[m], transport_name[t]);
+            double receipts = 0;
+            for (int k = 0; k < ROUNDS; k++)
+                receipts += (double)all[k].receipts;
+            print_ratios(label, &med[t][m], &em, all, e, csw[t][m], receipts);
+        }
+    }
+    if (cfg.transports == (TCP_ROWS | UNIX_ROWS)) {
+        printf("\nunix socket / TCP, time (medians):");
+        for (int m = 0; m < 3; m++)
+            if (on[m])
+                printf(" %s %.2fx", mode_name[m], med[1][m].secs / med[0][m].secs);
+        printf("\n");
+    }
     printf("voluntary context switches per receipt: embedded %.1f; node %.1f (its whole life, "
            "every RPC round)\n",
            (double)emb_csw / (double)emb_receipts, (double)nru->ru_nvcsw / (double)node_receipts);
@@ -928,28 +1003,37 @@ int main(int argc, char **argv)
     add_module(emb);
     add_module(rpc);
     printf("bench_rpc: %zu workflows of %zu chained add_one tasks, %u clients, %d rounds "
-           "(embedded and RPC alternate; medians), data in %s\n\n",
-           cfg.workflows, cfg.tasks, cfg.clients, ROUNDS, cfg.dir);
+           "(embedded and RPC alternate; medians), RPC over %s, data in %s\n\n",
+           cfg.workflows, cfg.tasks, cfg.clients, ROUNDS,
+           cfg.transports == TCP_ROWS    ? "TCP"
+           : cfg.transports == UNIX_ROWS ? "a unix socket"
+                                         : "TCP and a unix socket",
+           cfg.dir);
     load_t headline = {
         .tasks = cfg.tasks, .workflows = cfg.workflows, .clients = cfg.clients, .rounds = ROUNDS};
     load = &headline;
     embedded_t m;
     embedded_open(&m, emb);
-    char url[256];
-    pid_t pid = start_node(rpc, url, sizeof url);
+    char url[256], sock[4300], unix_url[4400];
+    snprintf(sock, sizeof sock, "%s/node.sock", cfg.dir);
+    snprintf(unix_url, sizeof unix_url, "unix://%s", sock);
+    pid_t pid = start_node(rpc, (cfg.transports & UNIX_ROWS) ? sock : NULL, url, sizeof url);
     node_pid = pid;
+    const char *urls[2] = {(cfg.transports & TCP_ROWS) ? url : NULL,
+                           (cfg.transports & UNIX_ROWS) ? unix_url : NULL};
     struct timespec ts = {1, 0};
     nanosleep(&ts, NULL);
     long idle = rss_of(pid);
-    result_t e[ROUNDS], r[ROUNDS], p[ROUNDS], b[ROUNDS];
-    run_rounds(&m, url, 0, e, r, cfg.pipeline ? p : NULL, cfg.batch ? b : NULL);
+    result_t e[ROUNDS];
+    static rows_t rows[2];
+    run_rounds(&m, urls, 0, e, rows, cfg.pipeline, cfg.batch);
     kill(pid, SIGTERM);
     int st;
     struct rusage nru; /* the node's whole life, every thread: mostly the RPC rounds */
     memset(&nru, 0, sizeof nru);
     wait4(pid, &st, 0, &nru);
     node_pid = 0;
-    print_headline(e, r, cfg.pipeline ? p : NULL, cfg.batch ? b : NULL, &nru);
+    print_headline(e, rows, &nru);
     printf("\nidle node resident memory: %.1f MiB (target < 20 MiB)\n", (double)idle / 1024.0);
     fflush(stdout);
     if (cfg.fixtures)
