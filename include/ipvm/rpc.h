@@ -191,6 +191,9 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_config_write_template(ipvm_buf_t *out);
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_config_write_keys(ipvm_buf_t *out);
 /* Writes the effective settings as INI, each with its origin as a comment. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_config_dump(const ipvm_config_t *c, ipvm_buf_t *out);
+/* The same as one JSON object and a newline: {"rpc.port": {"value": 1337, "origin": "default"},
+ * ...}; numbers for sizes and durations (in ms), booleans, strings, null when unset. */
+IPVM_EXTERN IPVM_MUST_CHECK int ipvm_config_dump_json(const ipvm_config_t *c, ipvm_buf_t *out);
 
 /* ------------------------------------------------------------------------------ server ---- */
 typedef struct ipvm_rpc_server_s ipvm_rpc_server_t;

@@ -377,7 +377,10 @@ static int node_init_cmd(ipvm_cli_t *cli, int argc, char **argv)
     int rc = ipvm_file_write_atomic(out, b.data, b.len, &err);
     ipvm_buf_dispose(&b);
     if (rc)
-        return ipvm_cli_fail(cli, rc, "%s", err.msg);
+        return ipvm_cli_fail(cli, rc,
+                             "cannot write %s: %s; check that its directory exists and is "
+                             "writable, or choose another file with -o FILE",
+                             out, err.msg);
     if (cli->json)
         printf("{\"config\":\"%s\"}\n", out);
     else if (!cli->quiet)
@@ -411,12 +414,16 @@ static int node_config(ipvm_cli_t *cli, int argc, char **argv)
         rc = ipvm_config_load_file(c, file ? file : path, &err);
         if (rc == IPVM_ENOENT && file == NULL)
             rc = 0;
+        else if (rc == IPVM_ENOENT)
+            ipvm_error_set(&err, rc, IPVM_NO_OFFSET,
+                           "config file %s not found; write one with 'ipvm node init -o %s'",
+                           file, file);
     }
     if (rc == 0)
         rc = ipvm_config_load_env(c, environ, &err);
     ipvm_buf_t b = IPVM_BUF_INIT;
     if (rc == 0)
-        rc = ipvm_config_dump(c, &b);
+        rc = cli->json ? ipvm_config_dump_json(c, &b) : ipvm_config_dump(c, &b);
     if (rc == 0)
         fwrite(b.data, 1, b.len, stdout);
     ipvm_buf_dispose(&b);
@@ -563,6 +570,8 @@ static const ipvm_cmd_t sub_config = {
     "Prints the settings a node started now would use (defaults, DATA_DIR/ipvm.conf or --config\n"
     "FILE, then IPVM_<SECTION>_<KEY> variables) as INI, each with where it comes from. A bad\n"
     "file or variable fails as 'ipvm node start' would, naming FILE:LINE and the key.\n"
+    "With --json: one object, {\"rpc.port\": {\"value\": 1337, \"origin\": \"default\"}, ...}, with\n"
+    "numbers for sizes and durations (milliseconds), booleans, strings, null when unset.\n"
     "\n"
     "Exit status: 0, 1 for a bad setting, 2 for a bad command line.\n",
     node_config};

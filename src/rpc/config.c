@@ -722,6 +722,38 @@ int ipvm_config_write_keys(ipvm_buf_t *out)
     return rc;
 }
 
+int ipvm_config_dump_json(const ipvm_config_t *c, ipvm_buf_t *out)
+{
+    int rc = ipvm_buf_append_byte(out, '{');
+    for (size_t i = 0; rc == 0 && i < c->n; i++) {
+        const entry_t *e = &c->e[i];
+        char name[128];
+        int n = snprintf(name, sizeof name, "%s.%s", e->k->section, e->k->key);
+        rc = i ? ipvm_buf_append_byte(out, ',') : 0;
+        if (rc == 0)
+            rc = ipvm_json_append_str(out, name, (size_t)n);
+        if (rc == 0)
+            rc = ipvm_buf_append_str(out, ":{\"value\":");
+        if (rc == 0 && e->value == NULL)
+            rc = ipvm_buf_append_str(out, "null");
+        else if (rc == 0 && e->k->type == IPVM_CONF_STRING)
+            rc = ipvm_json_append_str(out, e->value, strlen(e->value));
+        else if (rc == 0 && e->k->type == IPVM_CONF_BOOL)
+            rc = ipvm_buf_append_str(out, e->num ? "true" : "false");
+        else if (rc == 0)
+            rc = ipvm_buf_printf(out, "%lld", (long long)e->num);
+        if (rc == 0)
+            rc = ipvm_buf_append_str(out, ",\"origin\":");
+        if (rc == 0)
+            rc = ipvm_json_append_str(out, e->origin, strlen(e->origin));
+        if (rc == 0)
+            rc = ipvm_buf_append_byte(out, '}');
+    }
+    if (rc == 0)
+        rc = ipvm_buf_append_str(out, "}\n");
+    return rc;
+}
+
 int ipvm_config_dump(const ipvm_config_t *c, ipvm_buf_t *out)
 {
     int rc = 0;

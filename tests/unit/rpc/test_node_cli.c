@@ -203,3 +203,46 @@ IPVM_TEST(rpc, run_remote_url_hints)
     ipvm_buf_dispose(&o);
     ipvm_buf_dispose(&e);
 }
+
+/* `--json node config` is one object: typed values and where each comes from; a --config
+ * file that does not exist says how to write one; init into a missing directory says so. */
+IPVM_TEST(rpc, node_cli_config_json)
+{
+    char dir[4096], conf[4200], missing[4200];
+    snprintf(dir, sizeof dir, "%s/cfg", ipvm_test_tmpdir());
+    snprintf(conf, sizeof conf, "%s/ipvm.conf", dir);
+    snprintf(missing, sizeof missing, "%s/no/such/dir/ipvm.conf", dir);
+    ipvm_error_t err;
+    IPVM_ASSERT_OK(ipvm_mkdirs(dir, 0700, &err));
+    IPVM_ASSERT_OK(ipvm_file_write_atomic(conf, "[node]\nresume = no\n", 19, &err));
+    const char *argv[] = {ipvm_test_bin("ipvm"), "--data-dir", dir, "--json", "node", "config",
+                          NULL};
+    const char *env[] = {"IPVM_RPC_PORT=8080", NULL};
+    ipvm_buf_t o = IPVM_BUF_INIT, e = IPVM_BUF_INIT;
+    IPVM_ASSERT_EQ(ipvm_test_run(argv, env, NULL, 10000, &o, &e), 0);
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    const ipvm_ipld_t *v = ipvm_test_json(&a, &o);
+    const ipvm_ipld_t *port = ipvm_ipld_map_get(v, "rpc.port");
+    uint64_t n = 0;
+    IPVM_ASSERT_OK(ipvm_ipld_get_u64(ipvm_ipld_map_get(port, "value"), &n));
+    IPVM_ASSERT_EQ(n, 8080);
+    IPVM_ASSERT(ipvm_ipld_is_str(ipvm_ipld_map_get(port, "origin"), "env IPVM_RPC_PORT"));
+    const ipvm_ipld_t *resume = ipvm_ipld_map_get(v, "node.resume");
+    const ipvm_ipld_t *rv = ipvm_ipld_map_get(resume, "value");
+    IPVM_ASSERT(rv && rv->kind == IPVM_IPLD_BOOL && !rv->u.boolean);
+    char origin[4300];
+    snprintf(origin, sizeof origin, "%s:2", conf);
+    IPVM_ASSERT(ipvm_ipld_is_str(ipvm_ipld_map_get(resume, "origin"), origin));
+    IPVM_ASSERT_OK(ipvm_ipld_get_u64(ipvm_ipld_select(v, "rpc.idle_timeout/value"), &n));
+    IPVM_ASSERT_EQ(n, 120000);
+    const char *none[] = {"node", "config", "--config", "/no/such/ipvm.conf", NULL};
+    IPVM_ASSERT_EQ(ipvm_test_ipvm(dir, none, 10000, &o, &e), 1);
+    IPVM_ASSERT_STRCONTAINS((char *)e.data, "write one with 'ipvm node init -o /no/such/ipvm.conf'");
+    const char *init[] = {"node", "init", "-o", missing, NULL};
+    IPVM_ASSERT_EQ(ipvm_test_ipvm(dir, init, 10000, &o, &e), 1);
+    IPVM_ASSERT_STRCONTAINS((char *)e.data, "check that its directory exists");
+    ipvm_arena_dispose(&a);
+    ipvm_buf_dispose(&o);
+    ipvm_buf_dispose(&e);
+}
