@@ -213,6 +213,30 @@ static void say_not_running(ipvm_cli_t *cli, FILE *text, const char *extra, cons
         fputs(next, text);
 }
 
+/* The answers of `health` and `node` for a person: the peer id and listen addresses on lines of
+ * their own (the JSON as it is when it is not the shape expected). */
+static void print_node_info(const ipvm_buf_t *health, const ipvm_buf_t *node)
+{
+    printf("  health     %s\n", (const char *)health->data);
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_ipld_t *v = NULL;
+    const ipvm_ipld_t *id = NULL, *ls = NULL;
+    if (ipvm_dagjson_decode((const char *)node->data, node->len, &a, &v, NULL) == 0) {
+        id = ipvm_ipld_select(v, "static/peer_id");
+        ls = ipvm_ipld_select(v, "dynamic/listeners");
+    }
+    if (id && id->kind == IPVM_IPLD_STRING) {
+        printf("  peer id    %s\n", id->u.str.ptr);
+        for (size_t i = 0; ls && ls->kind == IPVM_IPLD_LIST && i < ls->u.list.len; i++)
+            if (ls->u.list.items[i]->kind == IPVM_IPLD_STRING)
+                printf("  %-10s %s\n", i ? "" : "listening", ls->u.list.items[i]->u.str.ptr);
+    } else {
+        printf("  node       %s\n", (const char *)node->data);
+    }
+    ipvm_arena_dispose(&a);
+}
+
 static int node_status(ipvm_cli_t *cli, int argc, char **argv)
 {
     if (argc > 1)
@@ -267,7 +291,7 @@ static int node_status(ipvm_cli_t *cli, int argc, char **argv)
         if (sock[0])
             printf("  socket     unix://%s (ipvm run --node unix://%s)\n", sock, sock);
         if (rc == 0)
-            printf("  health     %s\n  node       %s\n", (char *)health.data, (char *)node.data);
+            print_node_info(&health, &node);
         else if (have_url)
             printf("  health     not answering: %s\n", err.msg);
     }

@@ -138,7 +138,8 @@ IPVM_TEST(rpc, node_cli_not_running)
 }
 
 /* `--json node start` fails with a JSON error on stdout: a second start (foreground and
- * --detach) names the first node's pid, and a bad ipvm.conf names file:line and the key. */
+ * --detach) names the first node's pid, and a bad ipvm.conf names file:line and the key; status
+ * of the running node reads as lines. */
 IPVM_TEST(rpc, node_cli_start_json_errors)
 {
     node_fixture_t n;
@@ -161,6 +162,11 @@ IPVM_TEST(rpc, node_cli_start_json_errors)
         IPVM_ASSERT_STRCONTAINS(m->u.str.ptr, pid);
         IPVM_ASSERT_STRCONTAINS((char *)e.data, pid); /* and in words for a person */
     }
+    /* status shows the node's peer id and addresses as lines, not as the API's JSON */
+    const char *status[] = {"node", "status", NULL};
+    IPVM_ASSERT_EQ(ipvm_test_ipvm(n.data_dir, status, 10000, &o, &e), 0);
+    IPVM_ASSERT_STRCONTAINS((char *)o.data, "\n  peer id    12D3KooW");
+    IPVM_ASSERT_STRCONTAINS((char *)o.data, "\n  listening  /ip4/");
     node_fixture_stop(&n, 30000);
     char conf[4200];
     snprintf(conf, sizeof conf, "%s/ipvm.conf", n.data_dir);
