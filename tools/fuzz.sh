@@ -5,8 +5,11 @@
 # corpus in BUILD/corpus/<target>/ so the committed one stays small (add an input to it by
 # hand when it covers something new). Crashes land in tests/fuzz/crashes/; replay one with
 #   BUILD/fuzz_<target> tests/fuzz/crashes/<file>
-# A target with a dictionary tests/fuzz/dict/<target>.dict (text formats) is run with it; wasm
-# modules and component types may grow to 16 KiB (libFuzzer's default cap is 4 KiB).
+# A target with a dictionary tests/fuzz/dict/<target>.dict (its format's tokens) is run with it.
+# Inputs may grow past libFuzzer's default cap of 4 KiB where real ones do: wasm modules and
+# component types to 16 KiB, p2p_protobuf to 64 KiB (identify's limit; gossipsub and Kademlia
+# allow 1 MiB), p2p_yamux to a 12-byte header plus 64 KiB of data (we and js-libp2p send frames
+# of up to 64 KiB; a peer may send up to its 256 KiB window).
 # Usage: tools/fuzz.sh [BUILD] [SECONDS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +26,11 @@ for bin in "$build"/fuzz_*; do
   mkdir -p "$seeds" "$work"
   extra=()
   [ -f tests/fuzz/dict/$target.dict ] && extra+=(-dict=tests/fuzz/dict/$target.dict)
-  case $target in wasm_module|component_type) extra+=(-max_len=16384) ;; esac
+  case $target in
+    wasm_module|component_type) extra+=(-max_len=16384) ;;
+    p2p_protobuf) extra+=(-max_len=65536) ;;
+    p2p_yamux) extra+=(-max_len=65548) ;;
+  esac
   echo "== $target: fuzzing for ${secs}s (seeds: $(ls "$seeds" | wc -l) files, working corpus: $work)"
   if ! ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} "$bin" -max_total_time="$secs" \
         -print_final_stats=1 -artifact_prefix=tests/fuzz/crashes/"$target"- ${extra[@]+"${extra[@]}"} \

@@ -172,7 +172,7 @@ static int gen(ipvm_cli_t *cli, int argc, char **argv)
 {
     ipvm__wf_gen_t g = {.chains = 10, .length = 10, .width = 10, .rsc = EXAMPLE_RSC,
                         .func = "add_one", .base = 1};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* each option takes a value */
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
         unsigned long long n = v ? strtoull(v, &end, 10) : 0;
@@ -196,7 +196,6 @@ static int gen(ipvm_cli_t *cli, int argc, char **argv)
         else
             return ipvm_cli_usage(cli, &ipvm_cmd_workflow, "gen: unknown option or bad value '%s'",
                                   o);
-        i++;
     }
     size_t total = ipvm__wf_gen_count(&g);
     if (total == 0 || total > IPVM_WORKFLOW_MAX_TASKS)
