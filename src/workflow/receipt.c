@@ -43,7 +43,9 @@ int ipvm_receipt_encode(const ipvm_receipt_t *r, ipvm_buf_t *out, ipvm_error_t *
     ipvm_arena_t a;
     ipvm_arena_init(&a);
     ipvm_ipld_t *m = ipvm_receipt_to_ipld(&a, r);
-    int rc = m ? ipvm_dagcbor_encode(m, out, err) : IPVM_ENOMEM;
+    int rc =
+        m ? ipvm_dagcbor_encode(m, out, err)
+          : ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "receipt: out of memory encoding it");
     ipvm_arena_dispose(&a);
     return rc;
 }
@@ -53,7 +55,8 @@ static int receipt_cid(ipvm_arena_t *a, ipvm_receipt_t *r, ipvm_error_t *err)
 {
     ipvm_ipld_t *m = ipvm_receipt_to_ipld(a, r);
     if (m == NULL)
-        return IPVM_ENOMEM;
+        return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET,
+                              "receipt: out of memory computing its CID");
     return ipvm_ipld_cid(m, IPVM_MH_SHA3_256, &r->cid, err);
 }
 
@@ -74,7 +77,7 @@ int ipvm_receipt_make(ipvm_arena_t *a, const ipvm_task_t *task, bool ok, ipvm_ip
     out->iss = iss ? ipvm_arena_strdup(a, iss) : NULL;
     if (out->out == NULL || out->meta == NULL || op == NULL || out->prf == NULL ||
         (iss && out->iss == NULL) || ipvm_ipld_map_set_cstr(a, out->meta, "op", op) != 0)
-        return IPVM_ENOMEM;
+        return ipvm_error_set(err, IPVM_ENOMEM, IPVM_NO_OFFSET, "receipt: out of memory making it");
     return receipt_cid(a, out, err);
 }
 

@@ -182,6 +182,54 @@ IPVM_TEST(workflow, receipt_runtime_shape)
     ipvm_arena_dispose(&a);
 }
 
+/* Out of memory while making, encoding or reading a receipt is IPVM_ENOMEM in the result and in
+ * err, at every allocation: fuzz_oom found ipvm_receipt_from_ipld (under p2p_rc_gossip_decode)
+ * returning IPVM_ENOMEM with err left empty. Each call gets an arena of its own, so its first
+ * allocation is a fresh chunk in every build. */
+IPVM_TEST(workflow, receipt_oom_fills_err)
+{
+    ipvm_arena_t a;
+    ipvm_arena_init(&a);
+    ipvm_workflow_t *wf = parse_fixture(&a, "test-workflow-add-one.json", false);
+    ipvm_receipt_t r;
+    IPVM_ASSERT_OK(
+        ipvm_receipt_make(&a, &wf->tasks[0], true, ipvm_ipld_new_int(&a, 2), NULL, &r, NULL));
+    ipvm_ipld_t *m = ipvm_receipt_to_ipld(&a, &r);
+    IPVM_ASSERT(m != NULL);
+    for (int which = 0; which < 3; which++) {
+        int done = 0;
+        for (long n = 0; n < 1000 && !done; n++) {
+            ipvm_arena_t b;
+            ipvm_arena_init(&b);
+            ipvm_buf_t enc = IPVM_BUF_INIT;
+            ipvm_receipt_t out;
+            ipvm_error_t err;
+            ipvm_error_clear(&err);
+            ipvm_alloc_fail_after(n);
+            int rc = which == 0   ? ipvm_receipt_make(&b, &wf->tasks[0], true,
+                                                      ipvm_ipld_new_int(&a, 2), NULL, &out, &err)
+                     : which == 1 ? ipvm_receipt_from_ipld(m, &b, &out, &err)
+                                  : ipvm_receipt_encode(&r, &enc, &err);
+            bool failed = ipvm_alloc_failed();
+            ipvm_alloc_fail_after(-1);
+            if (rc == 0) {
+                if (which < 2)
+                    IPVM_ASSERT(ipvm_cid_equal(&out.cid, &r.cid));
+                done = 1;
+            } else {
+                IPVM_ASSERT_MSG(failed && rc == IPVM_ENOMEM && err.code == IPVM_ENOMEM &&
+                                    err.msg[0] != '\0',
+                                "call %d, allocation %ld failing: rc %s, err code %d \"%s\"", which,
+                                n + 1, ipvm_err_name(rc), err.code, err.msg);
+            }
+            ipvm_buf_dispose(&enc);
+            ipvm_arena_dispose(&b);
+        }
+        IPVM_ASSERT_MSG(done, "call %d never succeeded", which);
+    }
+    ipvm_arena_dispose(&a);
+}
+
 /* A Link rsc normalises to "ipfs://" + base32, a missing nnc to "": same CIDs as the fixture. */
 IPVM_TEST(workflow, normalisation)
 {

@@ -1,6 +1,7 @@
 X(workflow, gold_cids_from_fixtures)
 X(workflow, gold_receipt_add_one)
 X(workflow, receipt_runtime_shape)
+X(workflow, receipt_oom_fills_err)
 X(workflow, normalisation)
 X(workflow, validation_errors)
 X(workflow, decoders_fail_without_err)
