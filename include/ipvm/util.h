@@ -249,6 +249,9 @@ IPVM_EXTERN IPVM_MUST_CHECK int ipvm_file_read(const char *path, ipvm_buf_t *out
 /* Writes atomically: to a temporary file in the same directory, fsync, rename. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_file_write_atomic(const char *path, const void *data,
                                                        size_t len, ipvm_error_t *err);
+/* The directory part of path into out ("." when it has no slash, "/" for a file in /);
+ * truncated to size. */
+IPVM_EXTERN void ipvm_path_dir(const char *path, char *out, size_t size);
 /* mkdir -p with the given mode. */
 IPVM_EXTERN IPVM_MUST_CHECK int ipvm_mkdirs(const char *path, unsigned mode, ipvm_error_t *err);
 

@@ -97,14 +97,7 @@ static int check_path(const char *path, ipvm_error_t *err)
 static int bind_error(const char *path, ipvm_error_t *err)
 {
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == NULL)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
+    ipvm_path_dir(path, dir, sizeof dir);
     const char *why = "lws could not bind it";
     if (access(dir, W_OK | X_OK) != 0)
         why = errno == ENOENT ? "its directory does not exist" : strerror(errno);

@@ -63,7 +63,7 @@ static void sq_shutdown(void *data)
 static pthread_once_t sq_once = PTHREAD_ONCE_INIT;
 static void sq_setup(void)
 {
-    static const sqlite3_mem_methods mem = {sq_malloc, sq_free,    sq_realloc, sq_size,
+    static const sqlite3_mem_methods mem = {sq_malloc,  sq_free, sq_realloc,  sq_size,
                                             sq_roundup, sq_init, sq_shutdown, NULL};
     /* Fails with SQLITE_MISUSE when something in the process already used SQLite (a benchmark's
      * peer, say); SQLite then keeps its own allocator, which is fine. */
@@ -192,8 +192,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 sqlite3_stmt *ipvm__store_stmt(ipvm_store_t *s, store_stmt_id_t id, int *rc)
 {
     if (s->stmts[id] == NULL) {
-        *rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                 &s->stmts[id], NULL);
+        *rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[id],
+                                 NULL);
         if (*rc != SQLITE_OK) {
             s->stmts[id] = NULL;
             return NULL;
@@ -289,14 +289,7 @@ static int exec(ipvm_store_t *s, const char *sql, ipvm_error_t *err, const char 
 static bool dir_writable(const char *path)
 {
     char buf[4096 + 8];
-    snprintf(buf, sizeof buf, "%s", path);
-    char *slash = strrchr(buf, '/');
-    if (slash == NULL)
-        snprintf(buf, sizeof buf, ".");
-    else if (slash == buf)
-        buf[1] = '\0';
-    else
-        *slash = '\0';
+    ipvm_path_dir(path, buf, sizeof buf);
     return access(buf, W_OK) == 0;
 }
 
@@ -346,8 +339,8 @@ static int open_db(ipvm_store_t *s, bool immutable, ipvm_error_t *err)
     /* SQLite quietly opens a file it may not write read-only; say so now, not at the first
      * receipt. */
     if (!s->readonly && sqlite3_db_readonly(s->db, "main") == 1)
-        return ipvm_error_set(err, IPVM_EROFS, IPVM_NO_OFFSET,
-                              "%s is not writable%s", s->path, hint(IPVM_EROFS));
+        return ipvm_error_set(err, IPVM_EROFS, IPVM_NO_OFFSET, "%s is not writable%s", s->path,
+                              hint(IPVM_EROFS));
     return 0;
 }
 

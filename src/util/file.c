@@ -34,6 +34,18 @@ int ipvm__errno_code(int e)
     }
 }
 
+void ipvm_path_dir(const char *path, char *out, size_t size)
+{
+    snprintf(out, size, "%s", path);
+    char *slash = strrchr(out, '/');
+    if (slash == NULL)
+        snprintf(out, size, ".");
+    else if (slash == out)
+        out[1] = '\0';
+    else
+        *slash = '\0';
+}
+
 int ipvm_file_read(const char *path, ipvm_buf_t *out, ipvm_error_t *err)
 {
     bool is_stdin = strcmp(path, "-") == 0;
@@ -54,8 +66,8 @@ int ipvm_file_read(const char *path, ipvm_buf_t *out, ipvm_error_t *err)
             if (errno == EINTR)
                 continue;
             int e = errno;
-            rc = ipvm_error_set(err, ipvm__errno_code(e), IPVM_NO_OFFSET, "cannot read %s: %s", path,
-                                strerror(e));
+            rc = ipvm_error_set(err, ipvm__errno_code(e), IPVM_NO_OFFSET, "cannot read %s: %s",
+                                path, strerror(e));
             break;
         }
         if (n == 0)
@@ -110,8 +122,8 @@ int ipvm_file_write_atomic(const char *path, const void *data, size_t len, ipvm_
     if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
-        rc = ipvm_error_set(err, ipvm__errno_code(e), IPVM_NO_OFFSET, "cannot rename %s to %s: %s", tmp,
-                            path, strerror(e));
+        rc = ipvm_error_set(err, ipvm__errno_code(e), IPVM_NO_OFFSET, "cannot rename %s to %s: %s",
+                            tmp, path, strerror(e));
         goto fail;
     }
     /* make the rename itself durable */
@@ -148,8 +160,8 @@ int ipvm_mkdirs(const char *path, unsigned mode, ipvm_error_t *err)
         *s = '\0';
         if (mkdir(p, mode) != 0 && errno != EEXIST) {
             int e = errno;
-            rc = ipvm_error_set(err, ipvm__errno_code(e), IPVM_NO_OFFSET, "cannot create directory %s: %s",
-                                p, strerror(e));
+            rc = ipvm_error_set(err, ipvm__errno_code(e), IPVM_NO_OFFSET,
+                                "cannot create directory %s: %s", p, strerror(e));
             break;
         }
         *s = c;

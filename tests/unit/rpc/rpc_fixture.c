@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <uv.h>
+#include <unistd.h>
 
 struct rpc_fixture_s {
     uv_loop_t loop;
@@ -178,4 +179,23 @@ void rpc_fixture_call_ok(ipvm_rpc_client_t *c, const char *method, const char *p
     ipvm_error_clear(&err);
     ipvm_buf_clear(result);
     IPVM_ASSERT_OK_ERR(ipvm_rpc_client_call(c, method, params, 5000, result, NULL, &err), &err);
+}
+
+int rpc_fixture_http_get_fd(int fd, const char *path, ipvm_buf_t *resp)
+{
+    char req[256];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path);
+    IPVM_ASSERT_EQ(write(fd, req, (size_t)n), n);
+    ipvm_buf_clear(resp);
+    char buf[4096];
+    ssize_t got;
+    while ((got = read(fd, buf, sizeof buf)) > 0)
+        IPVM_ASSERT_OK(ipvm_buf_append(resp, buf, (size_t)got));
+    close(fd);
+    IPVM_ASSERT_OK(ipvm_buf_reserve(resp, 1));
+    resp->data[resp->len] = '\0';
+    int status = 0;
+    IPVM_ASSERT_EQ(sscanf((char *)resp->data, "HTTP/1.1 %d", &status), 1);
+    return status;
 }

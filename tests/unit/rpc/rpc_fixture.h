@@ -29,5 +29,8 @@ ipvm_rpc_client_t *rpc_fixture_client(rpc_fixture_t *f);
 /* Calls and returns the result JSON (static buffer per call site is not needed: caller buf). */
 void rpc_fixture_call_ok(ipvm_rpc_client_t *c, const char *method, const char *params,
                          ipvm_buf_t *result);
+/* Sends "GET path" with Connection: close on the connected socket fd, reads the whole response
+ * into resp (NUL-terminated), closes fd and returns the HTTP status. */
+int rpc_fixture_http_get_fd(int fd, const char *path, ipvm_buf_t *resp);
 
 #endif

@@ -338,19 +338,7 @@ static int http_get(int port, const char *path, ipvm_buf_t *resp)
     sa.sin_port = htons((uint16_t)port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     IPVM_ASSERT_EQ(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    char req[256];
-    int n =
-        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
-    IPVM_ASSERT_EQ(write(fd, req, (size_t)n), n);
-    ipvm_buf_clear(resp);
-    char buf[4096];
-    ssize_t got;
-    while ((got = read(fd, buf, sizeof buf)) > 0)
-        IPVM_ASSERT_OK(ipvm_buf_append(resp, buf, (size_t)got));
-    close(fd);
-    int status = 0;
-    IPVM_ASSERT_EQ(sscanf((char *)resp->data, "HTTP/1.1 %d", &status), 1);
-    return status;
+    return rpc_fixture_http_get_fd(fd, path, resp);
 }
 
 IPVM_TEST(rpc, server_http_routes)

@@ -43,21 +43,7 @@ static int unix_http_get(const char *sock, const char *path, ipvm_buf_t *resp)
     IPVM_ASSERT(fd >= 0);
     IPVM_ASSERT_MSG(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0, "connect %s: %s", sock,
                     strerror(errno));
-    char req[256];
-    int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path);
-    IPVM_ASSERT_EQ(write(fd, req, (size_t)n), n);
-    ipvm_buf_clear(resp);
-    char buf[4096];
-    ssize_t got;
-    while ((got = read(fd, buf, sizeof buf)) > 0)
-        IPVM_ASSERT_OK(ipvm_buf_append(resp, buf, (size_t)got));
-    close(fd);
-    IPVM_ASSERT_OK(ipvm_buf_reserve(resp, 1));
-    resp->data[resp->len] = '\0';
-    int status = 0;
-    IPVM_ASSERT_EQ(sscanf((char *)resp->data, "HTTP/1.1 %d", &status), 1);
-    return status;
+    return rpc_fixture_http_get_fd(fd, path, resp);
 }
 
 static void is_socket(const char *path)
