@@ -196,6 +196,10 @@ IPVM_TEST(workflow, receipt_oom_fills_err)
         ipvm_receipt_make(&a, &wf->tasks[0], true, ipvm_ipld_new_int(&a, 2), NULL, &r, NULL));
     ipvm_ipld_t *m = ipvm_receipt_to_ipld(&a, &r);
     IPVM_ASSERT(m != NULL);
+    /* Made before any allocation is set to fail: in the ASan build each arena allocation is
+     * a malloc of its own, so making it after ipvm_alloc_fail_after(0) gave NULL (misuse). */
+    ipvm_ipld_t *two = ipvm_ipld_new_int(&a, 2);
+    IPVM_ASSERT(two != NULL);
     for (int which = 0; which < 3; which++) {
         int done = 0;
         for (long n = 0; n < 1000 && !done; n++) {
@@ -206,8 +210,7 @@ IPVM_TEST(workflow, receipt_oom_fills_err)
             ipvm_error_t err;
             ipvm_error_clear(&err);
             ipvm_alloc_fail_after(n);
-            int rc = which == 0   ? ipvm_receipt_make(&b, &wf->tasks[0], true,
-                                                      ipvm_ipld_new_int(&a, 2), NULL, &out, &err)
+            int rc = which == 0   ? ipvm_receipt_make(&b, &wf->tasks[0], true, two, NULL, &out, &err)
                      : which == 1 ? ipvm_receipt_from_ipld(m, &b, &out, &err)
                                   : ipvm_receipt_encode(&r, &enc, &err);
             bool failed = ipvm_alloc_failed();
